@@ -1,0 +1,63 @@
+/*
+ * daemon.h - the state cloisterd shares between its threads.
+ *
+ * One cl_daemon exists per process.  It is filled by main() before the HTTP
+ * server starts and is read-only afterwards, except for the parts that carry
+ * their own locks (the pool, the metrics).
+ */
+#ifndef CL_DAEMON_H
+#define CL_DAEMON_H
+
+#include "config.h"
+#include "http.h"
+#include "migrate.h"
+#include "pg.h"
+
+#include <stddef.h>
+
+#define CL_VERSION "0.1.0"
+#define CL_KEK_LEN 32
+
+typedef struct cl_settings {
+    char *listen;
+    char *tls_cert;
+    char *tls_key;
+    char *database_url;
+    char *kek_file;
+    char *static_dir;
+    char *migrations_dir;
+    long long threads;
+    long long db_pool_size;
+    long long db_wait;
+    long long max_connections;
+    long long per_ip_connections;
+    long long connection_timeout;
+    long long max_body_size;
+    long long max_json_depth;
+    long long shutdown_timeout;
+    char *log_format;
+    char *log_level;
+    int migrate;
+} cl_settings;
+
+typedef struct cl_metrics cl_metrics;
+typedef struct cl_router cl_router;
+
+struct cl_daemon {
+    cl_settings cfg;
+    cl_pg_pool *pool;
+    cl_migration_set migrations;
+    cl_router *router;
+    cl_metrics *metrics;
+    unsigned char kek[CL_KEK_LEN];
+};
+
+/* The settings table and its size (daemon/settings.c). */
+extern const cl_config_setting cl_settings_table[];
+extern const size_t cl_settings_count;
+
+/* The OpenAPI document compiled into the binary (generated at build time). */
+extern const unsigned char cl_openapi_yaml[];
+extern const size_t cl_openapi_yaml_len;
+
+#endif

@@ -1,0 +1,56 @@
+/* settings.c - every cloisterd setting, with its default and its help line.
+ * `cloisterd --help` prints this table; config.h says how sources layer. */
+#include "config.h"
+#include "daemon.h"
+
+#include <stddef.h>
+
+#ifndef CL_DATA_DIR
+#define CL_DATA_DIR "/usr/share/cloister"
+#endif
+
+#define S(field) offsetof(cl_settings, field)
+
+const cl_config_setting cl_settings_table[] = {
+    { "listen", CL_CFG_STRING, S(listen), "127.0.0.1:8080", 0, 0,
+      "address and port to listen on: HOST:PORT, [IPV6]:PORT or :PORT for all" },
+    { "tls-cert", CL_CFG_STRING, S(tls_cert), NULL, 0, 0,
+      "PEM certificate chain for HTTPS (with --tls-key); plain HTTP without it" },
+    { "tls-key", CL_CFG_STRING, S(tls_key), NULL, 0, 0,
+      "PEM private key for HTTPS" },
+    { "database-url", CL_CFG_STRING, S(database_url), "postgresql:///cloister", 0, 0,
+      "PostgreSQL connection URL or libpq connection string" },
+    { "db-pool-size", CL_CFG_INT, S(db_pool_size), "8", 1, 1000,
+      "most database connections the daemon opens" },
+    { "db-wait", CL_CFG_INT, S(db_wait), "2000", 1, 60000,
+      "milliseconds a request waits for a free database connection before a 503" },
+    { "kek-file", CL_CFG_STRING, S(kek_file), NULL, 0, 0,
+      "key-encryption key: a file of 32 random bytes or 64 hex digits, mode 0600 or "
+      "stricter (required)" },
+    { "static-dir", CL_CFG_STRING, S(static_dir), CL_DATA_DIR "/static", 0, 0,
+      "directory of the web portal's files" },
+    { "migrations-dir", CL_CFG_STRING, S(migrations_dir), CL_DATA_DIR "/db/migrations", 0, 0,
+      "directory of the NNNN_name.sql schema migrations" },
+    { "migrate", CL_CFG_BOOL, S(migrate), "true", 0, 0,
+      "apply pending migrations at start-up (--migrate=false: refuse to start instead)" },
+    { "threads", CL_CFG_INT, S(threads), "4", 1, 256,
+      "HTTP worker threads" },
+    { "max-connections", CL_CFG_INT, S(max_connections), "512", 1, 65536,
+      "most concurrent client connections" },
+    { "per-ip-connections", CL_CFG_INT, S(per_ip_connections), "0", 0, 65536,
+      "most concurrent connections from one client address (0: no limit)" },
+    { "connection-timeout", CL_CFG_INT, S(connection_timeout), "30", 1, 3600,
+      "seconds an idle or stalled connection is kept" },
+    { "max-body-size", CL_CFG_SIZE, S(max_body_size), "1M", 1024, 1024LL * 1024 * 1024,
+      "largest request body accepted; larger ones get 413" },
+    { "max-json-depth", CL_CFG_INT, S(max_json_depth), "32", 1, 1000,
+      "deepest nesting of arrays and objects accepted in a JSON body" },
+    { "shutdown-timeout", CL_CFG_INT, S(shutdown_timeout), "30", 0, 3600,
+      "seconds to let in-flight requests finish after SIGTERM or SIGINT" },
+    { "log-format", CL_CFG_STRING, S(log_format), "json", 0, 0,
+      "json (one object per line) or text" },
+    { "log-level", CL_CFG_STRING, S(log_level), "info", 0, 0,
+      "debug, info, warn or error" },
+};
+
+const size_t cl_settings_count = sizeof(cl_settings_table) / sizeof(cl_settings_table[0]);

@@ -1,0 +1,31 @@
+/*
+ * buf.h - a growing byte buffer with a maximum (after curl's dynbuf).
+ *
+ * Every buffer is created with its bound.  An append that would pass the
+ * bound frees the contents and returns CL_ETOOBIG; an allocation failure
+ * returns CL_ERROR.  The contents are always NUL-terminated so that text can
+ * be read in place; `len` does not count the terminator.
+ */
+#ifndef CL_BUF_H
+#define CL_BUF_H
+
+#include <stddef.h>
+
+typedef struct cl_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    size_t max;
+} cl_buf;
+
+void cl_buf_init(cl_buf *b, size_t max);
+int cl_buf_append(cl_buf *b, const void *data, size_t len);
+int cl_buf_appendf(cl_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void cl_buf_reset(cl_buf *b);   /* keep the allocation, drop the contents */
+void cl_buf_free(cl_buf *b);    /* release everything; the buffer is reusable */
+
+/* Hand the contents to the caller (free() them); the buffer is emptied. */
+char *cl_buf_take(cl_buf *b, size_t *len);
+
+#endif

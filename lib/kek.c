@@ -1,0 +1,75 @@
+/* kek.c - see kek.h. */
+#include "kek.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int cl_kek_load(unsigned char key[CL_KEK_SIZE], const char *path, cl_error *err)
+{
+    unsigned char buf[2 * CL_KEK_SIZE + 2];
+    struct stat st;
+    ssize_t n;
+    int fd, rc = 0;
+
+    if (path == NULL || path[0] == '\0')
+        return cl_error_set(err, CL_EINVALID,
+            "no key-encryption key: give --kek-file; make one with "
+            "\"openssl rand -hex 32 > kek && chmod 600 kek\"");
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return cl_error_set(err, CL_EINVALID, "could not open key-encryption key \"%s\": %s",
+                            path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cl_error_set(err, CL_EINVALID, "key-encryption key \"%s\" is not a regular file",
+                            path);
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        close(fd);
+        return cl_error_set(err, CL_EINVALID,
+            "key-encryption key \"%s\" may be read by others (mode %04o); "
+            "run \"chmod 600 %s\"", path, (unsigned)(st.st_mode & 07777), path);
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+
+    if (n >= 2 * CL_KEK_SIZE && n <= 2 * CL_KEK_SIZE + 1 &&
+        (n == 2 * CL_KEK_SIZE || buf[2 * CL_KEK_SIZE] == '\n')) {
+        for (int i = 0; i < CL_KEK_SIZE && rc == 0; i++) {
+            int hi = hexval((char)buf[2 * i]), lo = hexval((char)buf[2 * i + 1]);
+
+            if (hi < 0 || lo < 0)
+                rc = -1;
+            else
+                key[i] = (unsigned char)(hi << 4 | lo);
+        }
+        if (rc == 0)
+            goto done;
+    }
+    if (n == CL_KEK_SIZE) {
+        memcpy(key, buf, CL_KEK_SIZE);
+        rc = 0;
+        goto done;
+    }
+    rc = cl_error_set(err, CL_EINVALID,
+        "key-encryption key \"%s\" must hold 32 bytes or 64 hex digits", path);
+done:
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return rc;
+}
