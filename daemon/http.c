@@ -482,14 +482,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
             cl_buf_append(&r->body, upload_data, *upload_data_size) < 0)
             r->body_too_big = 1;
         *upload_data_size = 0;
-    } else if (r->early < 0) {
-        ret = problem(r);
-    } else if (r->early > 0) {
-        ret = answer(r, NULL);  /* a static file */
     } else {
-        ret = run_handler(r);
+        if (r->early < 0)
+            ret = problem(r);
+        else if (r->early > 0)
+            ret = answer(r, NULL);  /* a static file */
+        else
+            ret = run_handler(r);
+        r->answered = 1;
     }
-    r->answered = 1;
     cl_log_context(NULL);
     return ret;
 }

@@ -45,6 +45,17 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Server notices (NOTICE, WARNING) go to the log, not to stderr raw. */
+static void on_notice(void *arg, const char *message)
+{
+    char msg[512];
+
+    (void)arg;
+    snprintf(msg, sizeof(msg), "%s", message);
+    msg[strcspn(msg, "\n")] = '\0';
+    cl_log_kv(CL_LOG_DEBUG, json_pack("{s:s}", "component", "postgresql"), "%s", msg);
+}
+
 int cl_pg_connect(PGconn **out, const char *conninfo,
                   const char *application_name, cl_error *err)
 {
@@ -66,6 +77,7 @@ int cl_pg_connect(PGconn **out, const char *conninfo,
         return cl_error_set(err, CL_EUNAVAILABLE,
                             "could not connect to the database: %s", msg);
     }
+    PQsetNoticeProcessor(conn, on_notice, NULL);
     *out = conn;
     return 0;
 }
