@@ -161,11 +161,24 @@ static int parse_version(const char *text)
 static int compare(PGconn *conn, const cl_migration_set *set, size_t *pending,
                    cl_error *err)
 {
+    const char *exists = "SELECT to_regclass('schema_migrations') IS NOT NULL";
     const char *sql = "SELECT version, name, checksum FROM schema_migrations ORDER BY version";
-    PGresult *res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    PGresult *res = PQexecParams(conn, exists, 0, NULL, NULL, NULL, NULL, 0);
     size_t applied = 0;
     int rc = 0;
 
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = cl_pg_result_error(conn, res, exists, err);
+        PQclear(res);
+        return rc;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {   /* a database never migrated */
+        PQclear(res);
+        *pending = set->count;
+        return 0;
+    }
+    PQclear(res);
+    res = PQexecParams(conn, sql, 0, NULL, NULL, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = cl_pg_result_error(conn, res, sql, err);
         PQclear(res);
@@ -219,11 +232,19 @@ static int apply_one(PGconn *conn, const cl_migration *m, cl_error *err)
     snprintf(version, sizeof(version), "%d", m->version);
     if ((rc = exec_simple(conn, "BEGIN", err)) < 0)
         return rc;
-    if ((rc = exec_simple(conn, m->sql, NULL)) < 0) {
-        cl_error_set(err, rc, "migration \"%s\" failed: %s", m->name,
-                     PQerrorMessage(conn));
+    res = PQexec(conn, m->sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+        const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+        const char *line = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+
+        rc = cl_pg_result_error(conn, res, m->name, NULL);
+        cl_error_set(err, rc, "migration \"%s\" failed%s%s: %s", m->name,
+                     line ? " at character " : "", line ? line : "",
+                     primary ? primary : "the server closed the connection");
+        PQclear(res);
         goto rollback;
     }
+    PQclear(res);
     res = PQexecParams(conn, insert, 3, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         rc = cl_pg_result_error(conn, res, insert, err);

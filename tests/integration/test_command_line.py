@@ -1,0 +1,121 @@
+"""cloisterd's command line: help, version, settings from every source, and
+start-up refusals with messages a person can act on."""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+
+from cloister_test import CLOISTERD, Daemon, new_database
+
+# every setting the issue names, by its flag
+REQUIRED_SETTINGS = ["listen", "tls-cert", "tls-key", "database-url", "kek-file",
+                     "static-dir", "threads", "max-connections", "max-body-size",
+                     "log-format"]
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    res = subprocess.run([CLOISTERD, *args], capture_output=True, text=True, env=e, timeout=60)
+    return res.returncode, res.stdout, res.stderr
+
+
+class CommandLine(unittest.TestCase):
+    def test_help_documents_every_setting(self):
+        code, out, _ = run("--help")
+        self.assertEqual(code, 0)
+        flags = re.findall(r"^  --([a-z-]+)", out, re.M)
+        for name in REQUIRED_SETTINGS:
+            self.assertIn(name, flags)
+        for name in flags:
+            if name in ("config", "help", "version"):
+                continue
+            env = "CLOISTER_" + name.upper().replace("-", "_")
+            self.assertIn("env " + env, out, name)
+        self.assertIn("migrate", out)
+        self.assertIn("example:", out)
+
+    def test_version(self):
+        code, out, _ = run("--version")
+        self.assertEqual(code, 0)
+        self.assertRegex(out, r"^cloisterd \d+\.\d+\.\d+\n$")
+
+    def test_routes_lists_the_table(self):
+        code, out, _ = run("routes")
+        self.assertEqual(code, 0)
+        routes = {(r["method"], r["path"]) for r in json.loads(out)}
+        self.assertIn(("GET", "/healthz"), routes)
+        self.assertIn(("GET", "/v1/openapi.yaml"), routes)
+
+    def test_usage_errors_exit_2(self):
+        for args, fragment in [(["--nope"], 'unknown option "--nope"'),
+                               (["--threads=0"], "between 1 and 256"),
+                               (["--max-body-size=big"], "a size"),
+                               (["frobnicate"], 'unknown command "frobnicate"')]:
+            code, _, err = run(*args)
+            self.assertEqual(code, 2, args)
+            self.assertIn(fragment, err)
+        code, _, err = run(env={"CLOISTER_THREADS": "many"})
+        self.assertEqual(code, 2)
+        self.assertIn("CLOISTER_THREADS", err)
+
+    def test_key_encryption_key_is_required_and_private(self):
+        url, _ = new_database()
+        d = Daemon(url, env={"CLOISTER_KEK_FILE": ""})
+        code, out = d.run()
+        self.assertEqual(code, 1)
+        self.assertIn("no key-encryption key", out)
+        d.close()
+        d = Daemon(url, kek_mode=0o644)
+        code, out = d.run()
+        self.assertEqual(code, 1)
+        self.assertIn("chmod 600", out)
+        d.close()
+
+    def test_unreachable_database_is_a_clear_error(self):
+        with tempfile.TemporaryDirectory() as empty:
+            d = Daemon(f"host={empty} user=cloister dbname=nothing")
+            code, out = d.run()
+            d.close()
+        self.assertEqual(code, 1)
+        self.assertIn("could not connect to the database", out)
+
+    def test_settings_from_a_config_file(self):
+        url, _ = new_database()
+        d = Daemon(url, "--log-format=text")
+        config = os.path.join(d.dir, "cloisterd.json")
+        with open(config, "w") as f:
+            json.dump({"listen": f"127.0.0.1:{d.port}", "threads": 2, "max-body-size": "1K",
+                       "log-format": "json"}, f)
+        del d.env["CLOISTER_LISTEN"]
+        d.env["CLOISTER_CONFIG"] = config
+        d.start()
+        try:
+            status, _, _ = d.request("GET", "/healthz", body=b"x" * 2000)
+            self.assertEqual(status, 413)       # from the file
+            # the flag wins over the file: text logs, not JSON
+            self.assertTrue(any(" info " in l for l in d.output().splitlines()))
+            self.assertFalse(any(l.startswith("{") for l in d.output().splitlines()))
+        finally:
+            d.stop()
+            d.close()
+
+    def test_listen_address_in_use(self):
+        url, _ = new_database()
+        first = Daemon(url).start()
+        try:
+            second = Daemon(url, env={"CLOISTER_LISTEN": f"127.0.0.1:{first.port}"})
+            code, out = second.run()
+            second.close()
+            self.assertEqual(code, 1)
+            self.assertIn("could not listen", out)
+            self.assertIn("Address already in use", out)
+        finally:
+            first.stop()
+            first.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
