@@ -104,7 +104,7 @@ int cl_migrate_load(cl_migration_set *out, const char *dir, cl_error *err)
         cl_migration *m = &out->items[out->count++];
         memset(m, 0, sizeof(*m));
         m->version = version;
-        snprintf(m->name, sizeof(m->name), "%s", e->d_name);
+        memcpy(m->name, e->d_name, len + 1);   /* parse_name checked the length */
         if ((rc = read_file(m, dir, err)) < 0)
             break;
     }
