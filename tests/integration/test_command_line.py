@@ -1,10 +1,14 @@
 """cloisterd's command line: help, version, settings from every source, and
 start-up refusals with messages a person can act on."""
+import http.client
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 from cloister_test import CLOISTERD, Daemon, new_database
@@ -115,6 +119,73 @@ class CommandLine(unittest.TestCase):
         finally:
             first.stop()
             first.close()
+
+    def test_https(self):
+        url, _ = new_database()
+        d = Daemon(url)
+        self.addCleanup(d.close)
+        cert, key = os.path.join(d.dir, "tls.crt"), os.path.join(d.dir, "tls.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        d.args += ["--tls-cert", cert, "--tls-key", key]
+        d.log = open(d.log_path, "wb")
+        d.proc = subprocess.Popen(d.args, env=d.env, stdout=d.log, stderr=subprocess.STDOUT)
+        ctx = ssl.create_default_context(cafile=cert)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPSConnection("127.0.0.1", d.port, context=ctx, timeout=5)
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(json.loads(resp.read())["status"], "ok")
+                conn.close()
+                break
+            except (ConnectionRefusedError, ConnectionResetError):
+                self.assertIsNone(d.proc.poll(), d.output())
+                self.assertLess(time.monotonic(), deadline, d.output())
+                time.sleep(0.1)
+        # plain HTTP on the TLS port gets no answer
+        with self.assertRaises((http.client.HTTPException, ConnectionError, OSError)):
+            d.request("GET", "/healthz", timeout=3)
+        self.assertEqual(d.stop(), 0)
+
+    def test_tls_needs_both_files(self):
+        url, _ = new_database()
+        d = Daemon(url, "--tls-cert", "/nonexistent/tls.crt")
+        code, out = d.run()
+        d.close()
+        self.assertEqual(code, 1)
+        self.assertIn("needs both --tls-cert and --tls-key", out)
+
+    def test_per_address_connection_limit(self):
+        url, _ = new_database()
+        d = Daemon(url, "--per-ip-connections=2").start()
+        self.addCleanup(d.close)
+        time.sleep(0.3)     # let the start-up probe's connection close
+        held = []
+        for _ in range(2):  # two keep-alive connections that have been served
+            conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=5)
+            conn.request("GET", "/healthz")
+            self.assertEqual(conn.getresponse().read()[:1], b"{")
+            held.append(conn)
+        extra = socket.create_connection(("127.0.0.1", d.port))
+        extra.settimeout(5)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = extra.recv(100)
+        except ConnectionResetError:
+            got = b""
+        self.assertEqual(got, b"", d.output())   # closed without an answer
+        extra.close()
+        for s in held:
+            s.close()
+        time.sleep(0.2)
+        self.assertEqual(d.request("GET", "/healthz")[0], 200)
+        d.stop()
 
 
 if __name__ == "__main__":
