@@ -7,7 +7,9 @@
  * borrowed, so a slow or failing connect never blocks other borrowers.
  * `retry_after` spaces out reconnect attempts while the server is away, so
  * that a flood of requests during an outage costs one failed connect per
- * second rather than one per request.
+ * second rather than one per request.  What a borrower is told is only that
+ * the database is unreachable; the cause, which names hosts and socket
+ * paths, is logged.
  */
 #include "pg.h"
 #include "log.h"
@@ -34,7 +36,6 @@ struct cl_pg_pool {
     int size;
     slot *slots;
     long long retry_after_ms;    /* monotonic ms before which we do not reconnect */
-    char last_failure[CL_ERROR_MSG_MAX];
 };
 
 static long long now_ms(void)
@@ -180,7 +181,7 @@ int cl_pg_acquire(cl_pg **out, cl_pg_pool *p, int timeout_ms, cl_error *err)
     }
     if (now_ms() < p->retry_after_ms) {
         s->busy = 0;
-        rc = cl_error_set(err, CL_EUNAVAILABLE, "%s", p->last_failure);
+        rc = cl_error_set(err, CL_EUNAVAILABLE, "the database is unreachable");
         pthread_cond_signal(&p->freed);
         pthread_mutex_unlock(&p->lock);
         return rc;
@@ -194,7 +195,6 @@ int cl_pg_acquire(cl_pg **out, cl_pg_pool *p, int timeout_ms, cl_error *err)
     if (rc < 0) {
         s->busy = 0;
         p->retry_after_ms = now_ms() + RECONNECT_SPACING_MS;
-        snprintf(p->last_failure, sizeof(p->last_failure), "%s", cerr.message);
         pthread_cond_signal(&p->freed);
     } else {
         p->retry_after_ms = 0;
@@ -202,8 +202,9 @@ int cl_pg_acquire(cl_pg **out, cl_pg_pool *p, int timeout_ms, cl_error *err)
     pthread_mutex_unlock(&p->lock);
 
     if (rc < 0) {
+        /* the cause (addresses, socket paths) goes to the log only */
         cl_log_warn("%s", cerr.message);
-        cl_error_set(err, rc, "%s", cerr.message);
+        cl_error_set(err, rc, "the database is unreachable");
         cl_error_clear(&cerr);
         return rc;
     }
@@ -292,7 +293,7 @@ int cl_pg_result_error(PGconn *conn, const PGresult *res, const char *sql,
 
     switch (code) {
     case CL_EUNAVAILABLE:
-        return cl_error_set(err, code, "the database is unavailable: %s", msg);
+        return cl_error_set(err, code, "the database is unreachable");
     case CL_ECONFLICT:
         return cl_error_set(err, code, "the change conflicts with existing data");
     case CL_ERETRY:

@@ -1,5 +1,6 @@
 """The pool survives PostgreSQL going away: /readyz goes false and back to
 true, requests meanwhile get 503 with Retry-After, nothing crashes."""
+import json
 import threading
 import time
 import unittest
@@ -57,6 +58,8 @@ class DatabaseRestart(unittest.TestCase):
         self.assertEqual(status, 503)
         self.assertEqual(doc["type"], "https://cloister.dev/problems/unavailable")
         self.assertIn("database", doc["checks"])
+        self.assertNotIn(self.cluster.dir, json.dumps(doc))   # no internals
+        self.assertIn(self.cluster.dir, self.d.output())        # the log has the cause
         # the process keeps serving what needs no database
         self.assertEqual(self.d.request("GET", "/healthz")[0], 200)
         self.cluster.pg("start")
