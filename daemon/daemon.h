@@ -35,6 +35,11 @@ typedef struct cl_settings {
     long long max_body_size;
     long long max_json_depth;
     long long shutdown_timeout;
+    long long session_ttl;
+    long long session_idle_timeout;
+    long long login_failures_per_user;
+    long long login_failures_per_address;
+    long long login_failure_window;
     char *log_format;
     char *log_level;
     int migrate;

@@ -27,8 +27,10 @@
  */
 #include "http.h"
 #include "http_server.h"
+#include "auth.h"
+#include "idempotency.h"
+#include "resource.h"
 #include "daemon.h"
-#include "digest.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
@@ -66,6 +68,8 @@ struct cl_req {
     cl_buf body;
     json_t *json;
     cl_pg *db;
+    cl_principal principal;
+    char client[64];
     int status;
     const char *header_names[MAX_HEADERS];
     const char *header_values[MAX_HEADERS];
@@ -96,6 +100,50 @@ const char *cl_req_id(cl_req *r) { return r->id; }
 const char *cl_req_method(cl_req *r) { return r->method; }
 const char *cl_req_path(cl_req *r) { return r->path; }
 json_t *cl_req_body(cl_req *r) { return r->json; }
+const cl_principal *cl_req_principal(cl_req *r) { return &r->principal; }
+cl_principal *cl_req_principal_mut(cl_req *r) { return &r->principal; }
+
+const char *cl_req_client(cl_req *r)
+{
+    const union MHD_ConnectionInfo *info;
+
+    if (r->client[0] != '\0')
+        return r->client;
+    info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info == NULL || info->client_addr == NULL ||
+        getnameinfo(info->client_addr, info->client_addr->sa_family == AF_INET6
+                        ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in),
+                    r->client, sizeof(r->client), NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(r->client, sizeof(r->client), "unknown");
+    return r->client;
+}
+
+const char *cl_req_cookie(cl_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+}
+
+typedef struct query_each {
+    cl_query_fn fn;
+    void *ctx;
+} query_each;
+
+static enum MHD_Result visit_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    query_each *q = cls;
+
+    (void)kind;
+    q->fn(q->ctx, key, value);
+    return MHD_YES;
+}
+
+void cl_req_query_each(cl_req *r, cl_query_fn fn, void *ctx)
+{
+    query_each q = { fn, ctx };
+
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, visit_arg, &q);
+}
 void cl_req_status(cl_req *r, int status) { r->status = status; }
 
 const char *cl_req_param(cl_req *r, const char *name)
@@ -133,6 +181,14 @@ int cl_req_set_header(cl_req *r, const char *name, const char *value)
         return CL_ERROR;
     r->nheaders++;
     return 0;
+}
+
+const char *cl_req_response_header(cl_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->header_names[i], name) == 0)
+            return r->header_values[i];
+    return NULL;
 }
 
 void cl_req_send(cl_req *r, const char *content_type, const void *data, size_t len)
@@ -313,9 +369,6 @@ static enum MHD_Result answer(cl_req *r, json_t *out)
 static void make_request_id(cl_req *r)
 {
     const char *given = cl_req_header(r, "X-Request-Id");
-    unsigned char b[16];
-    char hex[33];
-    int n;
 
     if (given != NULL && given[0] != '\0' && strlen(given) <= REQUEST_ID_MAX &&
         strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -323,15 +376,8 @@ static void make_request_id(cl_req *r)
         snprintf(r->id, sizeof(r->id), "%s", given);
         return;
     }
-    if (RAND_bytes(b, sizeof(b)) != 1)
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (unsigned char)rand();
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    cl_hex(hex, b, sizeof(b));
-    n = snprintf(r->id, sizeof(r->id), "%.8s-%.4s-%.4s-%.4s-%.12s",
-                 hex, hex + 8, hex + 12, hex + 16, hex + 20);
-    (void)n;
+    if (cl_uuid_new(r->id) < 0)
+        snprintf(r->id, sizeof(r->id), "unidentified");
 }
 
 /* Is the Content-Type header application/json (parameters allowed)? */
@@ -402,10 +448,15 @@ static enum MHD_Result run_handler(cl_req *r)
     enum MHD_Result ret;
     int rc;
 
+    unsigned flags = r->match.route->flags;
+    cl_idem idem = { 0 };
+
     if (r->body_too_big)
         return fail(r, CL_ETOOBIG, "the request body is larger than the limit of %lld bytes",
                     r->d->cfg.max_body_size);
-    if (r->match.route->flags & CL_JSON_BODY) {
+    if (cl_auth_check(r, flags) < 0)
+        return problem(r);
+    if (flags & CL_JSON_BODY) {
         if (r->body.len == 0)
             return fail(r, CL_EMALFORMED, "a JSON request body is required");
         rc = cl_json_parse(&r->json, r->body.data, r->body.len,
@@ -414,7 +465,15 @@ static enum MHD_Result run_handler(cl_req *r)
             return problem(r);
     }
 
+    if ((flags & CL_IDEMPOTENT) && (rc = cl_idem_begin(r, &idem)) != 0) {
+        cl_pg_release(r->db);
+        r->db = NULL;
+        return rc < 0 ? problem(r) : answer(r, NULL);   /* > 0: a replay */
+    }
+
     rc = r->match.route->handler(r, &out);
+    if (idem.active)
+        cl_idem_finish(r, &idem, rc < 0 ? 0 : (r->status ? r->status : 200), out);
     cl_pg_release(r->db);   /* give the connection back before sending */
     r->db = NULL;
     if (rc < 0) {

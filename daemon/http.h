@@ -33,10 +33,55 @@ typedef struct cl_daemon cl_daemon;
 
 typedef int (*cl_handler)(cl_req *r, json_t **out);
 
+/*
+ * Route flags.  Authorization happens in one place (daemon/auth.c), before
+ * the handler runs, from these flags alone:
+ *
+ *   CL_PUBLIC          no credentials needed
+ *   CL_AUTH            any signed-in person or API key
+ *   CL_SESSION         a person's session only, not an API key
+ *   CL_INSTANCE_ADMIN  a person who is an instance administrator
+ *   CL_ROLE_*          a role in the account the caller is acting in:
+ *                      READ (admin, operator, auditor), WRITE (admin,
+ *                      operator), AUDIT (admin, auditor), ADMIN (admin)
+ *
+ * Requests authenticated by the session cookie must also send X-CSRF-Token
+ * unless the method is GET or HEAD.
+ */
 enum {
-    CL_PUBLIC    = 1 << 0,  /* no credentials needed */
-    CL_JSON_BODY = 1 << 1,  /* takes an application/json body */
+    CL_PUBLIC         = 1 << 0,
+    CL_JSON_BODY      = 1 << 1,  /* takes an application/json body */
+    CL_AUTH           = 1 << 2,
+    CL_SESSION        = 1 << 3,
+    CL_INSTANCE_ADMIN = 1 << 4,
+    CL_ROLE_READ      = 1 << 5,
+    CL_ROLE_WRITE     = 1 << 6,
+    CL_ROLE_AUDIT     = 1 << 7,
+    CL_ROLE_ADMIN     = 1 << 8,
+    CL_IDEMPOTENT     = 1 << 9,  /* a create that honours Idempotency-Key */
 };
+
+#define CL_ROLE_ANY (CL_ROLE_READ | CL_ROLE_WRITE | CL_ROLE_AUDIT | CL_ROLE_ADMIN)
+
+typedef enum {
+    CL_PRINCIPAL_NONE,
+    CL_PRINCIPAL_SESSION,
+    CL_PRINCIPAL_API_KEY,
+} cl_principal_kind;
+
+/* Who is calling; strings are owned by the request's arena. */
+typedef struct cl_principal {
+    cl_principal_kind kind;
+    const char *actor;          /* "user:<uuid>" or "api_key:<uuid>", for audit */
+    const char *user_id;        /* sessions */
+    const char *email;          /* sessions */
+    const char *session_id;     /* sessions */
+    const char *csrf_token;     /* sessions */
+    const char *api_key_id;     /* API keys */
+    const char *account_id;     /* the account acted in; NULL when none */
+    const char *role;           /* "admin", "operator", "auditor"; NULL when none */
+    int instance_admin;
+} cl_principal;
 
 typedef struct cl_route {
     const char *method;     /* "GET", "POST", ...; GET also answers HEAD */
@@ -44,6 +89,8 @@ typedef struct cl_route {
     cl_handler handler;
     unsigned flags;
 } cl_route;
+
+
 
 cl_arena *cl_req_arena(cl_req *r);
 cl_error *cl_req_err(cl_req *r);
@@ -58,6 +105,20 @@ const char *cl_req_param(cl_req *r, const char *name);
 const char *cl_req_query(cl_req *r, const char *name);
 const char *cl_req_header(cl_req *r, const char *name);
 
+/* The caller, once authenticated (never NULL; kind NONE on public routes). */
+const cl_principal *cl_req_principal(cl_req *r);
+cl_principal *cl_req_principal_mut(cl_req *r);
+
+/* Call fn for each query parameter, in order. */
+typedef void (*cl_query_fn)(void *ctx, const char *key, const char *value);
+void cl_req_query_each(cl_req *r, cl_query_fn fn, void *ctx);
+
+/* The value of a cookie; NULL when absent. */
+const char *cl_req_cookie(cl_req *r, const char *name);
+
+/* The client's address as text ("127.0.0.1", "::1"). */
+const char *cl_req_client(cl_req *r);
+
 /* The parsed body of a CL_JSON_BODY route (borrowed). */
 json_t *cl_req_body(cl_req *r);
 
@@ -68,6 +129,9 @@ int cl_req_db(cl_req *r, cl_pg **out);
 /* Response status (default 200) and extra headers (copied). */
 void cl_req_status(cl_req *r, int status);
 int cl_req_set_header(cl_req *r, const char *name, const char *value);
+
+/* A response header set so far, or NULL. */
+const char *cl_req_response_header(cl_req *r, const char *name);
 
 /* Answer with a non-JSON body: data is borrowed for the life of the request
  * (arena memory or static data). */

@@ -4,6 +4,8 @@
  *   cloisterd [serve] [OPTIONS]   run the daemon (the default)
  *   cloisterd migrate [OPTIONS]   apply pending migrations and exit
  *   cloisterd routes              print the route table as JSON
+ *   cloisterd create-admin --email E
+ *                                 create the first instance administrator
  *
  * Start-up order: settings, logging, key-encryption key, migrations (under
  * their advisory lock; or a check only, with --migrate=false), the pool,
@@ -18,6 +20,8 @@
 #include "kek.h"
 #include "log.h"
 #include "metrics.h"
+#include "password.h"
+#include "resource.h"
 #include "router.h"
 
 #include <openssl/crypto.h>
@@ -38,6 +42,9 @@ static void usage(FILE *out)
         "  serve      run the daemon (default)\n"
         "  migrate    apply pending database migrations and exit\n"
         "  routes     print the route table as JSON and exit\n"
+        "  create-admin --email E\n"
+        "             create the instance administrator, if there is none yet, and\n"
+        "             print its generated password once\n"
         "\n"
         "options (each also from the environment, or from the --config file):\n");
     cl_config_help(out, cl_settings_table, cl_settings_count);
@@ -109,6 +116,59 @@ static int migrate(cl_daemon *d, int apply, cl_error *err)
     return rc;
 }
 
+/* The first user: an instance administrator with a generated password.
+ * Does nothing (and says so) when one exists already. */
+static int create_admin(cl_daemon *d, const char *email, cl_error *err)
+{
+    char password[32], hash[CL_PASSWORD_HASH_MAX];
+    cl_arena *a = cl_arena_new(0);
+    cl_pg_pool *pool = NULL;
+    cl_pg *db = NULL;
+    PGresult *res;
+    int rc;
+
+    if (email == NULL || strchr(email, '@') == NULL) {
+        rc = cl_error_set(err, CL_EINVALID, "create-admin needs --email with an e-mail address");
+        goto done;
+    }
+    if ((rc = migrate(d, 1, err)) < 0 ||
+        (rc = cl_pg_pool_new(&pool, d->cfg.database_url, 1, "cloisterd-create-admin", err)) < 0 ||
+        (rc = cl_pg_acquire(&db, pool, 5000, err)) < 0 ||
+        (rc = cl_pg_exec(NULL, db, a, "BEGIN", 0, NULL, err)) < 0 ||
+        (rc = cl_pg_exec(NULL, db, a, "LOCK TABLE users IN EXCLUSIVE MODE", 0, NULL, err)) < 0 ||
+        (rc = cl_pg_exec(&res, db, a, "SELECT email FROM users WHERE instance_admin "
+                         "ORDER BY created_at LIMIT 1", 0, NULL, err)) < 0)
+        goto done;
+    if (PQntuples(res) == 1) {
+        printf("An instance administrator exists already: %s\n", PQgetvalue(res, 0, 0));
+        goto done;
+    }
+    if (cl_password_generate(password) < 0 || cl_password_hash(hash, password) < 0) {
+        rc = cl_error_set(err, CL_ERROR, "could not make a password");
+        goto done;
+    }
+    const char *params[2] = { email, hash };
+    if ((rc = cl_pg_exec(&res, db, a, "INSERT INTO users (email, password_hash, instance_admin)"
+                         " VALUES ($1, $2, true) RETURNING id", 2, params, err)) < 0 ||
+        (rc = cl_audit_append(db, a, err, NULL, "system", "create-admin", "user.create",
+                              cl_arena_printf(a, "user:%s", PQgetvalue(res, 0, 0)),
+                              json_pack("{s:s, s:b}", "email", email,
+                                        "instance_admin", 1))) < 0 ||
+        (rc = cl_pg_exec(NULL, db, a, "COMMIT", 0, NULL, err)) < 0)
+        goto done;
+    printf("Created the instance administrator. Sign in with\n"
+           "  e-mail:   %s\n"
+           "  password: %s\n"
+           "The password is shown only this once; change it with POST /v1/me/password.\n",
+           email, password);
+done:
+    OPENSSL_cleanse(password, sizeof(password));
+    cl_pg_release(db);
+    cl_pg_pool_free(pool);
+    cl_arena_free(a);
+    return rc;
+}
+
 static int serve(cl_daemon *d, cl_error *err)
 {
     cl_http *http = NULL;
@@ -173,21 +233,44 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "routes") == 0)
         return print_routes();
-    if (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0) {
+    /* create-admin's own option, taken out before the settings are read */
+    const char *email = NULL;
+    int nargs = 0;
+    char **args = calloc((size_t)argc + 1, sizeof(*args));
+    if (args == NULL)
+        return 1;
+    for (int i = first; i < argc; i++) {
+        if (strcmp(command, "create-admin") == 0 && strcmp(argv[i], "--email") == 0 &&
+            i + 1 < argc)
+            email = argv[++i];
+        else if (strcmp(command, "create-admin") == 0 && strncmp(argv[i], "--email=", 8) == 0)
+            email = argv[i] + 8;
+        else
+            args[nargs++] = argv[i];
+    }
+    if (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
+        strcmp(command, "create-admin") != 0) {
+        free(args);
         fprintf(stderr, "cloisterd: unknown command \"%s\"\n\n", command);
         usage(stderr);
         return 2;
     }
 
-    rc = cl_config_load(&d.cfg, cl_settings_table, cl_settings_count,
-                        argc - first, argv + first, &err);
+    rc = cl_config_load(&d.cfg, cl_settings_table, cl_settings_count, nargs, args, &err);
+    free(args);
     if (rc < 0) {
         fprintf(stderr, "cloisterd: %s\n", err.message);
         cl_config_free(&d.cfg, cl_settings_table, cl_settings_count);
         return 2;
     }
-    if ((rc = setup_logging(&d.cfg, &err)) == 0)
-        rc = strcmp(command, "migrate") == 0 ? migrate(&d, 1, &err) : serve(&d, &err);
+    if ((rc = setup_logging(&d.cfg, &err)) == 0) {
+        if (strcmp(command, "migrate") == 0)
+            rc = migrate(&d, 1, &err);
+        else if (strcmp(command, "create-admin") == 0)
+            rc = create_admin(&d, email, &err);
+        else
+            rc = serve(&d, &err);
+    }
     if (rc < 0)
         cl_log_error("%s", err.message);
 

@@ -6,9 +6,17 @@
 
 extern const cl_route cl_health_routes[];
 extern const cl_route cl_openapi_routes[];
+extern const cl_route cl_session_routes[];
+extern const cl_route cl_accounts_routes[];
+extern const cl_route cl_api_keys_routes[];
+extern const cl_route cl_audit_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
     cl_openapi_routes,
+    cl_session_routes,
+    cl_accounts_routes,
+    cl_api_keys_routes,
+    cl_audit_routes,
     NULL,
 };

@@ -1,0 +1,313 @@
+/*
+ * resource.c - conventions shared by every resource; see resource.h.
+ *
+ * Cursors are opaque to clients: base64url of the position text the handler
+ * chose (for example "<created_at>|<id>"), so that the encoding can change
+ * without breaking anyone who treats them as opaque.
+ */
+#include "resource.h"
+#include "buf.h"
+#include "rfc3339.h"
+#include "token.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CURSOR_MAX 512
+
+int cl_req_exec(cl_req *r, cl_pg *db, PGresult **out, const char *sql, int n,
+                const char *const *params)
+{
+    return cl_pg_exec(out, db, cl_req_arena(r), sql, n, params, cl_req_err(r));
+}
+
+int cl_req_begin(cl_req *r, cl_pg **db)
+{
+    int rc;
+
+    if ((rc = cl_req_db(r, db)) < 0)
+        return rc;
+    return cl_req_exec(r, *db, NULL, "BEGIN", 0, NULL);
+}
+
+int cl_req_commit(cl_req *r, cl_pg *db)
+{
+    return cl_req_exec(r, db, NULL, "COMMIT", 0, NULL);
+}
+
+json_t *cl_row_json(PGresult *res, int row)
+{
+    return json_loads(PQgetvalue(res, row, 0), JSON_DECODE_ANY, NULL);
+}
+
+/* ---- pagination ------------------------------------------------------ */
+
+static int valid_position(const char *pos)
+{
+    const char *bar = strchr(pos, '|');
+    time_t t;
+
+    if (bar == NULL)
+        return pos[0] != '\0' && strlen(pos) <= 18 && strspn(pos, "0123456789") == strlen(pos);
+    char *when = strndup(pos, (size_t)(bar - pos));
+    int ok = when != NULL && cl_rfc3339_parse(when, &t) == 0 && cl_uuid_valid(bar + 1);
+    free(when);
+    return ok;
+}
+
+int cl_page_parse(cl_req *r, cl_page *page)
+{
+    const char *limit = cl_req_query(r, "limit");
+    const char *cursor = cl_req_query(r, "cursor");
+
+    page->limit = 50;
+    page->after = NULL;
+    if (limit != NULL) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(limit, &end, 10);
+        if (errno != 0 || end == limit || *end != '\0' || v < 1 || v > 500) {
+            cl_error_ext(cl_req_err(r), "where", json_pack("{s:s}", "parameter", "limit"));
+            return cl_req_fail(r, CL_EMALFORMED, "query parameter \"limit\" must be an "
+                               "integer from 1 to 500");
+        }
+        page->limit = (int)v;
+    }
+    if (cursor != NULL) {
+        unsigned char raw[CURSOR_MAX];
+        char padded[CL_B64URL_SIZE(CURSOR_MAX) + 4];
+        size_t len = strlen(cursor), n;
+
+        if (len == 0 || len >= sizeof(padded) - 3)
+            goto bad_cursor;
+        for (size_t i = 0; i < len; i++)
+            padded[i] = cursor[i] == '-' ? '+' : cursor[i] == '_' ? '/' : cursor[i];
+        while (len % 4 != 0)
+            padded[len++] = '=';
+        padded[len] = '\0';
+        if (cl_b64_decode(raw, sizeof(raw) - 1, &n, padded) < 0 || memchr(raw, 0, n) != NULL)
+            goto bad_cursor;
+        page->after = cl_arena_strndup(cl_req_arena(r), (const char *)raw, n);
+        if (page->after == NULL || !valid_position(page->after))
+            goto bad_cursor;
+    }
+    return 0;
+bad_cursor:
+    cl_error_ext(cl_req_err(r), "where", json_pack("{s:s}", "parameter", "cursor"));
+    return cl_req_fail(r, CL_EMALFORMED, "query parameter \"cursor\" is not a cursor this "
+                       "server gave out");
+}
+
+/* Percent-encode everything but RFC 3986's unreserved characters. */
+static void append_encoded(cl_buf *b, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            cl_buf_append(b, s, 1);
+        else
+            cl_buf_appendf(b, "%%%02X", c);
+    }
+}
+
+typedef struct link_ctx {
+    cl_buf *b;
+    int first;
+} link_ctx;
+
+static void copy_arg(void *cls, const char *key, const char *value)
+{
+    link_ctx *ctx = cls;
+
+    if (strcmp(key, "cursor") == 0)
+        return;
+    cl_buf_append(ctx->b, ctx->first ? "?" : "&", 1);
+    ctx->first = 0;
+    append_encoded(ctx->b, key);
+    if (value != NULL) {
+        cl_buf_append(ctx->b, "=", 1);
+        append_encoded(ctx->b, value);
+    }
+}
+
+int cl_page_respond(cl_req *r, json_t **out, json_t *items, const char *next_after)
+{
+    char *cursor = NULL;
+
+    if (next_after != NULL) {
+        size_t n = strlen(next_after);
+
+        if (n >= CURSOR_MAX) {
+            json_decref(items);
+            return cl_req_fail(r, CL_ERROR, "cursor position too long");
+        }
+        cursor = cl_arena_alloc(cl_req_arena(r), CL_B64URL_SIZE(n));
+        if (cursor == NULL) {
+            json_decref(items);
+            return cl_req_fail(r, CL_ERROR, "out of memory");
+        }
+        cl_b64url_encode(cursor, (const unsigned char *)next_after, n);
+
+        cl_buf b;
+        link_ctx ctx = { &b, 1 };
+        cl_buf_init(&b, 8192);
+        cl_buf_appendf(&b, "<%s", cl_req_path(r));
+        cl_req_query_each(r, copy_arg, &ctx);
+        cl_buf_appendf(&b, "%scursor=%s>; rel=\"next\"", ctx.first ? "?" : "&", cursor);
+        if (b.data != NULL)
+            cl_req_set_header(r, "Link", b.data);
+        cl_buf_free(&b);
+    }
+    *out = json_pack("{s:o, s:s?}", "items", items, "next_cursor", cursor);
+    return *out ? 0 : cl_req_fail(r, CL_ERROR, "out of memory");
+}
+
+int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit)
+{
+    json_t *items = json_array();
+    int rows = PQntuples(res), shown = rows > limit ? limit : rows;
+
+    for (int i = 0; i < shown; i++)
+        json_array_append_new(items, cl_row_json(res, i));
+    return cl_page_respond(r, out, items, rows > limit ? PQgetvalue(res, shown - 1, 1) : NULL);
+}
+
+/* ---- ETag ------------------------------------------------------------ */
+
+void cl_req_etag(cl_req *r, const char *version)
+{
+    char tag[48];
+
+    snprintf(tag, sizeof(tag), "\"%s\"", version);
+    cl_req_set_header(r, "ETag", tag);
+}
+
+int cl_req_if_match(cl_req *r, const char **version)
+{
+    const char *h = cl_req_header(r, "If-Match");
+    size_t len;
+
+    *version = NULL;
+    if (h == NULL)
+        return 0;
+    len = strlen(h);
+    if (len < 3 || len > 20 || h[0] != '"' || h[len - 1] != '"' ||
+        strspn(h + 1, "0123456789") != len - 2)
+        return cl_req_fail(r, CL_EPRECONDITION, "If-Match must be an ETag this server "
+                           "gave out, such as \"3\"");
+    *version = cl_arena_strndup(cl_req_arena(r), h + 1, len - 2);
+    return 0;
+}
+
+/* ---- bodies ---------------------------------------------------------- */
+
+const char *cl_body_string(cl_req *r, const char *field, int required, size_t max)
+{
+    json_t *v = json_object_get(cl_req_body(r), field);
+    const char *s;
+    size_t chars = 0;
+
+    if (v == NULL || json_is_null(v)) {
+        if (required)
+            cl_error_field(cl_req_err(r), field, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        cl_error_field(cl_req_err(r), field, "must be a string");
+        return NULL;
+    }
+    s = json_string_value(v);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        chars += (*p & 0xc0) != 0x80;   /* count code points, not bytes */
+    if (chars == 0 || chars > max) {
+        cl_error_field(cl_req_err(r), field, "must be 1 to %zu characters long", max);
+        return NULL;
+    }
+    return s;
+}
+
+const char *cl_body_enum(cl_req *r, const char *field, int required,
+                         const char *const *allowed)
+{
+    const char *s = cl_body_string(r, field, required, 64);
+    char list[256] = "";
+
+    if (s == NULL)
+        return NULL;
+    for (size_t i = 0; allowed[i] != NULL; i++) {
+        if (strcmp(s, allowed[i]) == 0)
+            return s;
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 i ? ", " : "", allowed[i]);
+    }
+    cl_error_field(cl_req_err(r), field, "must be one of %s", list);
+    return NULL;
+}
+
+void cl_body_only(cl_req *r, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+
+    if (!json_is_object(cl_req_body(r))) {
+        cl_error_field(cl_req_err(r), "", "the body must be a JSON object");
+        return;
+    }
+    json_object_foreach(cl_req_body(r), key, v) {
+        size_t i;
+
+        for (i = 0; known[i] != NULL && strcmp(known[i], key) != 0; i++)
+            ;
+        if (known[i] == NULL)
+            cl_error_field(cl_req_err(r), key, "is not a field of this operation");
+    }
+}
+
+int cl_body_done(cl_req *r)
+{
+    return cl_req_err(r)->code == CL_EINVALID ? CL_EINVALID : 0;
+}
+
+/* ---- ids ------------------------------------------------------------- */
+
+int cl_uuid_valid(const char *text)
+{
+    if (text == NULL || strlen(text) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)text[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int cl_uuid_new(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    int j = 0;
+
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return CL_ERROR;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[j++] = '-';
+        out[j++] = hex[b[i] >> 4];
+        out[j++] = hex[b[i] & 15];
+    }
+    out[j] = '\0';
+    return 0;
+}

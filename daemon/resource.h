@@ -1,0 +1,114 @@
+/*
+ * resource.h - the conventions every REST resource follows (API.md), as
+ * helpers for handlers: transactions, the audit row that goes with every
+ * mutation, cursor pagination with the list envelope, ETag and If-Match,
+ * and reading fields of a JSON body with the 422 that names each bad one.
+ */
+#ifndef CL_RESOURCE_H
+#define CL_RESOURCE_H
+
+#include "http.h"
+
+/* ---- transactions ------------------------------------------------------- */
+
+/* The request's connection with a transaction begun on it.  Nothing needs
+ * rolling back by hand: a transaction still open when the handler returns is
+ * rolled back when the connection goes back to the pool. */
+int cl_req_begin(cl_req *r, cl_pg **db);
+int cl_req_commit(cl_req *r, cl_pg *db);
+
+/* Run a parameterized query on the request's arena and error. */
+int cl_req_exec(cl_req *r, cl_pg *db, PGresult **out, const char *sql, int n,
+                const char *const *params);
+
+/* Column 0 of a row as JSON (queries build their objects with
+ * json_build_object, so that formatting lives in one place: SQL).  New
+ * reference; NULL when the text is not JSON. */
+json_t *cl_row_json(PGresult *res, int row);
+
+/* ---- audit ------------------------------------------------------------- */
+
+/*
+ * Append an audit row inside db's open transaction: actor from the
+ * principal, the request id, now.  account_id NULL writes to the instance's
+ * own chain.  details (stolen; NULL for {}) holds strings, integers,
+ * booleans and nulls only, so that its canonical form is unambiguous.
+ */
+int cl_audit(cl_req *r, cl_pg *db, const char *account_id, const char *action,
+             const char *target, json_t *details);
+
+/* The same outside a request (start-up tasks): actor and request id given. */
+int cl_audit_append(cl_pg *db, cl_arena *a, cl_error *err, const char *account_id,
+                    const char *actor, const char *request_id, const char *action,
+                    const char *target, json_t *details);
+
+/* The canonical JSON of an audit row and the row's hash (API.md, "Audit
+ * chain"); shared by writing and verifying. */
+char *cl_audit_canonical(const char *account_id, const char *action, const char *actor,
+                         const char *at, json_t *details, const char *id,
+                         const char *request_id, const char *target);
+int cl_audit_hash(char out[65], const char *prev_hash, const char *canonical);
+
+/* ---- lists ------------------------------------------------------------- */
+
+typedef struct cl_page {
+    int limit;              /* 1..500, default 50 */
+    const char *after;      /* the decoded cursor, or NULL for the first page */
+} cl_page;
+
+/* Read `limit` and `cursor` from the query; 400 naming the parameter when
+ * malformed.  Positions are "<RFC 3339 time>|<uuid>" (lists ordered by
+ * creation) or a decimal sequence number (the audit trail); a cursor that
+ * decodes to anything else is refused here, before it reaches SQL. */
+int cl_page_parse(cl_req *r, cl_page *page);
+
+/* Respond with a page from a query whose column 0 is each item's JSON and
+ * column 1 its position, run with LIMIT page.limit + 1. */
+int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit);
+
+/*
+ * The list envelope {"items": items, "next_cursor": ...} (items stolen).
+ * When the query fetched limit + 1 rows, pass the last item's position as
+ * `next_after` (encoded into the opaque cursor) after dropping the extra
+ * row; NULL means this is the last page.  Sets the Link header.
+ */
+int cl_page_respond(cl_req *r, json_t **out, json_t *items, const char *next_after);
+
+/* ---- ETag and If-Match ----------------------------------------------- */
+
+/* ETag: "<version>". */
+void cl_req_etag(cl_req *r, const char *version);
+
+/* The version an If-Match header asks for; NULL when there is none.  A
+ * malformed header fails with 412. */
+int cl_req_if_match(cl_req *r, const char **version);
+
+/* ---- request bodies ------------------------------------------------- */
+
+/*
+ * Read a string field; `required` makes absence an error.  Fields are
+ * checked for type and length (1..max characters); each problem is added to
+ * the request's 422 list, so a handler can check every field and then fail
+ * once with cl_body_done().
+ */
+const char *cl_body_string(cl_req *r, const char *field, int required, size_t max);
+
+/* One of the listed words ("admin", "operator", ...; NULL-terminated). */
+const char *cl_body_enum(cl_req *r, const char *field, int required,
+                         const char *const *allowed);
+
+/* Refuse fields the operation does not know (NULL-terminated list). */
+void cl_body_only(cl_req *r, const char *const *known);
+
+/* CL_EINVALID when any field was wrong, else 0. */
+int cl_body_done(cl_req *r);
+
+/* ---- ids --------------------------------------------------------------- */
+
+/* Is text a UUID in its canonical textual form? */
+int cl_uuid_valid(const char *text);
+
+/* A new random (version 4) UUID into out (37 bytes). */
+int cl_uuid_new(char out[37]);
+
+#endif

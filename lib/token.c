@@ -1,0 +1,65 @@
+/* token.c - see token.h. */
+#include "token.h"
+#include "error.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+void cl_b64_encode(char *out, const unsigned char *in, size_t len)
+{
+    EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+}
+
+void cl_b64url_encode(char *out, const unsigned char *in, size_t len)
+{
+    size_t n;
+
+    cl_b64_encode(out, in, len);
+    n = strlen(out);
+    while (n > 0 && out[n - 1] == '=')
+        out[--n] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == '+')
+            out[i] = '-';
+        else if (out[i] == '/')
+            out[i] = '_';
+    }
+}
+
+int cl_b64_decode(unsigned char *out, size_t out_size, size_t *out_len, const char *in)
+{
+    size_t len = strlen(in), pad = 0;
+    int n;
+
+    if (len == 0 || len % 4 != 0 || len / 4 * 3 > out_size)
+        return CL_EINVALID;
+    if (in[len - 1] == '=')
+        pad++;
+    if (in[len - 2] == '=')
+        pad++;
+    n = EVP_DecodeBlock(out, (const unsigned char *)in, (int)len);
+    if (n < 0 || (size_t)n < pad)
+        return CL_EINVALID;
+    *out_len = (size_t)n - pad;
+    return 0;
+}
+
+int cl_token_new(char *out, size_t nbytes)
+{
+    unsigned char buf[64];
+
+    if (nbytes > sizeof(buf) || RAND_bytes(buf, (int)nbytes) != 1)
+        return CL_ERROR;
+    cl_b64url_encode(out, buf, nbytes);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return 0;
+}
+
+int cl_token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
