@@ -14,6 +14,7 @@
  * ordinary code: stop accepting, let requests in flight finish, close the
  * pool.
  */
+#include "auth.h"
 #include "config.h"
 #include "daemon.h"
 #include "http_server.h"
@@ -63,12 +64,27 @@ static int print_routes(void)
     json_t *list = json_array();
     char *text;
 
+    static const char *const roles[] = { "admin", "operator", "auditor" };
+
     for (size_t t = 0; cl_route_tables[t] != NULL; t++)
-        for (const cl_route *r = cl_route_tables[t]; r->method != NULL; r++)
-            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b}",
+        for (const cl_route *r = cl_route_tables[t]; r->method != NULL; r++) {
+            json_t *allowed = json_null();
+
+            if (r->flags & CL_ROLE_ANY) {
+                allowed = json_array();
+                for (size_t i = 0; i < 3; i++)
+                    if (cl_auth_role_allows(roles[i], r->flags))
+                        json_array_append_new(allowed, json_string(roles[i]));
+            }
+            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o}",
                 "method", r->method, "path", r->pattern,
                 "public", (r->flags & CL_PUBLIC) != 0,
-                "json_body", (r->flags & CL_JSON_BODY) != 0));
+                "json_body", (r->flags & CL_JSON_BODY) != 0,
+                "session_only", (r->flags & CL_SESSION) != 0,
+                "instance_admin", (r->flags & CL_INSTANCE_ADMIN) != 0,
+                "idempotent", (r->flags & CL_IDEMPOTENT) != 0,
+                "roles", allowed));
+        }
     text = json_dumps(list, JSON_INDENT(2));
     json_decref(list);
     if (text == NULL)
