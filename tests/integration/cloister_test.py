@@ -175,3 +175,60 @@ class Cluster:
     def close(self):
         subprocess.run([PG_SCRIPT, self.dir, "stop"], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Api:
+    """A caller of the REST API: a signed-in person (cookie and CSRF token) or
+    an API key.  call() returns (status, headers, parsed JSON or None)."""
+
+    def __init__(self, daemon, key=None):
+        self.d = daemon
+        self.key = key
+        self.cookie = None
+        self.csrf = None
+
+    def login(self, email, password):
+        status, headers, doc = self.call("POST", "/v1/session",
+                                         {"email": email, "password": password})
+        if status == 200:
+            cookie = headers["set-cookie"]
+            self.cookie = cookie.split(";", 1)[0]
+            self.csrf = doc["csrf_token"]
+        return status, headers, doc
+
+    def call(self, method, path, body=None, headers=None, raw=None):
+        h = {"Accept": "application/json"}
+        if self.key:
+            h["Authorization"] = "Bearer " + self.key
+        if self.cookie:
+            h["Cookie"] = self.cookie
+            if self.csrf and method not in ("GET", "HEAD"):
+                h["X-CSRF-Token"] = self.csrf
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        status, rh, payload = self.d.request(method, path, body=data, headers=h)
+        doc = json.loads(payload) if payload else None
+        return status, rh, doc
+
+    def ok(self, method, path, body=None, want=200, headers=None):
+        """call() that insists on the status and returns the document."""
+        status, h, doc = self.call(method, path, body, headers)
+        if status != want:
+            raise AssertionError(f"{method} {path}: {status}, wanted {want}: {doc}")
+        return doc
+
+
+def create_admin(daemon, email="admin@example.com"):
+    """Run cloisterd create-admin against the daemon's database; returns the
+    printed password (None when an administrator existed already)."""
+    res = subprocess.run([CLOISTERD, "create-admin", "--email", email], env=daemon.env,
+                         capture_output=True, text=True, timeout=60)
+    if res.returncode != 0:
+        raise AssertionError("create-admin failed:\n" + res.stdout + res.stderr)
+    for line in res.stdout.splitlines():
+        if line.strip().startswith("password:"):
+            return line.split(":", 1)[1].strip()
+    return None
