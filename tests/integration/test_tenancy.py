@@ -9,6 +9,22 @@ import uuid
 from cloister_test import Api, Daemon, create_admin, new_database, psql
 
 
+def verify_export(rows):
+    """docs/audit.md's verifier, word for word."""
+    import hashlib
+    prev = ""
+    for row in rows:
+        body = {k: row[k] for k in ("account_id", "action", "actor", "at", "details",
+                                    "id", "request_id", "target")}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False)
+        digest = hashlib.sha256((prev + canonical).encode()).hexdigest()
+        if row["prev_hash"] != prev or row["hash"] != digest:
+            return row["id"]
+        prev = digest
+    return None
+
+
 class Tenancy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -473,6 +489,16 @@ class Tenancy(unittest.TestCase):
         self.assertFalse(result["valid"])
         self.assertEqual(result["first_bad"]["id"], seqs[3][1])
         self.assertIn("removed", result["first_bad"]["reason"])
+
+    def test_export_verifies_as_docs_audit_md_says(self):
+        account, owner = self.new_account()
+        self.key(owner, "auditor", expires_at="2999-12-31T23:59:59Z")
+        owner.ok("PATCH", f"/v1/accounts/{account}", {"name": "Zürich \"quoted\" / é"})
+        rows = list(reversed(owner.ok("GET", "/v1/audit?limit=500")["items"]))
+        self.assertGreaterEqual(len(rows), 4)
+        self.assertIsNone(verify_export(rows))
+        rows[1]["details"]["tampered"] = True
+        self.assertEqual(verify_export(rows), rows[1]["id"])
 
     def test_verify_detects_a_removed_newest_row(self):
         account, owner = self.new_account()
