@@ -21,13 +21,10 @@
 
 static const char *const roles[] = { "admin", "operator", "auditor", NULL };
 
-#define ACCOUNT_JSON \
-    "json_build_object('id', a.id, 'name', a.name, 'created_at', cl_time(a.created_at)," \
-    " 'updated_at', cl_time(a.updated_at))"
-
-#define MEMBER_JSON \
-    "json_build_object('account_id', m.account_id, 'user_id', m.user_id, 'email', u.email," \
-    " 'role', m.role, 'created_at', cl_time(m.created_at), 'updated_at', cl_time(m.updated_at))"
+/* The columns of an account and of a membership, as the API shows them. */
+#define ACCOUNT_COLUMNS "a.id, a.name, a.created_at, a.updated_at"
+#define MEMBER_COLUMNS \
+    "m.account_id, m.user_id, u.email, m.role, m.created_at, m.updated_at"
 
 /* The {id} of the path when it is the account the caller acts in. */
 static int current_account(cl_req *r, const char **id)
@@ -57,9 +54,8 @@ static int accounts_list(cl_req *r, json_t **out)
     const char *params[5] = { p->user_id, p->kind == CL_PRINCIPAL_API_KEY ? p->account_id : NULL,
                               all, page.after, limit };
     if ((rc = cl_req_exec(r, db, &res,
-            "SELECT json_build_object('id', a.id, 'name', a.name, 'role', m.role,"
-            "   'created_at', cl_time(a.created_at), 'updated_at', cl_time(a.updated_at)),"
-            "   cl_time(a.created_at) || '|' || a.id"
+            "SELECT a.id, a.name, m.role, a.created_at, a.updated_at,"
+            "       cl_time(a.created_at) || '|' || a.id AS _cursor"
             "  FROM accounts a"
             "  LEFT JOIN memberships m ON m.account_id = a.id AND m.user_id = $1"
             " WHERE (CASE WHEN $2::uuid IS NOT NULL THEN a.id = $2::uuid"
@@ -88,10 +84,8 @@ static int accounts_create(cl_req *r, json_t **out)
     const char *params[2] = { name, p->user_id };
     if ((rc = cl_req_begin(r, &db)) < 0)
         return rc;
-    rc = cl_req_exec(r, db, &res, "INSERT INTO accounts (name) VALUES ($1) RETURNING id, "
-                     "json_build_object('id', id, 'name', name, 'role', 'admin',"
-                     " 'created_at', cl_time(created_at), 'updated_at', cl_time(updated_at)),"
-                     " version", 1, params);
+    rc = cl_req_exec(r, db, &res, "INSERT INTO accounts (name) VALUES ($1) RETURNING id, name, "
+                     "'admin' AS role, created_at, updated_at, version AS _version", 1, params);
     if (rc == CL_ECONFLICT)
         return cl_req_fail(r, CL_ECONFLICT, "an account named \"%s\" exists already", name);
     if (rc < 0)
@@ -106,8 +100,8 @@ static int accounts_create(cl_req *r, json_t **out)
         return rc;
     cl_req_status(r, 201);
     cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/accounts/%s", id));
-    cl_req_etag(r, PQgetvalue(res, 0, 2));
-    *out = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    cl_req_etag(r, cl_row_text(res, 0, "_version"));
+    *out = cl_row_json(res, 0);
     return 0;
 }
 
@@ -128,7 +122,7 @@ static int accounts_get(cl_req *r, json_t **out)
                               p->kind == CL_PRINCIPAL_API_KEY ? p->account_id : NULL, all };
     if ((rc = cl_req_db(r, &db)) < 0 ||
         (rc = cl_req_exec(r, db, &res,
-            "SELECT " ACCOUNT_JSON ", a.version FROM accounts a"
+            "SELECT " ACCOUNT_COLUMNS ", a.version AS _version FROM accounts a"
             "  LEFT JOIN memberships m ON m.account_id = a.id AND m.user_id = $2"
             " WHERE a.id = $1 AND (CASE WHEN $3::uuid IS NOT NULL THEN a.id = $3::uuid"
             "                      ELSE m.user_id IS NOT NULL OR $4 = '1' END)",
@@ -136,7 +130,7 @@ static int accounts_get(cl_req *r, json_t **out)
         return rc;
     if (PQntuples(res) != 1)
         return cl_req_fail(r, CL_ENOTFOUND, "no account \"%s\"", id);
-    cl_req_etag(r, PQgetvalue(res, 0, 1));
+    cl_req_etag(r, cl_row_text(res, 0, "_version"));
     *out = cl_row_json(res, 0);
     return 0;
 }
@@ -162,7 +156,7 @@ static int accounts_update(cl_req *r, json_t **out)
     rc = cl_req_exec(r, db, &res,
             "UPDATE accounts a SET name = $2, version = version + 1"
             " WHERE id = $1 AND ($3::int IS NULL OR version = $3::int)"
-            " RETURNING " ACCOUNT_JSON ", version", 3, params);
+            " RETURNING " ACCOUNT_COLUMNS ", version AS _version", 3, params);
     if (rc == CL_ECONFLICT)
         return cl_req_fail(r, CL_ECONFLICT, "an account named \"%s\" exists already", name);
     if (rc < 0)
@@ -174,7 +168,7 @@ static int accounts_update(cl_req *r, json_t **out)
                        "account:%s", id), json_pack("{s:s}", "name", name))) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_etag(r, PQgetvalue(res, 0, 1));
+    cl_req_etag(r, cl_row_text(res, 0, "_version"));
     *out = cl_row_json(res, 0);
     return 0;
 }
@@ -195,7 +189,7 @@ static int members_list(cl_req *r, json_t **out)
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     const char *params[3] = { id, page.after, limit };
     if ((rc = cl_req_exec(r, db, &res,
-            "SELECT " MEMBER_JSON ", cl_time(m.created_at) || '|' || m.user_id"
+            "SELECT " MEMBER_COLUMNS ", cl_time(m.created_at) || '|' || m.user_id AS _cursor"
             "  FROM memberships m JOIN users u ON u.id = m.user_id"
             " WHERE m.account_id = $1"
             "   AND ($2::text IS NULL OR (m.created_at, m.user_id) >"
@@ -249,7 +243,7 @@ static int members_add(cl_req *r, json_t **out)
     rc = cl_req_exec(r, db, &res,
             "WITH m AS (INSERT INTO memberships (account_id, user_id, role)"
             "           VALUES ($1, $2, $3) RETURNING *)"
-            "SELECT " MEMBER_JSON ", m.version FROM m JOIN users u ON u.id = m.user_id",
+            "SELECT " MEMBER_COLUMNS ", m.version AS _version FROM m JOIN users u ON u.id = m.user_id",
             3, member);
     if (rc == CL_ECONFLICT)
         return cl_req_fail(r, CL_ECONFLICT, "\"%s\" is a member of this account already", email);
@@ -262,7 +256,7 @@ static int members_add(cl_req *r, json_t **out)
     if (initial != NULL)
         json_object_set_new(*out, "initial_password", json_string(initial));
     cl_req_status(r, 201);
-    cl_req_etag(r, PQgetvalue(res, 0, 1));
+    cl_req_etag(r, cl_row_text(res, 0, "_version"));
     cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r),
                       "/v1/accounts/%s/members/%s", id, user_id));
     return 0;
@@ -289,13 +283,13 @@ static int members_get(cl_req *r, json_t **out)
         return rc;
     const char *params[2] = { id, user_id };
     if ((rc = cl_req_db(r, &db)) < 0 ||
-        (rc = cl_req_exec(r, db, &res, "SELECT " MEMBER_JSON ", m.version FROM memberships m "
+        (rc = cl_req_exec(r, db, &res, "SELECT " MEMBER_COLUMNS ", m.version AS _version FROM memberships m "
                           "JOIN users u ON u.id = m.user_id WHERE m.account_id = $1 AND "
                           "m.user_id = $2", 2, params)) < 0)
         return rc;
     if (PQntuples(res) != 1)
         return cl_req_fail(r, CL_ENOTFOUND, "no member \"%s\"", user_id);
-    cl_req_etag(r, PQgetvalue(res, 0, 1));
+    cl_req_etag(r, cl_row_text(res, 0, "_version"));
     *out = cl_row_json(res, 0);
     return 0;
 }
@@ -343,7 +337,7 @@ static int members_update(cl_req *r, json_t **out)
             "WITH m AS (UPDATE memberships SET role = $3, version = version + 1"
             "           WHERE account_id = $1 AND user_id = $2"
             "             AND ($4::int IS NULL OR version = $4::int) RETURNING *)"
-            "SELECT " MEMBER_JSON ", m.version FROM m JOIN users u ON u.id = m.user_id",
+            "SELECT " MEMBER_COLUMNS ", m.version AS _version FROM m JOIN users u ON u.id = m.user_id",
             4, params)) < 0)
         return rc;
     if (PQntuples(res) != 1) {
@@ -356,7 +350,7 @@ static int members_update(cl_req *r, json_t **out)
                        "user:%s", user_id), json_pack("{s:s}", "role", role))) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_etag(r, PQgetvalue(res, 0, 1));
+    cl_req_etag(r, cl_row_text(res, 0, "_version"));
     *out = cl_row_json(res, 0);
     return 0;
 }

@@ -22,11 +22,10 @@
 
 static const char *const roles[] = { "admin", "operator", "auditor", NULL };
 
-#define KEY_JSON \
-    "json_build_object('id', k.id, 'name', k.name, 'role', k.role, 'prefix', k.prefix," \
-    " 'created_by', k.created_by, 'created_at', cl_time(k.created_at)," \
-    " 'expires_at', cl_time(k.expires_at), 'revoked_at', cl_time(k.revoked_at)," \
-    " 'last_used_at', cl_time(k.last_used_at))"
+/* The columns of a key, as the API shows it. */
+#define KEY_COLUMNS \
+    "k.id, k.name, k.role, k.prefix, k.created_by, k.created_at, k.expires_at, k.revoked_at," \
+    " k.last_used_at"
 
 /* GET /v1/api-keys */
 static int keys_list(cl_req *r, json_t **out)
@@ -42,7 +41,7 @@ static int keys_list(cl_req *r, json_t **out)
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     const char *params[3] = { cl_req_principal(r)->account_id, page.after, limit };
     if ((rc = cl_req_exec(r, db, &res,
-            "SELECT " KEY_JSON ", cl_time(k.created_at) || '|' || k.id FROM api_keys k"
+            "SELECT " KEY_COLUMNS ", cl_time(k.created_at) || '|' || k.id AS _cursor FROM api_keys k"
             " WHERE k.account_id = $1"
             "   AND ($2::text IS NULL OR (k.created_at, k.id) >"
             "        (split_part($2, '|', 1)::timestamptz, split_part($2, '|', 2)::uuid))"
@@ -92,9 +91,9 @@ static int keys_create(cl_req *r, json_t **out)
             "WITH k AS (INSERT INTO api_keys (account_id, name, role, prefix, secret_hash,"
             "           created_by, expires_at) VALUES ($1, $2, $3, $4, decode($5, 'hex'), $6,"
             "           to_timestamp($7::bigint)) RETURNING *)"
-            "SELECT " KEY_JSON ", k.id FROM k", 7, params)) < 0)
+            "SELECT " KEY_COLUMNS " FROM k", 7, params)) < 0)
         return rc;
-    const char *id = PQgetvalue(res, 0, 1);
+    const char *id = cl_row_text(res, 0, "id");
     if ((rc = cl_audit(r, db, p->account_id, "api_key.create",
                        cl_arena_printf(cl_req_arena(r), "api_key:%s", id),
                        json_pack("{s:s, s:s, s:s, s:s?}", "name", name, "role", role,
@@ -118,7 +117,8 @@ static int load(cl_req *r, cl_pg *db, const char *lock, PGresult **res)
 
     if (!cl_uuid_valid(id))
         return cl_req_fail(r, CL_ENOTFOUND, "no API key \"%s\"", id);
-    snprintf(sql, sizeof(sql), "SELECT " KEY_JSON ", k.revoked_at IS NOT NULL FROM api_keys k "
+    snprintf(sql, sizeof(sql), "SELECT " KEY_COLUMNS ", k.revoked_at IS NOT NULL AS _revoked "
+             "FROM api_keys k "
              "WHERE k.id = $1 AND k.account_id = $2 %s", lock);
     if ((rc = cl_req_exec(r, db, res, sql, 2, params)) < 0)
         return rc;
@@ -151,7 +151,7 @@ static int keys_revoke(cl_req *r, json_t **out)
 
     if ((rc = cl_req_begin(r, &db)) < 0 || (rc = load(r, db, "FOR UPDATE", &res)) < 0)
         return rc;
-    if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+    if (strcmp(cl_row_text(res, 0, "_revoked"), "t") == 0)
         return cl_req_fail(r, CL_ECONFLICT, "API key \"%s\" is revoked already", id);
     const char *params[1] = { id };
     if ((rc = cl_req_exec(r, db, NULL, "UPDATE api_keys SET revoked_at = now() WHERE id = $1",

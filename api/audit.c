@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_JSON \
-    "json_build_object('id', e.id, 'seq', e.seq, 'account_id', e.account_id, 'actor', e.actor," \
-    " 'action', e.action, 'target', e.target, 'details', e.details," \
-    " 'request_id', e.request_id, 'at', cl_time(e.at), 'prev_hash', e.prev_hash," \
-    " 'hash', e.hash)"
+/* The columns of an event; `at` is formatted by cl_time(), exactly as it
+ * was when the row was hashed. */
+#define EVENT_COLUMNS \
+    "e.id, e.seq, e.account_id, e.actor, e.action, e.target, e.details, e.request_id," \
+    " cl_time(e.at) AS at, e.prev_hash, e.hash"
 
 static int time_param(cl_req *r, const char *name, const char **out)
 {
@@ -57,7 +57,7 @@ static int audit_list(cl_req *r, json_t **out)
                               cl_req_query(r, "target"), page.after, limit };
     if ((rc = cl_req_db(r, &db)) < 0 ||
         (rc = cl_req_exec(r, db, &res,
-            "SELECT " EVENT_JSON ", e.seq::text FROM audit_events e"
+            "SELECT " EVENT_COLUMNS ", e.seq::text AS _cursor FROM audit_events e"
             " WHERE e.chain = $1::text"
             "   AND ($2::timestamptz IS NULL OR e.at >= $2::timestamptz)"
             "   AND ($3::timestamptz IS NULL OR e.at < $3::timestamptz)"

@@ -117,7 +117,7 @@ static int account_of(cl_req *r, cl_pg *db, const char *user_id, const char *acc
         return rc;
     if (PQntuples(res) == 1) {
         json_decref(*account);
-        *account = cl_row_json(res, 0);
+        *account = cl_row_value(res, 0, 0);
         *role = PQgetvalue(res, 0, 1);
     }
     return 0;
@@ -313,7 +313,7 @@ static int me(cl_req *r, json_t **out)
     }
     if (PQntuples(res) != 1)
         return cl_req_fail(r, CL_EUNAUTHORIZED, "the caller no longer exists");
-    *out = cl_row_json(res, 0);
+    *out = cl_row_value(res, 0, 0);
     return *out ? 0 : cl_req_fail(r, CL_ERROR, "could not read the caller");
 }
 

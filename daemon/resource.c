@@ -39,9 +39,79 @@ int cl_req_commit(cl_req *r, cl_pg *db)
     return cl_req_exec(r, db, NULL, "COMMIT", 0, NULL);
 }
 
+/* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
+enum { BOOLOID = 16, INT8OID = 20, INT2OID = 21, INT4OID = 23, JSONOID = 114,
+       TIMESTAMPTZOID = 1184, JSONBOID = 3802 };
+
+/*
+ * "2026-11-28 15:20:01.9+00" (the ISO DateStyle in UTC, which every
+ * connection sets) as "2026-11-28T15:20:01.900000Z": the one form the API
+ * uses for times, the same as SQL's cl_time().
+ */
+static json_t *time_value(const char *pg)
+{
+    char out[40];
+    size_t len = strlen(pg), frac = 0;
+    const char *dot;
+
+    if (len < 22 || len > 32 || pg[10] != ' ' || strcmp(pg + len - 3, "+00") != 0)
+        return json_string(pg);   /* not the expected shape: pass it on unchanged */
+    dot = strchr(pg + 19, '.');
+    if (dot != NULL)
+        frac = (size_t)(pg + len - 3 - dot - 1);
+    if (frac > 6)
+        return json_string(pg);
+    snprintf(out, sizeof(out), "%.10sT%.8s.%.*s%.*sZ", pg, pg + 11, (int)frac,
+             dot ? dot + 1 : "", (int)(6 - frac), "000000");
+    return json_string(out);
+}
+
+static json_t *column_value(PGresult *res, int row, int col)
+{
+    const char *text = PQgetvalue(res, row, col);
+
+    if (PQgetisnull(res, row, col))
+        return json_null();
+    switch (PQftype(res, col)) {
+    case BOOLOID:
+        return json_boolean(text[0] == 't');
+    case INT2OID:
+    case INT4OID:
+    case INT8OID:
+        return json_integer(strtoll(text, NULL, 10));
+    case JSONOID:
+    case JSONBOID:
+        return json_loads(text, JSON_DECODE_ANY, NULL);
+    case TIMESTAMPTZOID:
+        return time_value(text);
+    default:
+        return json_string(text);
+    }
+}
+
 json_t *cl_row_json(PGresult *res, int row)
 {
-    return json_loads(PQgetvalue(res, row, 0), JSON_DECODE_ANY, NULL);
+    json_t *obj = json_object();
+
+    for (int col = 0; obj != NULL && col < PQnfields(res); col++) {
+        const char *name = PQfname(res, col);
+
+        if (name[0] != '_')
+            json_object_set_new(obj, name, column_value(res, row, col));
+    }
+    return obj;
+}
+
+json_t *cl_row_value(PGresult *res, int row, int col)
+{
+    return column_value(res, row, col);
+}
+
+const char *cl_row_text(PGresult *res, int row, const char *column)
+{
+    int col = PQfnumber(res, column);
+
+    return col < 0 || PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
 /* ---- pagination ------------------------------------------------------ */
@@ -176,7 +246,8 @@ int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit)
 
     for (int i = 0; i < shown; i++)
         json_array_append_new(items, cl_row_json(res, i));
-    return cl_page_respond(r, out, items, rows > limit ? PQgetvalue(res, shown - 1, 1) : NULL);
+    return cl_page_respond(r, out, items,
+                           rows > limit ? cl_row_text(res, shown - 1, "_cursor") : NULL);
 }
 
 /* ---- ETag ------------------------------------------------------------ */

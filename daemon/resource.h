@@ -21,10 +21,21 @@ int cl_req_commit(cl_req *r, cl_pg *db);
 int cl_req_exec(cl_req *r, cl_pg *db, PGresult **out, const char *sql, int n,
                 const char *const *params);
 
-/* Column 0 of a row as JSON (queries build their objects with
- * json_build_object, so that formatting lives in one place: SQL).  New
- * reference; NULL when the text is not JSON. */
+/*
+ * A row as a JSON object: one member per column, named as the column, typed
+ * by the column's type (booleans, integers, json and jsonb as themselves,
+ * timestamptz as RFC 3339 UTC with microseconds, everything else as text,
+ * SQL NULL as null).  Columns whose names start with "_" are left out, so a
+ * query can carry a version or a cursor position beside the object.
+ * New reference.
+ */
 json_t *cl_row_json(PGresult *res, int row);
+
+/* One json or jsonb column parsed (for objects SQL nests). */
+json_t *cl_row_value(PGresult *res, int row, int col);
+
+/* The text of the named column, or NULL when it is SQL NULL or absent. */
+const char *cl_row_text(PGresult *res, int row, const char *column);
 
 /* ---- audit ------------------------------------------------------------- */
 
@@ -62,8 +73,8 @@ typedef struct cl_page {
  * decodes to anything else is refused here, before it reaches SQL. */
 int cl_page_parse(cl_req *r, cl_page *page);
 
-/* Respond with a page from a query whose column 0 is each item's JSON and
- * column 1 its position, run with LIMIT page.limit + 1. */
+/* Respond with a page from a query run with LIMIT page.limit + 1: each row
+ * an item (cl_row_json), its position in the column "_cursor". */
 int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit);
 
 /*

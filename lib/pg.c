@@ -21,7 +21,74 @@
 #include <time.h>
 
 #define CONNECT_TIMEOUT_S "3"
+#define STMT_SLOTS 512          /* a power of two; statements per connection */
 #define RECONNECT_SPACING_MS 1000
+
+/*
+ * The statements prepared on one connection: an open-addressing table keyed
+ * by the SQL text (handlers pass string literals, so the set is small and
+ * fixed).  When the table is full, further statements run unprepared.
+ */
+typedef struct stmt {
+    char *sql;
+    char name[16];
+} stmt;
+
+struct cl_pg_stmts {
+    stmt slots[STMT_SLOTS];
+    int count;
+};
+
+static void stmts_free(cl_pg_stmts *t)
+{
+    if (t == NULL)
+        return;
+    for (int i = 0; i < STMT_SLOTS; i++)
+        free(t->slots[i].sql);
+    free(t);
+}
+
+static unsigned long hash_text(const char *s)
+{
+    unsigned long h = 1469598103934665603UL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211UL;
+    return h;
+}
+
+/* The prepared statement's name for sql on c, preparing it if need be;
+ * NULL when it cannot be prepared (run it unprepared then). */
+static const char *prepared(cl_pg *c, const char *sql, int nparams)
+{
+    unsigned long i = hash_text(sql) & (STMT_SLOTS - 1);
+    PGresult *res;
+    stmt *e;
+
+    if (c->stmts == NULL && (c->stmts = calloc(1, sizeof(*c->stmts))) == NULL)
+        return NULL;
+    for (;; i = (i + 1) & (STMT_SLOTS - 1)) {
+        e = &c->stmts->slots[i];
+        if (e->sql == NULL)
+            break;
+        if (strcmp(e->sql, sql) == 0)
+            return e->name;
+    }
+    if (c->stmts->count >= STMT_SLOTS / 2 || (e->sql = strdup(sql)) == NULL)
+        return NULL;
+    snprintf(e->name, sizeof(e->name), "cl%d", c->stmts->count);
+    res = PQprepare(c->conn, e->name, sql, nparams, NULL);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        /* leave the error to the unprepared run, which reports it */
+        PQclear(res);
+        free(e->sql);
+        e->sql = NULL;
+        return NULL;
+    }
+    PQclear(res);
+    c->stmts->count++;
+    return e->name;
+}
 
 typedef struct slot {
     cl_pg handle;
@@ -79,6 +146,16 @@ int cl_pg_connect(PGconn **out, const char *conninfo,
                             "could not connect to the database: %s", msg);
     }
     PQsetNoticeProcessor(conn, on_notice, NULL);
+
+    /* times come back in UTC in the ISO style, which the JSON encoding of
+     * rows (daemon/resource.c) relies on */
+    PGresult *res = PQexec(conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'");
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        PQfinish(conn);
+        return cl_error_set(err, CL_EUNAVAILABLE, "could not set up the database session");
+    }
     *out = conn;
     return 0;
 }
@@ -119,9 +196,11 @@ void cl_pg_pool_free(cl_pg_pool *p)
 {
     if (p == NULL)
         return;
-    for (int i = 0; i < p->size; i++)
+    for (int i = 0; i < p->size; i++) {
         if (p->slots[i].handle.conn != NULL)
             PQfinish(p->slots[i].handle.conn);
+        stmts_free(p->slots[i].handle.stmts);
+    }
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->freed);
     free(p->slots);
@@ -230,6 +309,8 @@ void cl_pg_release(cl_pg *c)
         if (PQstatus(c->conn) != CONNECTION_OK || ts != PQTRANS_IDLE) {
             PQfinish(c->conn);
             c->conn = NULL;
+            stmts_free(c->stmts);   /* they died with the connection */
+            c->stmts = NULL;
         }
     }
     pthread_mutex_lock(&p->lock);
@@ -314,7 +395,11 @@ int cl_pg_exec(PGresult **out, cl_pg *c, cl_arena *a, const char *sql,
         *out = NULL;
     if (c->conn == NULL)
         return cl_error_set(err, CL_EUNAVAILABLE, "the database is unavailable");
-    res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    const char *name = prepared(c, sql, nparams);
+    if (name != NULL)
+        res = PQexecPrepared(c->conn, name, nparams, params, NULL, NULL, 0);
+    else
+        res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         rc = cl_pg_result_error(c->conn, res, sql, err);

@@ -13,7 +13,10 @@
  * result checked, SQLSTATE mapped to CL_E* codes (unique violation ->
  * CL_ECONFLICT, serialization failure or deadlock -> CL_ERETRY, connection
  * failure -> CL_EUNAVAILABLE), the SQL and SQLSTATE logged on failure (never
- * the parameters), and the result's PQclear registered on the arena.
+ * the parameters), and the result's PQclear registered on the arena.  Each
+ * connection prepares a statement the first time it sees its SQL text and
+ * executes the prepared statement afterwards, so that a query is parsed and
+ * planned once per connection rather than once per request.
  *
  * Thread safety: the pool is shared by all threads; a borrowed cl_pg belongs
  * to one thread until released.
@@ -28,10 +31,13 @@
 
 typedef struct cl_pg_pool cl_pg_pool;
 
+typedef struct cl_pg_stmts cl_pg_stmts;
+
 typedef struct cl_pg {
     PGconn *conn;
     cl_pg_pool *pool;
     int slot;
+    cl_pg_stmts *stmts;     /* statements prepared on conn, by SQL text */
 } cl_pg;
 
 typedef struct cl_pg_stats {
