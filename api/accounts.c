@@ -47,7 +47,8 @@ static int accounts_list(cl_req *r, json_t **out)
     cl_pg *db;
     int rc;
 
-    if ((rc = cl_page_parse(r, &page)) < 0 || (rc = cl_req_db(r, &db)) < 0)
+    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
+        (rc = cl_req_db(r, &db)) < 0)
         return rc;
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     snprintf(all, sizeof(all), "%d", p->instance_admin);
@@ -122,7 +123,7 @@ static int accounts_get(cl_req *r, json_t **out)
                               p->kind == CL_PRINCIPAL_API_KEY ? p->account_id : NULL, all };
     if ((rc = cl_req_db(r, &db)) < 0 ||
         (rc = cl_req_exec(r, db, &res,
-            "SELECT " ACCOUNT_COLUMNS ", a.version AS _version FROM accounts a"
+            "SELECT " ACCOUNT_COLUMNS ", m.role, a.version AS _version FROM accounts a"
             "  LEFT JOIN memberships m ON m.account_id = a.id AND m.user_id = $2"
             " WHERE a.id = $1 AND (CASE WHEN $3::uuid IS NOT NULL THEN a.id = $3::uuid"
             "                      ELSE m.user_id IS NOT NULL OR $4 = '1' END)",
@@ -161,6 +162,8 @@ static int accounts_update(cl_req *r, json_t **out)
         return cl_req_fail(r, CL_ECONFLICT, "an account named \"%s\" exists already", name);
     if (rc < 0)
         return rc;
+    if (PQntuples(res) != 1 && version == NULL)
+        return cl_req_fail(r, CL_ENOTFOUND, "no account \"%s\"", id);
     if (PQntuples(res) != 1)
         return cl_req_fail(r, CL_EPRECONDITION, "account \"%s\" was changed since version %s; "
                            "read it again", id, version);
@@ -183,7 +186,8 @@ static int members_list(cl_req *r, json_t **out)
     cl_pg *db;
     int rc;
 
-    if ((rc = current_account(r, &id)) < 0 || (rc = cl_page_parse(r, &page)) < 0 ||
+    if ((rc = current_account(r, &id)) < 0 ||
+        (rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
         (rc = cl_req_db(r, &db)) < 0)
         return rc;
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
@@ -214,7 +218,9 @@ static int members_add(cl_req *r, json_t **out)
     cl_body_only(r, fields);
     email = cl_body_string(r, "email", 1, 254);
     role = cl_body_enum(r, "role", 1, roles);
-    if (email != NULL && (strchr(email, '@') == NULL || strchr(email, ' ') != NULL))
+    if (email != NULL && (strlen(email) < 3 || strchr(email, '@') == NULL ||
+                          email[0] == '@' || email[strlen(email) - 1] == '@' ||
+                          strpbrk(email, " \t\r\n") != NULL))
         cl_error_field(cl_req_err(r), "email", "must be an e-mail address");
     if ((rc = cl_body_done(r)) < 0)
         return rc;

@@ -36,7 +36,8 @@ static int keys_list(cl_req *r, json_t **out)
     cl_pg *db;
     int rc;
 
-    if ((rc = cl_page_parse(r, &page)) < 0 || (rc = cl_req_db(r, &db)) < 0)
+    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
+        (rc = cl_req_db(r, &db)) < 0)
         return rc;
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     const char *params[3] = { cl_req_principal(r)->account_id, page.after, limit };

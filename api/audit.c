@@ -45,12 +45,10 @@ static int audit_list(cl_req *r, json_t **out)
     cl_pg *db;
     int rc;
 
-    if ((rc = cl_page_parse(r, &page)) < 0 || (rc = time_param(r, "since", &since)) < 0 ||
+    if ((rc = cl_page_parse(r, &page, CL_CURSOR_SEQ)) < 0 ||
+        (rc = time_param(r, "since", &since)) < 0 ||
         (rc = time_param(r, "until", &until)) < 0)
         return rc;
-    if (page.after != NULL && strchr(page.after, '|') != NULL)
-        return cl_req_fail(r, CL_EMALFORMED, "query parameter \"cursor\" is not a cursor of "
-                           "this list");
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
     const char *params[8] = { cl_req_principal(r)->account_id, since, until,
                               cl_req_query(r, "actor"), cl_req_query(r, "action"),

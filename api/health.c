@@ -6,6 +6,7 @@
 #include "daemon.h"
 #include "metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* GET /healthz: the process is alive and serving. */
@@ -28,9 +29,11 @@ static int readyz(cl_req *r, json_t **out)
         rc = cl_migrate_check(db->conn, &d->migrations, err);
     if (rc < 0) {
         const char *failed = rc == CL_EUNAVAILABLE ? "database" : "migrations";
+        char why[CL_ERROR_MSG_MAX];
 
-        cl_error_ext(err, "checks", json_pack("{s:s}", failed, err->message));
-        return cl_error_set(err, CL_EUNAVAILABLE, "not ready: %s", err->message);
+        snprintf(why, sizeof(why), "%s", err->message);
+        cl_error_ext(err, "checks", json_pack("{s:s}", failed, why));
+        return cl_error_set(err, CL_EUNAVAILABLE, "not ready: %s", why);
     }
     *out = json_pack("{s:s, s:{s:s, s:s}}", "status", "ready", "checks",
                      "database", "ok", "migrations", "ok");

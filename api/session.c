@@ -261,8 +261,11 @@ static int session_account(cl_req *r, json_t **out)
         return cl_req_fail(r, CL_ENOTFOUND, "no account \"%s\"", account_id);
     }
     const char *params[2] = { p->session_id, account_id };
-    if ((rc = cl_req_exec(r, db, NULL, "UPDATE sessions SET account_id = $2 WHERE id = $1",
-                          2, params)) < 0) {
+    if ((rc = cl_req_exec(r, db, NULL, "BEGIN", 0, NULL)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "UPDATE sessions SET account_id = $2 WHERE id = $1",
+                          2, params)) < 0 ||
+        (rc = cl_audit(r, db, account_id, "session.account", p->actor, NULL)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0) {
         json_decref(account);
         return rc;
     }
@@ -332,7 +335,7 @@ static int me_password(cl_req *r, json_t **out)
     cl_body_only(r, fields);
     current = cl_body_string(r, "current_password", 1, CL_PASSWORD_MAX_LEN);
     next = cl_body_string(r, "new_password", 1, CL_PASSWORD_MAX_LEN);
-    if (next != NULL && strlen(next) < CL_PASSWORD_MIN_LEN)
+    if (next != NULL && cl_utf8_length(next) < CL_PASSWORD_MIN_LEN)
         cl_error_field(cl_req_err(r), "new_password", "must be at least %d characters",
                        CL_PASSWORD_MIN_LEN);
     if ((rc = cl_body_done(r)) < 0)

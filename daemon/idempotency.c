@@ -42,7 +42,9 @@ int cl_idem_begin(cl_req *r, cl_idem *idem)
                            KEY_MAX);
     if (request_hash(r, hash) < 0)
         return cl_req_fail(r, CL_ERROR, "could not hash the request");
-    idem->principal = p->actor;
+    /* the same caller acting in another account is another principal */
+    idem->principal = cl_arena_printf(cl_req_arena(r), "%s@%s", p->actor,
+                                      p->account_id ? p->account_id : "-");
     idem->key = key;
 
     const char *params[3] = { idem->principal, key, hash };

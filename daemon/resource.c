@@ -116,20 +116,22 @@ const char *cl_row_text(PGresult *res, int row, const char *column)
 
 /* ---- pagination ------------------------------------------------------ */
 
-static int valid_position(const char *pos)
+static int valid_position(const char *pos, cl_cursor_kind kind)
 {
     const char *bar = strchr(pos, '|');
     time_t t;
 
-    if (bar == NULL)
+    if (kind == CL_CURSOR_SEQ)
         return pos[0] != '\0' && strlen(pos) <= 18 && strspn(pos, "0123456789") == strlen(pos);
+    if (bar == NULL)
+        return 0;
     char *when = strndup(pos, (size_t)(bar - pos));
     int ok = when != NULL && cl_rfc3339_parse(when, &t) == 0 && cl_uuid_valid(bar + 1);
     free(when);
     return ok;
 }
 
-int cl_page_parse(cl_req *r, cl_page *page)
+int cl_page_parse(cl_req *r, cl_page *page, cl_cursor_kind kind)
 {
     const char *limit = cl_req_query(r, "limit");
     const char *cursor = cl_req_query(r, "cursor");
@@ -142,7 +144,8 @@ int cl_page_parse(cl_req *r, cl_page *page)
 
         errno = 0;
         v = strtol(limit, &end, 10);
-        if (errno != 0 || end == limit || *end != '\0' || v < 1 || v > 500) {
+        if (errno != 0 || !isdigit((unsigned char)limit[0]) || *end != '\0' || v < 1 ||
+            v > 500) {
             cl_error_ext(cl_req_err(r), "where", json_pack("{s:s}", "parameter", "limit"));
             return cl_req_fail(r, CL_EMALFORMED, "query parameter \"limit\" must be an "
                                "integer from 1 to 500");
@@ -164,7 +167,7 @@ int cl_page_parse(cl_req *r, cl_page *page)
         if (cl_b64_decode(raw, sizeof(raw) - 1, &n, padded) < 0 || memchr(raw, 0, n) != NULL)
             goto bad_cursor;
         page->after = cl_arena_strndup(cl_req_arena(r), (const char *)raw, n);
-        if (page->after == NULL || !valid_position(page->after))
+        if (page->after == NULL || !valid_position(page->after, kind))
             goto bad_cursor;
     }
     return 0;
@@ -279,6 +282,15 @@ int cl_req_if_match(cl_req *r, const char **version)
 
 /* ---- bodies ---------------------------------------------------------- */
 
+size_t cl_utf8_length(const char *s)
+{
+    size_t chars = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        chars += (*p & 0xc0) != 0x80;   /* count lead bytes, not continuations */
+    return chars;
+}
+
 const char *cl_body_string(cl_req *r, const char *field, int required, size_t max)
 {
     json_t *v = json_object_get(cl_req_body(r), field);
@@ -295,8 +307,7 @@ const char *cl_body_string(cl_req *r, const char *field, int required, size_t ma
         return NULL;
     }
     s = json_string_value(v);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        chars += (*p & 0xc0) != 0x80;   /* count code points, not bytes */
+    chars = cl_utf8_length(s);
     if (chars == 0 || chars > max) {
         cl_error_field(cl_req_err(r), field, "must be 1 to %zu characters long", max);
         return NULL;

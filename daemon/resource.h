@@ -62,16 +62,21 @@ int cl_audit_hash(char out[65], const char *prev_hash, const char *canonical);
 
 /* ---- lists ------------------------------------------------------------- */
 
+/* The two kinds of position a cursor carries. */
+typedef enum {
+    CL_CURSOR_CREATED,  /* "<RFC 3339 time>|<uuid>": lists ordered by creation */
+    CL_CURSOR_SEQ,      /* a decimal sequence number: the audit trail */
+} cl_cursor_kind;
+
 typedef struct cl_page {
     int limit;              /* 1..500, default 50 */
     const char *after;      /* the decoded cursor, or NULL for the first page */
 } cl_page;
 
 /* Read `limit` and `cursor` from the query; 400 naming the parameter when
- * malformed.  Positions are "<RFC 3339 time>|<uuid>" (lists ordered by
- * creation) or a decimal sequence number (the audit trail); a cursor that
- * decodes to anything else is refused here, before it reaches SQL. */
-int cl_page_parse(cl_req *r, cl_page *page);
+ * malformed.  A cursor that does not decode to a position of the list's
+ * kind is refused here, before it reaches SQL. */
+int cl_page_parse(cl_req *r, cl_page *page, cl_cursor_kind kind);
 
 /* Respond with a page from a query run with LIMIT page.limit + 1: each row
  * an item (cl_row_json), its position in the column "_cursor". */
@@ -103,6 +108,9 @@ int cl_req_if_match(cl_req *r, const char **version);
  * once with cl_body_done().
  */
 const char *cl_body_string(cl_req *r, const char *field, int required, size_t max);
+
+/* The number of characters (UTF-8 code points) in s. */
+size_t cl_utf8_length(const char *s);
 
 /* One of the listed words ("admin", "operator", ...; NULL-terminated). */
 const char *cl_body_enum(cl_req *r, const char *field, int required,

@@ -261,6 +261,10 @@ class Tenancy(unittest.TestCase):
                                             {"name": "", "role": "root",
                                              "expires_at": "tomorrow"}), 422)
         self.assertEqual({e["field"] for e in doc["errors"]}, {"name", "role", "expires_at"})
+        for email in ("a@", "@b", "ab", "a b@c"):
+            doc = self.assertProblem(owner.call("POST", f"/v1/accounts/{account}/members",
+                                                {"email": email, "role": "admin"}), 422)
+            self.assertEqual(doc["errors"][0]["field"], "email")
         self.assertProblem(owner.call("POST", "/v1/api-keys", raw=b"[1,2]",
                                       headers={"Content-Type": "application/json"}), 422)
         self.assertProblem(owner.call("POST", "/v1/api-keys", raw=b"{\"name\":",
@@ -413,7 +417,9 @@ class Tenancy(unittest.TestCase):
                              f'</v1/api-keys?limit=3&cursor={cursor}>; rel="next"')
         self.assertEqual(seen, made)
         self.assertEqual(pages, 3)
-        for bad in ("limit=0", "limit=501", "limit=ten", "cursor=%%%", "cursor=bm90LWEtY3Vyc29y"):
+        audit_cursor = owner.ok("GET", "/v1/audit?limit=1")["next_cursor"]
+        for bad in ("limit=0", "limit=501", "limit=ten", "limit=+5", "limit=%205", "cursor=%%%",
+                    "cursor=bm90LWEtY3Vyc29y", "cursor=" + audit_cursor):
             doc = self.assertProblem(owner.call("GET", "/v1/api-keys?" + bad), 400,
                                      "malformed-request")
             self.assertIn(doc["where"]["parameter"], ("limit", "cursor"))
@@ -435,6 +441,17 @@ class Tenancy(unittest.TestCase):
         self.assertEqual(len(ids), 1)
         self.assertProblem(owner.call("POST", "/v1/api-keys", {"name": "other", "role": "admin"},
                                       headers=key), 422)
+        # the same person with the same key in another account is another request
+        other, _ = self.new_account()
+        owner_email = owner.ok("GET", "/v1/me")["user"]["email"]
+        self.admin.ok("POST", "/v1/session/account", {"account_id": other})
+        self.admin.ok("POST", f"/v1/accounts/{other}/members",
+                      {"email": owner_email, "role": "admin"}, want=201)
+        owner.ok("POST", "/v1/session/account", {"account_id": other})
+        status, h3, elsewhere = owner.call("POST", "/v1/api-keys", body, headers=key)
+        self.assertEqual(status, 201)
+        self.assertNotIn("idempotent-replayed", h3)
+        self.assertNotEqual(elsewhere["id"], first["id"])
 
     # ---- audit -------------------------------------------------------------
 

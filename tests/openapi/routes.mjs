@@ -5,8 +5,9 @@
 //   node tests/openapi/routes.mjs CLOISTERD_BINARY SPEC_PATH
 //
 // Runs `CLOISTERD_BINARY routes` (the route table as JSON:
-// [{"method","path","public","json_body"}]) and compares it with the
-// operations of the OpenAPI document at SPEC_PATH:
+// [{"method","path","public","json_body","session_only","instance_admin",
+// "idempotent","roles"}], roles being null or a list of role names) and
+// compares it with the operations of the OpenAPI document at SPEC_PATH:
 //
 //   - every route is an operation of the spec, and every operation of the
 //     spec is a route (route patterns and OpenAPI paths both write
@@ -14,7 +15,15 @@
 //   - a json_body route has a requestBody with application/json content;
 //   - a public route has `security: []`, and a route that is not public a
 //     non-empty `security` (on the operation, or inherited from the
-//     top-level `security`).
+//     top-level `security`);
+//   - a session_only route's security names the `session` scheme only,
+//     and a security that names only `session` belongs to a session_only
+//     route;
+//   - the operation's `x-roles` is the route's roles (the same names, in
+//     any order, none twice), and is absent when roles is null;
+//   - `x-instance-admin: true` is there exactly when instance_admin is
+//     true, and `x-idempotent: true` exactly when idempotent is true (the
+//     extensions are absent otherwise, never `false`).
 //
 // The server answers HEAD for every GET, so the spec lists no HEAD
 // operations; one that it does list is reported.  Prints every mismatch and exits 1 if there
@@ -46,6 +55,14 @@ try {
 }
 if (!Array.isArray(routes))
     die(`"${binary} routes" did not print a JSON array`);
+for (const route of routes) {
+    const flags = ['public', 'json_body', 'session_only', 'instance_admin', 'idempotent'];
+    const bad = flags.filter((f) => typeof route?.[f] !== 'boolean');
+    if (typeof route?.method !== 'string' || typeof route?.path !== 'string' || bad.length > 0 ||
+        !(route.roles === null || Array.isArray(route.roles)))
+        die(`"${binary} routes" printed a route without method, path, boolean ` +
+            `${flags.join(', ')} and roles (null or a list): ${JSON.stringify(route)}`);
+}
 
 // ---- the spec's operations ---------------------------------------------------
 let spec;
@@ -107,6 +124,53 @@ for (const route of routes) {
         problems.push(`${key}: the route is public but the spec does not say security: []`);
     if (!route.public && !(Array.isArray(security) && security.length > 0))
         problems.push(`${key}: the route needs credentials but the spec names no security requirement`);
+
+    // session_only <-> every security requirement names `session` and nothing else
+    if (!route.public && Array.isArray(security) && security.length > 0) {
+        const specSessionOnly = security.every((req) =>
+            req !== null && typeof req === 'object' &&
+            Object.keys(req).length === 1 && 'session' in req);
+        if (route.session_only && !specSessionOnly)
+            problems.push(`${key}: the route is session_only but the spec's security is ` +
+                          `${JSON.stringify(security)}, not [{"session": []}]`);
+        if (!route.session_only && specSessionOnly)
+            problems.push(`${key}: the spec's security names only session, but the route ` +
+                          'is not session_only (it also takes API keys)');
+    }
+
+    // x-roles <-> roles
+    const specRoles = op['x-roles'];
+    if (route.roles === null) {
+        if (specRoles !== undefined)
+            problems.push(`${key}: the spec says x-roles ${JSON.stringify(specRoles)} but the ` +
+                          'route has no role requirement (x-roles must be absent)');
+    } else if (specRoles === undefined) {
+        problems.push(`${key}: the route needs one of the roles ${JSON.stringify(route.roles)} ` +
+                      'but the spec has no x-roles');
+    } else if (!Array.isArray(specRoles) || specRoles.some((r) => typeof r !== 'string')) {
+        problems.push(`${key}: x-roles must be a list of role names, not ${JSON.stringify(specRoles)}`);
+    } else {
+        const want = new Set(route.roles), have = new Set(specRoles);
+        const missing = [...want].filter((r) => !have.has(r));
+        const extra = [...have].filter((r) => !want.has(r));
+        if (have.size !== specRoles.length)
+            problems.push(`${key}: x-roles ${JSON.stringify(specRoles)} names a role twice`);
+        if (missing.length > 0)
+            problems.push(`${key}: x-roles lacks ${JSON.stringify(missing)}, which the route allows`);
+        if (extra.length > 0)
+            problems.push(`${key}: x-roles names ${JSON.stringify(extra)}, which the route does not allow`);
+    }
+
+    // x-instance-admin <-> instance_admin, x-idempotent <-> idempotent
+    for (const [flag, ext] of [['instance_admin', 'x-instance-admin'], ['idempotent', 'x-idempotent']]) {
+        const value = op[ext];
+        if (route[flag] && value !== true)
+            problems.push(`${key}: the route is ${flag} but the spec does not say ${ext}: true` +
+                          (value === undefined ? '' : ` (it says ${JSON.stringify(value)})`));
+        if (!route[flag] && value !== undefined)
+            problems.push(`${key}: the route is not ${flag} but the spec says ${ext}: ` +
+                          `${JSON.stringify(value)} (it must be absent)`);
+    }
 }
 
 for (const key of operations.keys()) {
