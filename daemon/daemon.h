@@ -46,6 +46,7 @@ typedef struct cl_settings {
 } cl_settings;
 
 typedef struct cl_metrics cl_metrics;
+typedef struct cl_portal cl_portal;
 typedef struct cl_router cl_router;
 
 struct cl_daemon {
@@ -54,6 +55,7 @@ struct cl_daemon {
     cl_migration_set migrations;
     cl_router *router;
     cl_metrics *metrics;
+    cl_portal *portal;          /* NULL when there is no portal to serve */
     unsigned char kek[CL_KEK_LEN];
 };
 

@@ -415,7 +415,7 @@ static int precheck(cl_req *r)
 
     if (rc == CL_ENOTFOUND && (strcmp(r->method, "GET") == 0 ||
                                strcmp(r->method, "HEAD") == 0) &&
-        cl_static_serve(r, r->d->cfg.static_dir) == 0)
+        cl_portal_serve(r, r->d->portal) == 0)
         return 1;
     if (rc == CL_ENOTFOUND)
         return cl_error_set(&r->err, rc, "no resource at \"%s\"", r->path);

@@ -24,6 +24,7 @@
 #include "password.h"
 #include "resource.h"
 #include "router.h"
+#include "static_files.h"
 
 #include <openssl/crypto.h>
 #include <signal.h>
@@ -202,6 +203,8 @@ static int serve(cl_daemon *d, cl_error *err)
         return rc;
     if (cl_metrics_new(&d->metrics, d->router) < 0)
         return cl_error_set(err, CL_ERROR, "out of memory");
+    if ((rc = cl_portal_open(&d->portal, d->cfg.static_dir, err)) < 0)
+        return rc;
 
     /* block before the server's threads exist, so that they inherit it */
     sigemptyset(&stop);
@@ -290,6 +293,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         cl_log_error("%s", err.message);
 
+    cl_portal_free(d.portal);
     cl_metrics_free(d.metrics);
     cl_router_free(d.router);
     cl_pg_pool_free(d.pool);

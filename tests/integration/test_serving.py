@@ -3,6 +3,8 @@ routing errors, body limits, request ids, logs and the portal's files."""
 import json
 import os
 import re
+import shutil
+import tempfile
 import unittest
 
 from cloister_test import SOURCE_DIR, Daemon, new_database
@@ -134,17 +136,74 @@ class Serving(unittest.TestCase):
             self.d.request("GET", "/readyz")
         self.assertEqual(count(), before + 3)
 
-    def test_static_files(self):
-        status, headers, body = self.d.request("GET", "/")
-        self.assertEqual(status, 200)
+    def test_unknown_api_paths_are_json_404s(self):
+        status, headers, body = self.d.request("GET", "/v1/accounts-typo")
+        self.assertEqual(status, 404)
+        self.assertEqual(headers["content-type"], "application/problem+json")
+
+
+class Portal(unittest.TestCase):
+    """How the daemon serves the portal: the shell for every page path,
+    assets under a per-release prefix, a strict CSP, nothing outside."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.static = tempfile.mkdtemp(prefix="cl-static-")
+        os.makedirs(os.path.join(cls.static, "js"))
+        with open(os.path.join(cls.static, "index.html"), "w") as f:
+            f.write('<!doctype html><script type="module" src="%ASSET_BASE%js/app.js">'
+                    '</script>\n')
+        with open(os.path.join(cls.static, "js", "app.js"), "w") as f:
+            f.write("export const ready = true;\n")
+        os.symlink("/etc/passwd", os.path.join(cls.static, "js", "leak.js"))
+        url, _ = new_database()
+        cls.d = Daemon(url, env={"CLOISTER_STATIC_DIR": cls.static}).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.close()
+        shutil.rmtree(cls.static, ignore_errors=True)
+
+    def shell(self, path):
+        status, headers, body = self.d.request("GET", path)
+        self.assertEqual(status, 200, path)
         self.assertEqual(headers["content-type"], "text/html; charset=utf-8")
-        with open(os.path.join(SOURCE_DIR, "static", "index.html"), "rb") as f:
-            self.assertEqual(body, f.read())
-        for path in ("/../CMakeLists.txt", "/%2e%2e/CMakeLists.txt", "/.hidden",
-                     "//etc/passwd", "/v1/../../CMakeLists.txt", "/index.html/"):
+        self.assertEqual(headers["cache-control"], "no-cache")
+        csp = headers["content-security-policy"]
+        self.assertIn("script-src 'self'", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertNotIn("unsafe-inline", csp)
+        m = re.search(rb'src="/assets/([0-9a-f]{16})/js/app.js"', body)
+        self.assertIsNotNone(m, body)
+        return m.group(1).decode()
+
+    def test_every_page_path_gets_the_shell(self):
+        ids = {self.shell(p) for p in ("/", "/accounts", "/accounts/123/members", "/login")}
+        self.assertEqual(len(ids), 1)
+
+    def test_assets_are_immutable_under_the_release_prefix(self):
+        release = self.shell("/")
+        status, headers, body = self.d.request("GET", f"/assets/{release}/js/app.js")
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"export const ready = true;\n")
+        self.assertEqual(headers["content-type"], "text/javascript; charset=utf-8")
+        self.assertEqual(headers["cache-control"], "public, max-age=31536000, immutable")
+        status, headers, _ = self.d.request("GET", "/assets/0123456789abcdef/js/app.js")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["cache-control"], "no-cache")    # an old release's page
+
+    def test_nothing_outside_the_directory(self):
+        release = self.shell("/")
+        for path in (f"/assets/{release}/js/leak.js", f"/assets/{release}/../../etc/passwd",
+                     f"/assets/{release}/%2e%2e/%2e%2e/etc/passwd", "/../CMakeLists.txt",
+                     f"/assets/{release}/.hidden", "/assets/", "/v1/../../CMakeLists.txt"):
             status, _, body = self.d.request("GET", path)
-            self.assertEqual(status, 404, path)
-            self.assertNotIn(b"cmake_minimum_required", body)
+            self.assertNotIn(b"root:", body, path)
+            self.assertNotIn(b"cmake_minimum_required", body, path)
+            self.assertIn(status, (404, 200), path)
+            if status == 200:            # only ever the shell
+                self.assertIn(b"<!doctype html>", body, path)
 
 
 if __name__ == "__main__":
