@@ -92,7 +92,7 @@ static int digest_tree(EVP_MD_CTX *md, const char *root, const char *rel, int de
         n++;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && n > 1)
         qsort(names, n, sizeof(*names), by_name);
     for (size_t i = 0; i < n && rc == 0; i++) {
         char child[PATH_MAX], full[PATH_MAX];

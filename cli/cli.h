@@ -1,0 +1,131 @@
+/*
+ * cli.h - what the commands of `cloister` share.
+ *
+ * The CLI talks to cloisterd only through its REST API (like curl's src/
+ * and libgit2's cli/, it never calls daemon internals).  Each file
+ * cli/<noun>.c exports a table of commands; main.c joins the tables, parses
+ * the global options, loads the profile, and runs one command.
+ *
+ * A command returns an exit code (API.md):
+ *   0 ok, 1 server or network, 2 usage, 3 not found, 4 conflict or
+ *   precondition, 5 authentication or permission, 6 invalid input,
+ *   7 unavailable or rate limited.
+ */
+#ifndef CL_CLI_H
+#define CL_CLI_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+enum {
+    CLI_OK = 0, CLI_ESERVER = 1, CLI_EUSAGE = 2, CLI_ENOTFOUND = 3, CLI_ECONFLICT = 4,
+    CLI_EAUTH = 5, CLI_EINVALID = 6, CLI_EUNAVAILABLE = 7,
+};
+
+typedef enum { CLI_TABLE, CLI_JSON, CLI_YAML } cli_format;
+
+typedef struct cli_ctx {
+    /* global options, after flags, environment and profile */
+    const char *profile;
+    const char *url;
+    const char *api_key;
+    const char *account;      /* --account: act in this account for this command */
+    const char *ca_file;
+    int insecure;
+    cli_format format;
+    int quiet;
+    /* the profile's stored session, when signed in with a password */
+    const char *session;
+    const char *csrf;
+    json_t *config;           /* the whole config file (owned) */
+    char config_path[4096];
+} cli_ctx;
+
+typedef int (*cli_fn)(cli_ctx *c, int argc, char **argv);
+
+typedef struct cli_command {
+    const char *noun;         /* "account"; NULL for top-level commands */
+    const char *verb;         /* "list" */
+    cli_fn fn;
+    const char *args;         /* "NAME [--role ROLE]" */
+    const char *summary;      /* one line */
+    const char *example;
+} cli_command;
+
+/* ---- calling the API (client.c) --------------------------------------- */
+
+typedef struct cli_reply {
+    long status;
+    json_t *body;             /* parsed JSON, or NULL */
+    char *location;
+    char *link;
+    char *session;            /* the cloister_session cookie the answer set */
+} cli_reply;
+
+/*
+ * Call the API: method, path (with query), optional JSON body (borrowed).
+ * Returns 0 for 2xx with *reply filled; otherwise prints the problem's
+ * title and detail (and field errors) on stderr and returns the exit code.
+ */
+int cli_call(cli_ctx *c, const char *method, const char *path, json_t *body,
+             cli_reply *reply);
+void cli_reply_free(cli_reply *reply);
+
+/* GET every page of a list (following next_cursor), appending the items to
+ * *items (a new array); max 0 means all. */
+int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items);
+
+/* The account the caller acts in (from /v1/me), for paths that name it. */
+int cli_current_account(cli_ctx *c, const char **id);
+
+/* Exit code for an HTTP status. */
+int cli_exit_for_status(long status);
+
+/* ---- profiles (config.c) ------------------------------------------------ */
+
+int cli_config_load(cli_ctx *c);
+int cli_config_save(cli_ctx *c);
+/* The current profile's object in c->config (created when missing). */
+json_t *cli_profile(cli_ctx *c);
+
+/* ---- output (output.c) ------------------------------------------------- */
+
+typedef struct cli_column {
+    const char *title;        /* "NAME" */
+    const char *field;        /* "name"; a dotted path reaches into objects */
+} cli_column;
+
+/* Print items (an array) as the chosen format: a table with these columns,
+ * the objects unchanged as JSON or YAML, or with --quiet the `id_field` of
+ * each. */
+void cli_print_list(cli_ctx *c, json_t *items, const cli_column *columns,
+                    const char *id_field);
+/* Print one object: "Field: value" lines, JSON or YAML, or its id. */
+void cli_print_one(cli_ctx *c, json_t *obj, const cli_column *columns, const char *id_field);
+
+/* ---- arguments (main.c) ---------------------------------------------- */
+
+typedef struct cli_flag {
+    const char *name;         /* "--role" */
+    const char **value;       /* set to the value, or to "" for a switch */
+    int is_switch;
+} cli_flag;
+
+/*
+ * Take flags out of argv and leave the positional arguments, in order, in
+ * pos[0..*npos).  Unknown flags and a positional count outside
+ * [min_pos, max_pos] print usage and return CLI_EUSAGE.
+ */
+int cli_args(cli_ctx *c, const cli_command *cmd, int argc, char **argv,
+             const cli_flag *flags, const char **pos, int min_pos, int max_pos, int *npos);
+
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+extern const cli_command cli_session_commands[];
+extern const cli_command cli_account_commands[];
+extern const cli_command cli_member_commands[];
+extern const cli_command cli_api_key_commands[];
+extern const cli_command cli_audit_commands[];
+
+#endif

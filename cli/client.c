@@ -1,0 +1,173 @@
+/*
+ * client.c - the CLI's calls to the REST API: credentials, JSON, and
+ * problem documents turned into messages on stderr and exit codes.
+ */
+#include "cli.h"
+#include "http_client.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cli_exit_for_status(long status)
+{
+    switch (status) {
+    case 400: case 422: return CLI_EINVALID;
+    case 401: case 403: return CLI_EAUTH;
+    case 404: return CLI_ENOTFOUND;
+    case 409: case 412: return CLI_ECONFLICT;
+    case 429: case 503: return CLI_EUNAVAILABLE;
+    default: return status >= 200 && status < 300 ? CLI_OK : CLI_ESERVER;
+    }
+}
+
+static void print_problem(long status, json_t *doc)
+{
+    const char *title = json_string_value(json_object_get(doc, "title"));
+    const char *detail = json_string_value(json_object_get(doc, "detail"));
+    json_t *errors = json_object_get(doc, "errors"), *e;
+    size_t i;
+
+    if (title == NULL) {
+        fprintf(stderr, "cloister: the server answered %ld\n", status);
+        return;
+    }
+    fprintf(stderr, "cloister: %s: %s\n", title, detail ? detail : "");
+    json_array_foreach(errors, i, e)
+        fprintf(stderr, "  %s: %s\n", json_string_value(json_object_get(e, "field")),
+                json_string_value(json_object_get(e, "message")));
+}
+
+int cli_call(cli_ctx *c, const char *method, const char *path, json_t *body,
+             cli_reply *reply)
+{
+    cl_http_options opt = { .ca_file = c->ca_file, .insecure = c->insecure };
+    cl_http_response resp = { .keep = { "Location", "Link", "Set-Cookie", NULL } };
+    char url[8192], auth[512], cookie[512], csrf[256];
+    const char *headers[6];
+    char *text = NULL;
+    cl_error err = { 0 };
+    size_t n = 0;
+    int rc;
+
+    memset(reply, 0, sizeof(*reply));
+    if (c->url == NULL) {
+        fprintf(stderr, "cloister: no server: run \"cloister login --url URL\", or give --url "
+                        "or CLOISTER_URL\n");
+        return CLI_EUSAGE;
+    }
+    snprintf(url, sizeof(url), "%s%s", c->url, path);
+    headers[n++] = "Accept: application/json";
+    if (c->api_key != NULL) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->api_key);
+        headers[n++] = auth;
+    } else if (c->session != NULL) {
+        snprintf(cookie, sizeof(cookie), "Cookie: cloister_session=%s", c->session);
+        headers[n++] = cookie;
+        if (strcmp(method, "GET") != 0 && c->csrf != NULL) {
+            snprintf(csrf, sizeof(csrf), "X-CSRF-Token: %s", c->csrf);
+            headers[n++] = csrf;
+        }
+    }
+    if (body != NULL) {
+        headers[n++] = "Content-Type: application/json";
+        text = json_dumps(body, JSON_COMPACT);
+    }
+    headers[n] = NULL;
+
+    rc = cl_http_request(&resp, &opt, method, url, headers, text, text ? strlen(text) : 0, &err);
+    free(text);
+    if (rc < 0) {
+        fprintf(stderr, "cloister: %s\n", err.message);
+        cl_error_clear(&err);
+        return CLI_ESERVER;     /* network: refused, timed out, TLS */
+    }
+    reply->status = resp.status;
+    if (resp.body != NULL)
+        reply->body = json_loadb(resp.body, resp.body_len, 0, NULL);
+    if (cl_http_kept(&resp, "Location"))
+        reply->location = strdup(cl_http_kept(&resp, "Location"));
+    if (cl_http_kept(&resp, "Link"))
+        reply->link = strdup(cl_http_kept(&resp, "Link"));
+    const char *set = cl_http_kept(&resp, "Set-Cookie");
+    if (set != NULL && strncmp(set, "cloister_session=", 17) == 0)
+        reply->session = strndup(set + 17, strcspn(set + 17, ";"));
+    cl_http_response_free(&resp);
+
+    if (reply->status >= 200 && reply->status < 300)
+        return CLI_OK;
+    print_problem(reply->status, reply->body);
+    rc = cli_exit_for_status(reply->status);
+    cli_reply_free(reply);
+    return rc;
+}
+
+void cli_reply_free(cli_reply *reply)
+{
+    json_decref(reply->body);
+    free(reply->location);
+    free(reply->link);
+    free(reply->session);
+    memset(reply, 0, sizeof(*reply));
+}
+
+int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items)
+{
+    char page[8192];
+    char *cursor = NULL;
+    int rc = 0;
+
+    *items = json_array();
+    do {
+        cli_reply reply;
+        json_t *got, *item;
+        size_t i;
+
+        if (cursor != NULL)
+            snprintf(page, sizeof(page), "%s%scursor=%s", path, strchr(path, '?') ? "&" : "?",
+                     cursor);
+        else
+            snprintf(page, sizeof(page), "%s", path);
+        free(cursor);
+        cursor = NULL;
+        if ((rc = cli_call(c, "GET", page, NULL, &reply)) != 0)
+            break;
+        got = json_object_get(reply.body, "items");
+        json_array_foreach(got, i, item) {
+            if (max != 0 && json_array_size(*items) >= max)
+                break;
+            json_array_append(*items, item);
+        }
+        if (json_is_string(json_object_get(reply.body, "next_cursor")) &&
+            (max == 0 || json_array_size(*items) < max))
+            cursor = cl_http_escape(json_string_value(json_object_get(reply.body,
+                                                                      "next_cursor")));
+        cli_reply_free(&reply);
+    } while (cursor != NULL);
+    free(cursor);
+    if (rc != 0) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return rc;
+}
+
+int cli_current_account(cli_ctx *c, const char **id)
+{
+    static char current[64];
+    cli_reply reply;
+    int rc;
+
+    if ((rc = cli_call(c, "GET", "/v1/me", NULL, &reply)) != 0)
+        return rc;
+    const char *account = json_string_value(json_object_get(json_object_get(reply.body,
+                                                                            "account"), "id"));
+    if (account == NULL) {
+        cli_reply_free(&reply);
+        fprintf(stderr, "cloister: no account chosen: run \"cloister account use ACCOUNT\"\n");
+        return CLI_EUSAGE;
+    }
+    snprintf(current, sizeof(current), "%s", account);
+    cli_reply_free(&reply);
+    *id = current;
+    return 0;
+}

@@ -1,0 +1,160 @@
+/* http_client.c - see http_client.h. */
+#include "http_client.h"
+#include "buf.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_MAX_BODY (16u * 1024 * 1024)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_setup(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+typedef struct sink {
+    cl_buf body;
+    int too_big;
+    cl_http_response *resp;
+} sink;
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+{
+    sink *s = userdata;
+
+    if (cl_buf_append(&s->body, data, size * n) < 0) {
+        s->too_big = 1;
+        return 0;       /* abort the transfer */
+    }
+    return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
+{
+    cl_http_response *resp = ((sink *)userdata)->resp;
+    size_t len = size * n;
+    const char *colon = memchr(data, ':', len);
+
+    if (colon == NULL)
+        return len;
+    for (size_t i = 0; i < CL_HTTP_MAX_KEPT && resp->keep[i] != NULL; i++) {
+        size_t name_len = strlen(resp->keep[i]);
+        const char *v = colon + 1, *end = data + len;
+
+        if ((size_t)(colon - data) != name_len || strncasecmp(data, resp->keep[i], name_len) != 0)
+            continue;
+        while (v < end && (*v == ' ' || *v == '\t'))
+            v++;
+        while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+            end--;
+        free(resp->kept[i]);
+        resp->kept[i] = strndup(v, (size_t)(end - v));
+    }
+    return len;
+}
+
+int cl_http_request(cl_http_response *resp, const cl_http_options *opt, const char *method,
+                    const char *url, const char *const *headers, const char *body,
+                    size_t body_len, cl_error *err)
+{
+    struct curl_slist *list = NULL;
+    sink s = { .resp = resp };
+    char curl_err[CURL_ERROR_SIZE] = "";
+    CURLcode code;
+    CURL *c;
+    int rc = 0;
+
+    pthread_once(&curl_once, curl_setup);
+    resp->status = 0;
+    resp->body = NULL;
+    resp->body_len = 0;
+    memset(resp->kept, 0, sizeof(resp->kept));
+    cl_buf_init(&s.body, opt && opt->max_body ? opt->max_body : DEFAULT_MAX_BODY);
+
+    if ((c = curl_easy_init()) == NULL)
+        return cl_error_set(err, CL_ERROR, "could not start libcurl");
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    list = curl_slist_append(list, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, opt && opt->timeout_s ? opt->timeout_s : 60L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (opt != NULL && opt->ca_file != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_file);
+    if (opt != NULL && opt->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+
+    code = curl_easy_perform(c);
+    if (s.too_big)
+        rc = cl_error_set(err, CL_ETOOBIG, "the answer from \"%s\" is larger than %zu bytes",
+                          url, s.body.max);
+    else if (code != CURLE_OK)
+        rc = cl_error_set(err, CL_EUNAVAILABLE, "could not reach \"%s\": %s", url,
+                          curl_err[0] ? curl_err : curl_easy_strerror(code));
+    else
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    if (rc < 0) {
+        cl_buf_free(&s.body);
+        cl_http_response_free(resp);
+        return rc;
+    }
+    resp->body_len = s.body.len;
+    resp->body = s.body.len ? cl_buf_take(&s.body, NULL) : NULL;
+    cl_buf_free(&s.body);
+    return 0;
+}
+
+const char *cl_http_kept(const cl_http_response *resp, const char *name)
+{
+    for (size_t i = 0; i < CL_HTTP_MAX_KEPT && resp->keep[i] != NULL; i++)
+        if (strcasecmp(resp->keep[i], name) == 0)
+            return resp->kept[i];
+    return NULL;
+}
+
+void cl_http_response_free(cl_http_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    for (size_t i = 0; i < CL_HTTP_MAX_KEPT; i++) {
+        free(resp->kept[i]);
+        resp->kept[i] = NULL;
+    }
+}
+
+char *cl_http_escape(const char *s)
+{
+    char *e, *copy;
+
+    pthread_once(&curl_once, curl_setup);
+    e = curl_easy_escape(NULL, s, 0);
+    if (e == NULL)
+        return NULL;
+    copy = strdup(e);
+    curl_free(e);
+    return copy;
+}
