@@ -1,0 +1,253 @@
+"""The `cloister` CLI against a real cloisterd and PostgreSQL: every command,
+its output formats, its errors and exit codes (API.md), and its profiles."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+from cloister_test import CLOISTERD, SOURCE_DIR, Daemon, create_admin, new_database, psql
+
+CLOISTER = os.environ.get("CLOISTER_CLI", os.path.join(os.path.dirname(CLOISTERD), "cloister"))
+
+
+class Cli(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.url, cls.db = new_database()
+        cls.d = Daemon(cls.url).start()
+        cls.admin_password = create_admin(cls.d)
+        cls.base = f"http://127.0.0.1:{cls.d.port}"
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.close()
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="cl-cli-")
+        self.addCleanup(shutil.rmtree, self.home, True)
+
+    def run_cli(self, *args, stdin=None, env=None, want=0):
+        e = {"PATH": os.environ["PATH"], "HOME": self.home,
+             "XDG_CONFIG_HOME": os.path.join(self.home, "config")}
+        e.update(env or {})
+        res = subprocess.run([CLOISTER, *args], input=stdin, capture_output=True, text=True,
+                             env=e, timeout=60)
+        if want is not None and res.returncode != want:
+            self.fail(f"cloister {' '.join(args)}: exit {res.returncode}, wanted {want}\n"
+                      f"stdout: {res.stdout}\nstderr: {res.stderr}")
+        return res
+
+    def json_of(self, *args, **kw):
+        return json.loads(self.run_cli("-o", "json", *args, **kw).stdout)
+
+    def login_admin(self, *extra):
+        return self.run_cli("login", "--url", self.base, "--email", "admin@example.com",
+                            "--password-stdin", *extra, stdin=self.admin_password + "\n")
+
+    def new_account(self):
+        """Signed in as the administrator, acting in a fresh account."""
+        self.login_admin()
+        name = "cli-" + uuid.uuid4().hex[:8]
+        created = self.json_of("account", "create", name)
+        self.run_cli("account", "use", name)
+        return created["id"], name
+
+    # ---- signing in -------------------------------------------------------
+
+    def test_login_keeps_a_private_profile(self):
+        out = self.login_admin().stdout
+        self.assertIn("Signed in to " + self.base + " as admin@example.com", out)
+        path = os.path.join(self.home, "config", "cloister", "config.json")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode), 0o700)
+        with open(path) as f:
+            profile = json.load(f)["profiles"]["default"]
+        self.assertEqual(profile["url"], self.base)
+        self.assertNotIn(self.admin_password, json.dumps(profile))   # never the password
+        me = self.json_of("whoami")
+        self.assertEqual(me["kind"], "session")
+        self.assertEqual(me["user"]["email"], "admin@example.com")
+        self.assertNotIn("csrf_token", me)
+
+    def test_wrong_password(self):
+        res = self.run_cli("login", "--url", self.base, "--email", "admin@example.com",
+                           "--password-stdin", stdin="not-it\n", want=5)
+        self.assertIn("Unauthorized: wrong e-mail address or password", res.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.home, "config", "cloister",
+                                                     "config.json")))
+
+    def test_logout(self):
+        self.login_admin()
+        self.assertIn("Signed out", self.run_cli("logout").stdout)
+        res = self.run_cli("whoami", want=5)
+        self.assertIn("not signed in", res.stderr)
+
+    def test_profiles_are_separate(self):
+        account, name = self.new_account()
+        key = self.run_cli("-q", "api-key", "create", "ci", "--role", "auditor").stdout.strip()
+        self.run_cli("--profile", "ci", "login", "--url", self.base, "--api-key-stdin",
+                     stdin=key + "\n")
+        self.assertEqual(self.json_of("--profile", "ci", "whoami")["kind"], "api_key")
+        self.assertEqual(self.json_of("whoami", env={"CLOISTER_PROFILE": "ci"})["kind"],
+                         "api_key")
+        self.assertEqual(self.json_of("whoami")["kind"], "session")
+        # flags and environment for scripts, without any profile
+        me = self.json_of("--url", self.base, "whoami",
+                          env={"CLOISTER_API_KEY": key, "XDG_CONFIG_HOME": self.home + "/none"})
+        self.assertEqual(me["account"]["name"], name)
+
+    def test_unreachable_server(self):
+        res = self.run_cli("--url", "http://127.0.0.1:9", "whoami",
+                           env={"CLOISTER_API_KEY": "clk_x"}, want=1)
+        self.assertIn("could not reach", res.stderr)
+
+    # ---- accounts and members ------------------------------------------------
+
+    def test_accounts(self):
+        account, name = self.new_account()
+        listed = self.json_of("account", "list")
+        mine = [a for a in listed if a["id"] == account]
+        self.assertEqual(len(mine), 1)
+        self.assertEqual(mine[0]["name"], name)
+        self.assertIn(account, self.run_cli("-q", "account", "list").stdout.split())
+        table = self.run_cli("account", "list").stdout.splitlines()
+        self.assertEqual(table[0].split(), ["ID", "NAME", "ROLE", "CREATED"])
+        res = self.run_cli("account", "use", "no-such-account", want=3)
+        self.assertIn('not a member of an account "no-such-account"', res.stderr)
+        res = self.run_cli("account", "create", name, want=4)      # the name is taken
+        self.assertIn("Conflict", res.stderr)
+
+    def test_members(self):
+        account, _ = self.new_account()
+        email = f"m-{uuid.uuid4().hex[:6]}@example.com"
+        added = self.json_of("member", "add", email, "--role", "operator")
+        self.assertEqual(added["role"], "operator")
+        self.assertIn("initial_password", added)
+        out = self.run_cli("member", "add", f"x{email}", "--role", "auditor").stdout
+        self.assertIn("shown only now", out)
+        members = self.json_of("member", "list")
+        self.assertEqual({m["email"] for m in members} >= {email, "x" + email}, True)
+        self.assertEqual(self.json_of("member", "set-role", email, "auditor")["role"], "auditor")
+        self.assertEqual(self.run_cli("-q", "member", "remove", email).stdout.strip(),
+                         added["user_id"])
+        self.assertNotIn(email, [m["email"] for m in self.json_of("member", "list")])
+        res = self.run_cli("member", "remove", "nobody@example.com", want=3)
+        self.assertIn("no member", res.stderr)
+        res = self.run_cli("member", "add", "bad", "--role", "operator", want=6)
+        self.assertIn("email: must be an e-mail address", res.stderr)
+        res = self.run_cli("member", "add", "y@example.com", "--role", "root", want=6)
+        self.assertIn("role: must be one of admin, operator, auditor", res.stderr)
+
+    # ---- API keys ------------------------------------------------------------
+
+    def test_api_keys(self):
+        account, _ = self.new_account()
+        created = self.json_of("api-key", "create", "deploy", "--role", "operator")
+        self.assertTrue(created["secret"].startswith("clk_"))
+        listed = self.json_of("api-key", "list")
+        self.assertEqual([k["id"] for k in listed], [created["id"]])
+        self.assertNotIn("secret", listed[0])
+        env = {"CLOISTER_API_KEY": created["secret"], "CLOISTER_URL": self.base}
+        self.assertEqual(self.json_of("whoami", env=env)["role"], "operator")
+        res = self.run_cli("api-key", "list", env=env, want=5)        # operators may not
+        self.assertIn("Forbidden", res.stderr)
+        revoked = self.json_of("api-key", "revoke", created["id"])
+        self.assertIsNotNone(revoked["revoked_at"])
+        res = self.run_cli("whoami", env=env, want=5)
+        self.assertIn("revoked", res.stderr)
+        res = self.run_cli("api-key", "revoke", created["id"], want=4)
+        res = self.run_cli("api-key", "revoke", str(uuid.uuid4()), want=3)
+
+    def test_expired_key(self):
+        self.new_account()
+        soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+        secret = self.run_cli("-q", "api-key", "create", "brief", "--role", "auditor",
+                              "--expires-at", soon).stdout.strip()
+        env = {"CLOISTER_API_KEY": secret, "CLOISTER_URL": self.base}
+        self.run_cli("whoami", env=env)
+        time.sleep(3)
+        res = self.run_cli("whoami", env=env, want=5)
+        self.assertIn("expired", res.stderr)
+        res = self.run_cli("api-key", "create", "old", "--role", "auditor", "--expires-at",
+                           "2001-01-01T00:00:00Z", want=6)
+        self.assertIn("expires_at: must be in the future", res.stderr)
+
+    # ---- audit ---------------------------------------------------------------
+
+    def test_audit(self):
+        account, _ = self.new_account()
+        self.run_cli("member", "add", f"a-{uuid.uuid4().hex[:6]}@example.com", "--role",
+                     "auditor")
+        events = self.json_of("audit", "list", "--action", "member.add")
+        self.assertEqual({e["action"] for e in events}, {"member.add"})
+        self.assertTrue(all(e["account_id"] == account for e in events))
+        everything = self.json_of("audit", "list", "--limit", "0")
+        self.assertIn("account.create", [e["action"] for e in everything])
+        self.assertEqual(len(self.json_of("audit", "list", "--limit", "1")), 1)
+        self.assertIn("holds", self.run_cli("audit", "verify").stdout)
+        psql(f"UPDATE audit_events SET actor = 'someone-else' WHERE seq = (SELECT min(seq) "
+             f"FROM audit_events WHERE chain = '{account}')", dbname=self.db)
+        res = self.run_cli("audit", "verify", want=4)
+        self.assertIn("BROKEN", res.stdout)
+        self.assertFalse(self.json_of("audit", "verify", want=4)["valid"])
+        self.run_cli("audit", "list", "--since", "yesterday", want=6)
+
+    # ---- output formats and usage ---------------------------------------------
+
+    def test_yaml_is_the_json_objects(self):
+        self.new_account()
+        self.run_cli("api-key", "create", "k1", "--role", "auditor")
+        as_json = self.json_of("api-key", "list")
+        as_yaml = self.run_cli("-o", "yaml", "api-key", "list").stdout
+        parsed = subprocess.run(
+            ["node", "-e", "const Y = require('yaml'); let s = ''; process.stdin.on('data', "
+             "d => s += d).on('end', () => console.log(JSON.stringify(Y.parse(s))))"],
+            input=as_yaml, capture_output=True, text=True, cwd=SOURCE_DIR, check=True)
+        self.assertEqual(json.loads(parsed.stdout), as_json)
+
+    def test_usage_errors(self):
+        for args in (["frobnicate"], ["account", "fly"], ["member", "add"],
+                     ["member", "list", "--bogus"], ["-o", "xml", "account", "list"],
+                     ["account", "create", "a", "b"]):
+            res = self.run_cli(*args, want=2)
+            self.assertTrue(res.stderr.startswith("cloister: "), res.stderr)
+
+    def test_help_for_every_command(self):
+        top = self.run_cli("--help").stdout
+        commands = [line.strip().split("  ")[0] for line in
+                    top.split("commands:\n", 1)[1].split("\n\n", 1)[0].splitlines()]
+        self.assertIn("api-key create", commands)
+        for command in commands:
+            if command.startswith("completion"):
+                continue
+            out = self.run_cli(*command.split(), "--help").stdout
+            self.assertIn("usage: cloister " + command, out)
+            self.assertIn("example:\n  cloister ", out)
+
+    def test_completion(self):
+        script = self.run_cli("completion", "bash").stdout
+        res = subprocess.run(["bash", "-c", script + "\ncomplete -p cloister"],
+                             capture_output=True, text=True)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn("_cloister", res.stdout)
+        self.assertIn("compdef _cloister cloister", self.run_cli("completion", "zsh").stdout)
+        self.assertEqual(self.run_cli("__verbs", "member").stdout.split(),
+                         ["list", "add", "set-role", "remove"])
+        self.run_cli("completion", "fish", want=2)
+
+    def test_docs_match_the_help(self):
+        res = subprocess.run([os.path.join(SOURCE_DIR, "script", "cli-docs"), CLOISTER],
+                             capture_output=True, text=True, check=True)
+        with open(os.path.join(SOURCE_DIR, "docs", "cli.md")) as f:
+            self.assertEqual(f.read(), res.stdout,
+                             "docs/cli.md is stale: run script/cli-docs build/cloister > docs/cli.md")
+
+
+if __name__ == "__main__":
+    unittest.main()
