@@ -10,6 +10,7 @@ extern const cl_route cl_session_routes[];
 extern const cl_route cl_accounts_routes[];
 extern const cl_route cl_api_keys_routes[];
 extern const cl_route cl_audit_routes[];
+extern const cl_route cl_jobs_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -18,5 +19,6 @@ const cl_route *const cl_route_tables[] = {
     cl_accounts_routes,
     cl_api_keys_routes,
     cl_audit_routes,
+    cl_jobs_routes,
     NULL,
 };

@@ -232,3 +232,42 @@ def create_admin(daemon, email="admin@example.com"):
         if line.strip().startswith("password:"):
             return line.split(":", 1)[1].strip()
     return None
+
+
+WORKER = os.environ.get("CLOISTER_WORKER", os.path.join(os.path.dirname(CLOISTERD),
+                                                        "cloister-worker"))
+
+
+class Worker:
+    """A cloister-worker process on the database of a daemon (or a URL)."""
+
+    def __init__(self, database_url, kek, *args):
+        self.log_path = tempfile.mktemp(prefix="cloister-worker-", suffix=".log")
+        self.env = dict(os.environ)
+        self.env.update({"CLOISTER_DATABASE_URL": database_url, "CLOISTER_KEK_FILE": kek})
+        self.args = [WORKER, *args]
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+
+    def output(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self.log.close()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        try:
+            os.unlink(self.log_path)
+        except OSError:
+            pass

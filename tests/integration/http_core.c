@@ -9,7 +9,6 @@
  * problem document, 500s that hide internals, 422 field lists, and a
  * graceful stop that lets a request in flight finish.
  */
-#define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
