@@ -11,6 +11,7 @@ extern const cl_route cl_accounts_routes[];
 extern const cl_route cl_api_keys_routes[];
 extern const cl_route cl_audit_routes[];
 extern const cl_route cl_jobs_routes[];
+extern const cl_route cl_apps_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -20,5 +21,6 @@ const cl_route *const cl_route_tables[] = {
     cl_api_keys_routes,
     cl_audit_routes,
     cl_jobs_routes,
+    cl_apps_routes,
     NULL,
 };
