@@ -26,8 +26,8 @@ static int key_list(cli_ctx *c, int argc, char **argv)
 static int key_create(cli_ctx *c, int argc, char **argv)
 {
     const char *role = NULL, *expires = NULL, *pos[1];
-    const cli_flag flags[] = { { "--role", &role, 0 }, { "--expires-at", &expires, 0 },
-                               { NULL, NULL, 0 } };
+    const cli_flag flags[] = { { "--role", &role, 0, NULL }, { "--expires-at", &expires, 0, NULL },
+                               { NULL, NULL, 0, NULL } };
     cli_reply reply;
     int npos, rc;
 

@@ -15,9 +15,9 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
     const char *action = NULL, *actor = NULL, *target = NULL, *since = NULL, *until = NULL;
     const char *limit = NULL, *pos[1];
     const cli_flag flags[] = {
-        { "--action", &action, 0 }, { "--actor", &actor, 0 }, { "--target", &target, 0 },
-        { "--since", &since, 0 }, { "--until", &until, 0 }, { "--limit", &limit, 0 },
-        { NULL, NULL, 0 },
+        { "--action", &action, 0, NULL }, { "--actor", &actor, 0, NULL }, { "--target", &target, 0, NULL },
+        { "--since", &since, 0, NULL }, { "--until", &until, 0, NULL }, { "--limit", &limit, 0, NULL },
+        { NULL, NULL, 0, NULL },
     };
     const char *names[] = { "action", "actor", "target", "since", "until" };
     const char *values[5];

@@ -109,6 +109,7 @@ typedef struct cli_flag {
     const char *name;         /* "--role" */
     const char **value;       /* set to the value, or to "" for a switch */
     int is_switch;
+    json_t *list;             /* when set, every use appends its value here */
 } cli_flag;
 
 /*
@@ -127,5 +128,7 @@ extern const cli_command cli_account_commands[];
 extern const cli_command cli_member_commands[];
 extern const cli_command cli_api_key_commands[];
 extern const cli_command cli_audit_commands[];
+extern const cli_command cli_app_commands[];
+extern const cli_command cli_job_commands[];
 
 #endif

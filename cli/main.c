@@ -18,7 +18,7 @@
 
 static const cli_command *const tables[] = {
     cli_session_commands, cli_account_commands, cli_member_commands,
-    cli_api_key_commands, cli_audit_commands, NULL,
+    cli_api_key_commands, cli_audit_commands, cli_app_commands, cli_job_commands, NULL,
 };
 
 static const char global_help[] =
@@ -110,6 +110,8 @@ int cli_args(cli_ctx *c, const cli_command *cmd, int argc, char **argv,
                 *f->value = argv[++i];
             else
                 return cli_usage_error(cmd, "option \"%s\" needs a value", f->name);
+            if (f->list != NULL && !f->is_switch)
+                json_array_append_new(f->list, json_string(*f->value));
         } else if (*npos < max_pos) {
             pos[(*npos)++] = a;
         } else {

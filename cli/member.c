@@ -58,7 +58,7 @@ static int member_list(cli_ctx *c, int argc, char **argv)
 static int member_add(cli_ctx *c, int argc, char **argv)
 {
     const char *role = NULL, *pos[1], *account;
-    const cli_flag flags[] = { { "--role", &role, 0 }, { NULL, NULL, 0 } };
+    const cli_flag flags[] = { { "--role", &role, 0, NULL }, { NULL, NULL, 0, NULL } };
     char path[256];
     cli_reply reply;
     int npos, rc;

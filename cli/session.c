@@ -54,10 +54,10 @@ static int login(cli_ctx *c, int argc, char **argv)
 {
     const char *email = NULL, *password_stdin = NULL, *key_stdin = NULL;
     const cli_flag flags[] = {
-        { "--email", &email, 0 },
-        { "--password-stdin", &password_stdin, 1 },
-        { "--api-key-stdin", &key_stdin, 1 },
-        { NULL, NULL, 0 },
+        { "--email", &email, 0, NULL },
+        { "--password-stdin", &password_stdin, 1, NULL },
+        { "--api-key-stdin", &key_stdin, 1, NULL },
+        { NULL, NULL, 0, NULL },
     };
     char secret[SECRET_MAX], line[256];
     const char *pos[1];

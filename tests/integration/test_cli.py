@@ -198,6 +198,68 @@ class Cli(unittest.TestCase):
         self.assertFalse(self.json_of("audit", "verify", want=4)["valid"])
         self.run_cli("audit", "list", "--since", "yesterday", want=6)
 
+    # ---- applications and jobs -------------------------------------------------
+
+    def test_apps(self):
+        self.new_account()
+        created = self.json_of("app", "create", "web", "--input-image", "nginx:1.25",
+                               "--output-image", "registry.example.com/acme/web-sgx",
+                               "--enclave-size", "1G", "--env", "MODE=prod", "--env", "X=1",
+                               "--domain", "web.example.com", "--label", "team=edge")
+        self.assertEqual(created["enclave_size"], 1 << 30)
+        self.assertEqual(created["env"], {"MODE": "prod", "X": "1"})
+        self.assertEqual(created["allowed_domains"], ["web.example.com"])
+        self.assertEqual(created["labels"], {"team": "edge"})
+        shown = self.json_of("app", "show", "web")
+        self.assertEqual(shown, created)
+        updated = self.json_of("app", "update", "web", "--max-threads", "32", "--debug")
+        self.assertEqual((updated["max_threads"], updated["debug"]), (32, True))
+        spec = os.path.join(self.home, "app.json")
+        with open(spec, "w") as f:
+            json.dump({"input_image": "redis:7", "output_image": "r.example.com/redis-sgx",
+                       "max_threads": 8}, f)
+        self.assertEqual(self.json_of("app", "create", "cache", "--file", spec)["max_threads"], 8)
+        self.assertEqual([a["name"] for a in self.json_of("app", "list")], ["web", "cache"])
+        res = self.run_cli("app", "create", "Bad_Name", "--input-image", "nginx",
+                           "--output-image", "x/y", want=6)
+        self.assertIn("name: must be a DNS label", res.stderr)
+        self.run_cli("app", "create", "x", "--enclave-size", "huge", want=2)
+        self.run_cli("app", "delete", "cache")
+        self.run_cli("app", "show", "cache", want=3)
+
+    def test_jobs_and_workers(self):
+        account, _ = self.new_account()
+        ids = psql(
+            "INSERT INTO jobs (account_id, kind, params, max_attempts, created_by) VALUES"
+            f" ('{account}', 'noop', '{{\"ms\": 300, \"progress\": true}}', 1, 'test'),"
+            f" ('{account}', 'noop', '{{\"ms\": 60000}}', 1, 'test') RETURNING id",
+            dbname=self.db).splitlines()
+        psql("NOTIFY cloister_jobs", dbname=self.db)
+        from cloister_test import Worker
+        w = Worker(self.url, self.d.kek, "--name=cli-worker", "--slots=2")
+        self.addCleanup(w.close)
+        out = self.run_cli("job", "logs", "-f", ids[0]).stdout
+        self.assertIn("phase    waiting", out)
+        self.assertIn("progress", out)
+        self.assertIn("state    succeeded", out)
+        self.assertEqual(self.json_of("job", "show", ids[0])["state"], "succeeded")
+        for _ in range(100):
+            if self.json_of("job", "show", ids[1])["state"] == "running":
+                break
+            time.sleep(0.05)
+        self.assertEqual(self.json_of("job", "cancel", ids[1])["cancel_requested"], True)
+        for _ in range(100):
+            if self.json_of("job", "show", ids[1])["state"] == "canceled":
+                break
+            time.sleep(0.05)
+        self.assertEqual(self.json_of("job", "show", ids[1])["state"], "canceled")
+        listed = self.json_of("job", "list", "--state", "canceled")
+        self.assertEqual([j["id"] for j in listed], [ids[1]])
+        names = [x["name"] for x in self.json_of("worker", "list") if x["alive"]]
+        self.assertIn("cli-worker", names)
+        self.run_cli("job", "show", str(uuid.uuid4()), want=3)
+        w.stop()
+
     # ---- output formats and usage ---------------------------------------------
 
     def test_yaml_is_the_json_objects(self):
