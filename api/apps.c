@@ -288,9 +288,11 @@ static int apps_create(cl_req *r, json_t **out)
 
     cl_body_only(r, fields);
     validate(r, cl_req_body(r), v);
-    for (size_t i = 0; i < 4; i++) {
-        static const char *const required[] = { "name", "input_image", "output_image", NULL };
-        if (required[i] != NULL && json_object_get(cl_req_body(r), required[i]) == NULL)
+    for (size_t i = 0; i < 3; i++) {
+        static const char *const required[] = { "name", "input_image", "output_image" };
+        json_t *f = json_object_get(cl_req_body(r), required[i]);
+
+        if (f == NULL || json_is_null(f))
             cl_error_field(cl_req_err(r), required[i], "is required");
     }
     if ((rc = cl_body_done(r)) < 0)

@@ -61,6 +61,11 @@ class Apps(unittest.TestCase):
         status, _, doc = api.call("POST", "/v1/apps", {"description": "no name"})
         self.assertEqual({e["field"] for e in doc["errors"]},
                          {"name", "input_image", "output_image"})
+        status, _, doc = api.call("POST", "/v1/apps", {"name": None, "input_image": None,
+                                                       "output_image": None})
+        self.assertEqual(status, 422, doc)
+        self.assertEqual({e["field"] for e in doc["errors"]},
+                         {"name", "input_image", "output_image"})
 
     def test_enclave_size_bounds(self):
         _, api, _ = self.account()
