@@ -12,6 +12,7 @@ extern const cl_route cl_api_keys_routes[];
 extern const cl_route cl_audit_routes[];
 extern const cl_route cl_jobs_routes[];
 extern const cl_route cl_apps_routes[];
+extern const cl_route cl_registries_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -22,5 +23,6 @@ const cl_route *const cl_route_tables[] = {
     cl_audit_routes,
     cl_jobs_routes,
     cl_apps_routes,
+    cl_registries_routes,
     NULL,
 };

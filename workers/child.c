@@ -100,8 +100,9 @@ static void child_main(int fd, const cl_job_kind *kind, const cl_claim *c,
     if (rc == 0)
         report(&job, json_pack("{s:s, s:o?}", "type", "result", "result", result));
     else
-        report(&job, json_pack("{s:s, s:s}", "type", "error", "message",
-                               err.message[0] ? err.message : "the job failed"));
+        report(&job, json_pack("{s:s, s:s, s:b}", "type", "error", "message",
+                               err.message[0] ? err.message : "the job failed", "permanent",
+                               rc != CL_ERROR && rc != CL_EUNAVAILABLE));
     fclose(job.out);
     cl_error_clear(&err);
     _exit(rc == 0 ? 0 : 1);

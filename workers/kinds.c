@@ -7,6 +7,8 @@
  * crash), which is how the queue's guarantees are tested and benchmarked on
  * a live installation without touching any real resource.
  */
+#include "oci.h"
+#include "seal.h"
 #include "worker.h"
 
 #include <stdlib.h>
@@ -39,8 +41,64 @@ static int noop(cl_job *j, json_t **result, cl_error *err)
     return 0;
 }
 
+/* registry.check: can we reach the registry, and does it take our credentials? */
+static int registry_check(cl_job *j, json_t **result, cl_error *err)
+{
+    const char *id = json_string_value(json_object_get(cl_job_params(j), "registry_id"));
+    char *password = NULL, aad[64];
+    size_t len;
+    PGconn *conn = NULL;
+    PGresult *res = NULL;
+    cl_oci_client client;
+    int rc;
+
+    if (id == NULL)
+        return cl_error_set(err, CL_EINVALID, "the job names no registry");
+    if ((rc = cl_pg_connect(&conn, cl_worker.database_url, "cloister-worker-job", err)) < 0)
+        return rc;
+    const char *params[2] = { id, cl_job_account(j) };
+    res = PQexecParams(conn, "SELECT host, tls, username, password_sealed FROM registries "
+                       "WHERE id = $1 AND account_id = $2", 2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = cl_error_set(err, CL_EUNAVAILABLE, "could not read the registry: %s",
+                          PQerrorMessage(conn));
+        goto done;
+    }
+    if (PQntuples(res) != 1) {
+        rc = cl_error_set(err, CL_ENOTFOUND, "registry %s no longer exists", id);
+        goto done;
+    }
+    if (!PQgetisnull(res, 0, 3)) {
+        snprintf(aad, sizeof(aad), "registry:%s", id);
+        if ((rc = cl_unseal(&password, &len, cl_worker.kek, PQgetvalue(res, 0, 3), aad, err)) < 0)
+            goto done;
+    }
+    cl_job_phase(j, "contacting the registry");
+    cl_job_log(j, "GET %s://%s/v2/", strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "https" : "http",
+               PQgetvalue(res, 0, 0));
+    if ((rc = cl_oci_client_init(&client, PQgetvalue(res, 0, 0),
+                                 strcmp(PQgetvalue(res, 0, 1), "t") == 0,
+                                 PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
+                                 password, err)) == 0) {
+        rc = cl_oci_ping(&client, result, err);
+        cl_oci_client_free(&client);
+    }
+    if (rc == 0)
+        cl_job_log(j, "the registry answered; authentication: %s",
+                   json_string_value(json_object_get(*result, "auth")));
+done:
+    if (password != NULL) {
+        memset(password, 0, len);
+        free(password);
+    }
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
 const cl_job_kind cl_job_kinds[] = {
     { "noop", noop, 3, 600, 100, 5000 },
+    { "registry.check", registry_check, 3, 120, 2000, 30000 },
     { NULL, NULL, 0, 0, 0, 0 },
 };
 

@@ -81,7 +81,7 @@ typedef struct slot {
     cl_child child;
     long long started_ms;
     long long kill_at_ms;        /* when a canceled or late child gets SIGKILL */
-    int canceled, timed_out, handing_back, eof;
+    int canceled, timed_out, handing_back, eof, permanent;
     json_t *result;
     char error[1024];
 } slot;
@@ -135,6 +135,7 @@ static void on_report(void *ctx, json_t *msg)
             r->s->result = json_null();
     } else if (strcmp(type, "error") == 0) {
         snprintf(r->s->error, sizeof(r->s->error), "%s", text ? text : "the job failed");
+        r->s->permanent = json_is_true(json_object_get(msg, "permanent"));
     } else if (strcmp(type, "progress") == 0 || strcmp(type, "phase") == 0 ||
                strcmp(type, "log") == 0) {
         if (cl_queue_event(&r->w->q, r->s->claim.id, type, text,
@@ -182,7 +183,7 @@ static void settle(worker *w, slot *s, int status)
     }
     if (cl_queue_finish(&w->q, &s->claim, s->kind, outcome,
                         outcome == CL_OUTCOME_SUCCEEDED ? s->result : NULL,
-                        outcome == CL_OUTCOME_SUCCEEDED ? NULL : why, &err) < 0)
+                        outcome == CL_OUTCOME_SUCCEEDED ? NULL : why, s->permanent, &err) < 0)
         cl_log_error("could not settle job %s: %s", s->claim.id, err.message);
     cl_log_kv(outcome == CL_OUTCOME_SUCCEEDED ? CL_LOG_DEBUG : CL_LOG_INFO,
               json_pack("{s:s, s:s, s:i, s:s}", "job", s->claim.id, "kind", s->claim.kind,
@@ -230,7 +231,8 @@ static void claim_more(worker *w)
         s->started_ms = now_ms();
         if (cl_child_start(&s->child, s->kind, &s->claim, w->cfg.job_memory_limit, &err) < 0) {
             snprintf(s->error, sizeof(s->error), "%s", err.message);
-            cl_queue_finish(&w->q, &s->claim, s->kind, CL_OUTCOME_FAILED, NULL, s->error, &err);
+            cl_queue_finish(&w->q, &s->claim, s->kind, CL_OUTCOME_FAILED, NULL, s->error, 0,
+                            &err);
             cl_claim_clear(&s->claim);
             memset(s, 0, sizeof(*s));
             break;
@@ -325,16 +327,19 @@ static void usage(FILE *out)
                  "--kek-file /etc/cloister/kek --slots 4\n");
 }
 
+cl_worker_env cl_worker;
+
 static int run(worker *w, cl_error *err)
 {
-    unsigned char kek[CL_KEK_SIZE];
     char name[300];
     sigset_t mask;
     int sfd, rc;
     long long next_beat = 0, next_reap = 0;
 
-    if ((rc = cl_kek_load(kek, w->cfg.kek_file, err)) < 0 || (rc = parse_kinds(w, err)) < 0)
+    if ((rc = cl_kek_load(cl_worker.kek, w->cfg.kek_file, err)) < 0 ||
+        (rc = parse_kinds(w, err)) < 0)
         return rc;
+    cl_worker.database_url = w->cfg.database_url;
     if ((rc = cl_queue_open(&w->q, w->cfg.database_url, (int)w->cfg.lease, err)) < 0)
         return rc;
     if (w->cfg.name[0] != '\0') {

@@ -24,7 +24,8 @@
  * written to be idempotent, because an attempt may have done part of its
  * work before it was lost.
  *
- * Retries.  A failed attempt with attempts left is queued again with
+ * Retries.  A failed attempt with attempts left is queued again (unless its
+ * code said the failure is permanent, such as refused credentials) with
  * run_after = now + backoff: the kind's base delay doubled per attempt, with
  * up to half as much again of random jitter so that a crowd of failures
  * does not retry in step, capped at the kind's maximum.  Each attempt keeps
@@ -242,12 +243,13 @@ long cl_queue_backoff_ms(const cl_job_kind *kind, int next)
 }
 
 int cl_queue_finish(cl_queue *q, const cl_claim *c, const cl_job_kind *kind,
-                    cl_outcome outcome, json_t *result, const char *error, cl_error *err)
+                    cl_outcome outcome, json_t *result, const char *error, int permanent,
+                    cl_error *err)
 {
     static const char *const names[] = { "succeeded", "failed", "canceled", "handed_back" };
     char attempt[16], delay[24];
     char *result_text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    int retry = outcome == CL_OUTCOME_FAILED && c->attempt < c->max_attempts;
+    int retry = outcome == CL_OUTCOME_FAILED && !permanent && c->attempt < c->max_attempts;
     int rc;
 
     snprintf(attempt, sizeof(attempt), "%d", c->attempt);

@@ -12,6 +12,15 @@
 #include <jansson.h>
 #include <sys/types.h>
 
+/* ---- what a job's code may use ------------------------------------------ */
+
+typedef struct cl_worker_env {
+    const char *database_url;
+    unsigned char kek[32];
+} cl_worker_env;
+
+extern cl_worker_env cl_worker;
+
 /* ---- a job, as its code sees it (in the child process) ----------------- */
 
 typedef struct cl_job cl_job;
@@ -28,8 +37,10 @@ void cl_job_log(cl_job *j, const char *fmt, ...) __attribute__((format(printf, 2
 
 /*
  * A kind's code: return 0 and set *result (a new reference, may stay NULL),
- * or a negative code with the reason in err.  It runs in a child process of
- * its own; it may block, crash or be killed without harming the worker.
+ * or a negative code with the reason in err.  CL_ERROR and CL_EUNAVAILABLE
+ * are worth another attempt; any other code (refused credentials, bad
+ * input) fails the job at once.  It runs in a child process of its own; it
+ * may block, crash or be killed without harming the worker.
  */
 typedef int (*cl_job_fn)(cl_job *j, json_t **result, cl_error *err);
 
@@ -93,7 +104,8 @@ typedef enum {
 /* Settle an attempt: result (borrowed) for success, error text otherwise.
  * A failure with attempts left is queued again after a backoff. */
 int cl_queue_finish(cl_queue *q, const cl_claim *c, const cl_job_kind *kind,
-                    cl_outcome outcome, json_t *result, const char *error, cl_error *err);
+                    cl_outcome outcome, json_t *result, const char *error, int permanent,
+                    cl_error *err);
 
 /* Append an event a job reported. */
 int cl_queue_event(cl_queue *q, const char *job_id, const char *type, const char *message,

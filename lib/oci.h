@@ -1,0 +1,52 @@
+/*
+ * oci.h - a client for the OCI Distribution API (registries), over libcurl.
+ *
+ * Authentication follows the registry's lead, as docker and skopeo do: a
+ * request goes out anonymously (or with a token already held); a 401 names
+ * the scheme in WWW-Authenticate:
+ *
+ *   Basic realm="..."                       the credentials go with the retry;
+ *   Bearer realm="URL",service="S",scope="" a token is fetched from URL
+ *                                           (with the credentials, if any),
+ *                                           kept until it expires, and sent.
+ *
+ * Every answer is bounded in size; 429 and 5xx are retried with backoff.
+ */
+#ifndef CL_OCI_H
+#define CL_OCI_H
+
+#include "error.h"
+#include "http_client.h"
+
+#include <jansson.h>
+#include <time.h>
+
+typedef struct cl_oci_client {
+    char base[300];           /* "https://registry.example.com:5000" */
+    char *username;
+    char *password;
+    char *token;              /* a Bearer token, once fetched */
+    time_t token_expires;
+    int basic;                /* the registry asked for Basic */
+    cl_http_options http;
+    int max_retries;
+} cl_oci_client;
+
+int cl_oci_client_init(cl_oci_client *c, const char *host, int tls, const char *username,
+                       const char *password, cl_error *err);
+void cl_oci_client_free(cl_oci_client *c);
+
+/*
+ * GET /v2/: the registry answers and accepts our credentials.  *info
+ * (new reference) says how: {"auth": "none"|"basic"|"bearer",
+ * "api_version": "registry/2.0"}.  CL_EUNAUTHORIZED when the credentials
+ * are refused (or needed and missing), CL_EUNAVAILABLE when the registry
+ * cannot be reached or keeps failing.
+ */
+int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err);
+
+/* Parse a WWW-Authenticate value: the scheme ("Basic", "Bearer") into
+ * scheme and its parameters into a new object; CL_EINVALID if malformed. */
+int cl_oci_parse_challenge(const char *header, char scheme[16], json_t **params);
+
+#endif

@@ -1,0 +1,56 @@
+"""Debian's docker-registry (the CNCF distribution registry) on loopback,
+for tests: anonymous, or with htpasswd users."""
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    def __init__(self, users=None):
+        self.dir = tempfile.mkdtemp(prefix="cl-registry-")
+        self.port = _free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        auth = ""
+        if users:
+            path = os.path.join(self.dir, "htpasswd")
+            with open(path, "w") as f:
+                for user, password in users.items():
+                    line = subprocess.run(["htpasswd", "-Bbn", user, password], check=True,
+                                          capture_output=True, text=True).stdout.strip()
+                    f.write(line + "\n")
+            auth = f"auth:\n  htpasswd:\n    realm: cloister-test\n    path: {path}\n"
+        config = os.path.join(self.dir, "config.yml")
+        with open(config, "w") as f:
+            f.write("version: 0.1\nlog:\n  level: warn\n"
+                    f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
+                    f"http:\n  addr: {self.host}\n" + auth)
+        self.log = open(os.path.join(self.dir, "registry.log"), "wb")
+        self.proc = subprocess.Popen(["docker-registry", "serve", config], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://{self.host}/v2/", timeout=1)
+                return
+            except urllib.error.HTTPError:
+                return                      # 401: up, and asking for credentials
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("docker-registry did not start")
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
