@@ -78,6 +78,11 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items);
 /* The account the caller acts in (from /v1/me), for paths that name it. */
 int cli_current_account(cli_ctx *c, const char **id);
 
+/* Follow a job until it ends: a progress bar on a terminal, plain lines
+ * otherwise.  0 when it succeeded, CLI_ESERVER when it failed or was
+ * canceled.  *job (may be NULL) receives the final job object. */
+int cli_wait_job(cli_ctx *c, const char *id, json_t **job);
+
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 
@@ -130,5 +135,6 @@ extern const cli_command cli_api_key_commands[];
 extern const cli_command cli_audit_commands[];
 extern const cli_command cli_app_commands[];
 extern const cli_command cli_job_commands[];
+extern const cli_command cli_registry_commands[];
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http_client.h"
 #include "token.h"
@@ -150,6 +151,57 @@ static int job_logs(cli_ctx *c, int argc, char **argv)
     } while (1);
     free(cursor);
     return rc;
+}
+
+int cli_wait_job(cli_ctx *c, const char *id, json_t **out)
+{
+    int tty = isatty(STDERR_FILENO), rc, last_progress = -1;
+    char path[256], last_phase[256] = "";
+
+    if (out != NULL)
+        *out = NULL;
+    snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+    for (;;) {
+        cli_reply reply;
+
+        if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
+            return rc;
+        const char *state = json_string_value(json_object_get(reply.body, "state"));
+        const char *phase = json_string_value(json_object_get(reply.body, "phase"));
+        int progress = (int)json_integer_value(json_object_get(reply.body, "progress"));
+        int ended = strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
+                    strcmp(state, "canceled") == 0;
+
+        if (!c->quiet && tty) {
+            int filled = progress * 30 / 100;
+            fprintf(stderr, "\r[%.*s%*s] %3d%%  %-10s %.40s", filled,
+                    "##############################", 30 - filled, "", progress, state,
+                    phase ? phase : "");
+            if (ended)
+                fputc('\n', stderr);
+        } else if (!c->quiet && (progress != last_progress ||
+                                 strcmp(phase ? phase : "", last_phase) != 0 || ended)) {
+            fprintf(stderr, "%s %d%%%s%s\n", state, progress, phase ? " " : "",
+                    phase ? phase : "");
+        }
+        last_progress = progress;
+        snprintf(last_phase, sizeof(last_phase), "%s", phase ? phase : "");
+        if (ended) {
+            int ok = strcmp(state, "succeeded") == 0;
+            const char *error = json_string_value(json_object_get(reply.body, "error"));
+
+            if (!ok)
+                fprintf(stderr, "cloister: job %s %s%s%s\n", id, state, error ? ": " : "",
+                        error ? error : "");
+            if (out != NULL)
+                *out = json_incref(reply.body);
+            cli_reply_free(&reply);
+            return ok ? 0 : CLI_ESERVER;
+        }
+        cli_reply_free(&reply);
+        struct timespec pause = { 0, 250 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
 }
 
 static int job_cancel(cli_ctx *c, int argc, char **argv)
