@@ -89,29 +89,6 @@ bad:
     return CL_EINVALID;
 }
 
-/* One request with the credentials we hold; the answer in resp. */
-static int send_once(cl_oci_client *c, const char *url, cl_http_response *resp, cl_error *err)
-{
-    char auth[8300];
-    const char *headers[3] = { NULL };
-    size_t n = 0;
-
-    if (c->token != NULL && time(NULL) < c->token_expires) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-        headers[n++] = auth;
-    } else if (c->basic && c->username != NULL) {
-        char joined[1100], b64[1500];
-
-        snprintf(joined, sizeof(joined), "%s:%s", c->username, c->password ? c->password : "");
-        cl_b64_encode(b64, (const unsigned char *)joined, strlen(joined));
-        snprintf(auth, sizeof(auth), "Authorization: Basic %s", b64);
-        headers[n++] = auth;
-        memset(joined, 0, sizeof(joined));
-    }
-    headers[n] = NULL;
-    return cl_http_request(resp, &c->http, "GET", url, headers, NULL, 0, err);
-}
-
 /* Fetch a Bearer token from the challenge's realm. */
 static int fetch_token(cl_oci_client *c, json_t *challenge, cl_error *err)
 {
@@ -180,19 +157,44 @@ static int fetch_token(cl_oci_client *c, json_t *challenge, cl_error *err)
     return 0;
 }
 
-int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err)
+int cl_oci_get(cl_oci_client *c, const char *path, const char *accept, size_t max,
+               cl_oci_answer *out, cl_error *err)
 {
-    char url[400];
+    char url[1200], accept_header[600];
     int rc, challenged = 0;
 
-    *info = NULL;
-    snprintf(url, sizeof(url), "%s/v2/", c->base);
+    memset(out, 0, sizeof(*out));
+    if (snprintf(url, sizeof(url), "%s%s", c->base, path) >= (int)sizeof(url))
+        return cl_error_set(err, CL_EINVALID, "the registry path is too long");
+    snprintf(accept_header, sizeof(accept_header), "Accept: %s", accept ? accept : "*/*");
     for (int attempt = 0; attempt <= c->max_retries; attempt++) {
         cl_http_response resp = { .keep = { "WWW-Authenticate", "Docker-Distribution-Api-Version",
-                                            NULL } };
+                                            "Content-Type", "Docker-Content-Digest", NULL } };
+        cl_http_options opt = c->http;
+        char auth[8300];
+        const char *headers[3] = { accept_header, NULL, NULL };
         long status;
 
-        if ((rc = send_once(c, url, &resp, err)) < 0) {
+        if (max != 0)
+            opt.max_body = max;
+        if (c->token != NULL && time(NULL) < c->token_expires) {
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+            headers[1] = auth;
+        } else if (c->basic && c->username != NULL) {
+            char joined[1100], b64[1500];
+
+            snprintf(joined, sizeof(joined), "%s:%s", c->username,
+                     c->password ? c->password : "");
+            cl_b64_encode(b64, (const unsigned char *)joined, strlen(joined));
+            snprintf(auth, sizeof(auth), "Authorization: Basic %s", b64);
+            headers[1] = auth;
+            memset(joined, 0, sizeof(joined));
+        }
+        rc = cl_http_request(&resp, &opt, "GET", url, headers, NULL, 0, err);
+        memset(auth, 0, sizeof(auth));
+        if (rc == CL_ETOOBIG)
+            return rc;
+        if (rc < 0) {
             if (attempt == c->max_retries)
                 return rc;
             struct timespec pause = { 0, (long)(100000000L << attempt) };
@@ -200,15 +202,6 @@ int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err)
             continue;
         }
         status = resp.status;
-        if (status == 200) {
-            const char *api = cl_http_kept(&resp, "Docker-Distribution-Api-Version");
-
-            *info = json_pack("{s:s, s:s?}", "auth",
-                              c->token ? "bearer" : c->basic ? "basic" : "none",
-                              "api_version", api);
-            cl_http_response_free(&resp);
-            return 0;
-        }
         if (status == 401 && !challenged) {
             char scheme[16];
             json_t *params;
@@ -238,18 +231,55 @@ int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err)
             attempt--;          /* answering a challenge is not a retry */
             continue;
         }
-        cl_http_response_free(&resp);
-        if (status == 401 || status == 403)
-            return cl_error_set(err, CL_EUNAUTHORIZED, "the registry refused the credentials "
-                                "(%ld)", status);
         if ((status == 429 || status >= 500) && attempt < c->max_retries) {
+            cl_http_response_free(&resp);
             struct timespec pause = { 0, (long)(100000000L << attempt) };
             nanosleep(&pause, NULL);
             continue;
         }
-        return cl_error_set(err, status == 429 || status >= 500 ? CL_EUNAVAILABLE : CL_EINVALID,
-                            "the registry answered %ld to GET /v2/; it may not be an OCI "
-                            "registry", status);
+        out->status = status;
+        out->body = resp.body;
+        out->body_len = resp.body_len;
+        resp.body = NULL;
+        if (cl_http_kept(&resp, "Content-Type"))
+            snprintf(out->content_type, sizeof(out->content_type), "%s",
+                     cl_http_kept(&resp, "Content-Type"));
+        if (cl_http_kept(&resp, "Docker-Content-Digest"))
+            snprintf(out->digest, sizeof(out->digest), "%s",
+                     cl_http_kept(&resp, "Docker-Content-Digest"));
+        if (cl_http_kept(&resp, "Docker-Distribution-Api-Version"))
+            snprintf(out->api_version, sizeof(out->api_version), "%s",
+                     cl_http_kept(&resp, "Docker-Distribution-Api-Version"));
+        cl_http_response_free(&resp);
+        if (status == 401 || status == 403)
+            return cl_error_set(err, CL_EUNAUTHORIZED, "the registry refused the credentials "
+                                "(%ld)", status);
+        return 0;
     }
     return cl_error_set(err, CL_EUNAVAILABLE, "the registry kept failing");
+}
+
+void cl_oci_answer_free(cl_oci_answer *a)
+{
+    free(a->body);
+    a->body = NULL;
+}
+
+int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err)
+{
+    cl_oci_answer a;
+    int rc;
+
+    *info = NULL;
+    if ((rc = cl_oci_get(c, "/v2/", NULL, 64 * 1024, &a, err)) < 0)
+        return rc;
+    cl_oci_answer_free(&a);
+    if (a.status != 200)
+        return cl_error_set(err, a.status == 429 || a.status >= 500 ? CL_EUNAVAILABLE
+                                                                     : CL_EINVALID,
+                            "the registry answered %ld to GET /v2/; it may not be an OCI "
+                            "registry", a.status);
+    *info = json_pack("{s:s, s:s?}", "auth", c->token ? "bearer" : c->basic ? "basic" : "none",
+                      "api_version", a.api_version[0] ? a.api_version : NULL);
+    return 0;
 }

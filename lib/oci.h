@@ -36,6 +36,22 @@ int cl_oci_client_init(cl_oci_client *c, const char *host, int tls, const char *
                        const char *password, cl_error *err);
 void cl_oci_client_free(cl_oci_client *c);
 
+/* One answer from the registry (any status but 401/403, which are errors). */
+typedef struct cl_oci_answer {
+    long status;
+    char *body;               /* malloc'd; NULL when empty */
+    size_t body_len;
+    char content_type[256];
+    char digest[136];         /* Docker-Content-Digest, when sent */
+    char api_version[64];
+} cl_oci_answer;
+
+/* GET base + path with the authentication dance and retries on 429/5xx;
+ * the body is bounded by max (0: the client's default). */
+int cl_oci_get(cl_oci_client *c, const char *path, const char *accept, size_t max,
+               cl_oci_answer *out, cl_error *err);
+void cl_oci_answer_free(cl_oci_answer *a);
+
 /*
  * GET /v2/: the registry answers and accepts our credentials.  *info
  * (new reference) says how: {"auth": "none"|"basic"|"bearer",
