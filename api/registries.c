@@ -69,6 +69,13 @@ static void validate(cl_req *r, int create)
     if (host != NULL && !valid_host(host))
         cl_error_field(cl_req_err(r), "host", "must be a host name or address, with an "
                        "optional :port, such as registry.example.com:5000");
+    for (size_t i = 0; i < 2; i++) {
+        static const char *const kept[] = { "name", "host" };
+        json_t *f = json_object_get(body, kept[i]);
+
+        if (f != NULL && json_is_null(f))
+            cl_error_field(cl_req_err(r), kept[i], "cannot be removed");
+    }
     if (tls != NULL && !json_is_boolean(tls))
         cl_error_field(cl_req_err(r), "tls", "must be true or false");
 }
