@@ -13,6 +13,7 @@ extern const cl_route cl_audit_routes[];
 extern const cl_route cl_jobs_routes[];
 extern const cl_route cl_apps_routes[];
 extern const cl_route cl_registries_routes[];
+extern const cl_route cl_images_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -24,5 +25,6 @@ const cl_route *const cl_route_tables[] = {
     cl_jobs_routes,
     cl_apps_routes,
     cl_registries_routes,
+    cl_images_routes,
     NULL,
 };

@@ -99,6 +99,12 @@ int cl_http_request(cl_http_response *resp, const cl_http_options *opt, const ch
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
+    if (opt != NULL && opt->follow) {
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+    }
     if (opt != NULL && opt->ca_file != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_file);
     if (opt != NULL && opt->insecure) {

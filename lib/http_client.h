@@ -23,6 +23,8 @@ typedef struct cl_http_options {
     int insecure;            /* do not verify the server's certificate */
     long timeout_s;          /* whole request; 0 means 60 */
     size_t max_body;         /* 0 means 16 MiB */
+    int follow;              /* follow redirects (at most 5); an Authorization
+                              * header is never sent on to another host */
 } cl_http_options;
 
 typedef struct cl_http_response {

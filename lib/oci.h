@@ -61,6 +61,15 @@ void cl_oci_answer_free(cl_oci_answer *a);
  */
 int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err);
 
+/*
+ * Resolve reference (tag or digest) to its linux/amd64 image and read it
+ * (lib/oci_image.c): *out (new reference) has reference, digest,
+ * media_type, platform, size, layers, entrypoint, cmd, env, working_dir and
+ * exposed_ports.  CL_ENOTFOUND for an unknown image, CL_EINVALID for bytes
+ * that do not match their digest or documents over their bounds.
+ */
+int cl_oci_inspect(cl_oci_client *c, const char *reference, json_t **out, cl_error *err);
+
 /* Parse a WWW-Authenticate value: the scheme ("Basic", "Bearer") into
  * scheme and its parameters into a new object; CL_EINVALID if malformed. */
 int cl_oci_parse_challenge(const char *header, char scheme[16], json_t **params);

@@ -8,6 +8,8 @@
  * a live installation without touching any real resource.
  */
 #include "oci.h"
+#include "oci_ref.h"
+#include <stdio.h>
 #include "seal.h"
 #include "worker.h"
 
@@ -41,19 +43,25 @@ static int noop(cl_job *j, json_t **result, cl_error *err)
     return 0;
 }
 
-/* registry.check: can we reach the registry, and does it take our credentials? */
-static int registry_check(cl_job *j, json_t **result, cl_error *err)
+/*
+ * A client for the registry a job names by id (its address, TLS setting and
+ * unsealed credentials), or, with no id, an anonymous client for `host`.
+ * *host_out is the registry's host as configured.
+ */
+static int registry_client(cl_job *j, const char *id, const char *host, cl_oci_client *client,
+                           char host_out[256], cl_error *err)
 {
-    const char *id = json_string_value(json_object_get(cl_job_params(j), "registry_id"));
     char *password = NULL, aad[64];
-    size_t len;
+    size_t len = 0;
     PGconn *conn = NULL;
     PGresult *res = NULL;
-    cl_oci_client client;
     int rc;
 
-    if (id == NULL)
-        return cl_error_set(err, CL_EINVALID, "the job names no registry");
+    if (id == NULL) {
+        snprintf(host_out, 256, "%s", host);
+        return cl_oci_client_init(client, strcmp(host, "docker.io") == 0
+                                          ? "registry-1.docker.io" : host, 1, NULL, NULL, err);
+    }
     if ((rc = cl_pg_connect(&conn, cl_worker.database_url, "cloister-worker-job", err)) < 0)
         return rc;
     const char *params[2] = { id, cl_job_account(j) };
@@ -73,19 +81,9 @@ static int registry_check(cl_job *j, json_t **result, cl_error *err)
         if ((rc = cl_unseal(&password, &len, cl_worker.kek, PQgetvalue(res, 0, 3), aad, err)) < 0)
             goto done;
     }
-    cl_job_phase(j, "contacting the registry");
-    cl_job_log(j, "GET %s://%s/v2/", strcmp(PQgetvalue(res, 0, 1), "t") == 0 ? "https" : "http",
-               PQgetvalue(res, 0, 0));
-    if ((rc = cl_oci_client_init(&client, PQgetvalue(res, 0, 0),
-                                 strcmp(PQgetvalue(res, 0, 1), "t") == 0,
-                                 PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2),
-                                 password, err)) == 0) {
-        rc = cl_oci_ping(&client, result, err);
-        cl_oci_client_free(&client);
-    }
-    if (rc == 0)
-        cl_job_log(j, "the registry answered; authentication: %s",
-                   json_string_value(json_object_get(*result, "auth")));
+    snprintf(host_out, 256, "%s", PQgetvalue(res, 0, 0));
+    rc = cl_oci_client_init(client, PQgetvalue(res, 0, 0), strcmp(PQgetvalue(res, 0, 1), "t") == 0,
+                            PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2), password, err);
 done:
     if (password != NULL) {
         memset(password, 0, len);
@@ -96,9 +94,64 @@ done:
     return rc;
 }
 
+/* registry.check: can we reach the registry, and does it take our credentials? */
+static int registry_check(cl_job *j, json_t **result, cl_error *err)
+{
+    const char *id = json_string_value(json_object_get(cl_job_params(j), "registry_id"));
+    cl_oci_client client;
+    char host[256];
+    int rc;
+
+    if (id == NULL)
+        return cl_error_set(err, CL_EINVALID, "the job names no registry");
+    if ((rc = registry_client(j, id, NULL, &client, host, err)) < 0)
+        return rc;
+    cl_job_phase(j, "contacting the registry");
+    cl_job_log(j, "GET %s/v2/", client.base);
+    rc = cl_oci_ping(&client, result, err);
+    cl_oci_client_free(&client);
+    if (rc == 0)
+        cl_job_log(j, "the registry answered; authentication: %s",
+                   json_string_value(json_object_get(*result, "auth")));
+    return rc;
+}
+
+/* image.inspect: resolve a reference and read its image's config. */
+static int image_inspect(cl_job *j, json_t **result, cl_error *err)
+{
+    json_t *p = cl_job_params(j);
+    const char *reference = json_string_value(json_object_get(p, "reference"));
+    const char *id = json_string_value(json_object_get(p, "registry_id"));
+    cl_oci_client client;
+    cl_oci_ref ref;
+    char host[256];
+    int rc;
+
+    if (reference == NULL || cl_oci_ref_parse(&ref, reference, err) < 0)
+        return cl_error_set(err, CL_EINVALID, "the job's image reference is malformed");
+    if ((rc = registry_client(j, id, ref.registry, &client, host, err)) < 0)
+        return rc;
+    if (id != NULL && strcmp(host, ref.registry) != 0) {
+        cl_oci_client_free(&client);
+        return cl_error_set(err, CL_EINVALID, "the reference names registry \"%s\", but the "
+                            "registry given is \"%s\"", ref.registry, host);
+    }
+    cl_job_phase(j, "resolving the reference");
+    cl_job_progress(j, 10);
+    rc = cl_oci_inspect(&client, reference, result, err);
+    cl_oci_client_free(&client);
+    if (rc == 0) {
+        cl_job_progress(j, 100);
+        cl_job_log(j, "%s is %s", reference,
+                   json_string_value(json_object_get(*result, "digest")));
+    }
+    return rc;
+}
+
 const cl_job_kind cl_job_kinds[] = {
     { "noop", noop, 3, 600, 100, 5000 },
     { "registry.check", registry_check, 3, 120, 2000, 30000 },
+    { "image.inspect", image_inspect, 3, 300, 2000, 30000 },
     { NULL, NULL, 0, 0, 0, 0 },
 };
 
