@@ -281,6 +281,23 @@ class Cli(unittest.TestCase):
         res = self.run_cli("registry", "check", "private", "--wait", want=1)
         self.assertIn("refused the credentials", res.stderr)
         self.assertNotIn("pw-123456", json.dumps(self.json_of("registry", "list")))
+        # an image in it, inspected before any app exists
+        import subprocess as sp
+        layout = os.path.join(self.home, "layout")
+        sp.run(["umoci", "init", "--layout", layout], check=True)
+        sp.run(["umoci", "new", "--image", f"{layout}:v1"], check=True)
+        sp.run(["umoci", "config", "--image", f"{layout}:v1", "--config.entrypoint", "/app",
+                "--os", "linux", "--architecture", "amd64"], check=True)
+        sp.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-creds",
+                "robot:pw-123456", f"oci:{layout}:v1", f"docker://{reg.host}/t/app:v1"],
+               check=True)
+        self.run_cli("registry", "update", "private", "--password-stdin", stdin="pw-123456\n")
+        seen = self.json_of("image", "inspect", f"{reg.host}/t/app:v1", "--registry", "private")
+        self.assertEqual(seen["entrypoint"], ["/app"])
+        self.assertRegex(seen["digest"], r"^sha256:")
+        res = self.run_cli("image", "inspect", f"{reg.host}/t/none:v1", "--registry", "private",
+                           want=1)
+        self.assertIn("has no image", res.stderr)
         self.run_cli("registry", "remove", "private")
         self.run_cli("registry", "check", "private", want=3)
 
