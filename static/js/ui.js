@@ -1,0 +1,326 @@
+// ui.js - small DOM helpers shared by the pages: an element builder that
+// never parses HTML (text is always text), form fields with their labels and
+// error slots, tables that turn into cards on a phone, notices in the
+// aria-live region, copy buttons and confirmation dialogs.
+
+/**
+ * h('button', {class: 'button', type: 'button', onclick: fn}, 'Save')
+ * Props: `class`, `text`, `dataset` ({k: v}), `on<event>` (a listener),
+ * booleans (true sets the attribute, false leaves it out), anything else a
+ * string attribute. Children: nodes, strings (as text), arrays; null and
+ * false are skipped.
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') el.className = Array.isArray(v) ? v.filter(Boolean).join(' ') : v;
+    else if (k === 'text') el.textContent = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'value') el.value = v;
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    if (Array.isArray(c)) append(el, c);
+    else el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+}
+
+let uid = 0;
+export function newId(prefix = 'f') {
+  uid += 1;
+  return `${prefix}-${uid}`;
+}
+
+/* "2026-11-28 15:20:13 UTC", the same for everyone reading the same log. */
+export function formatTime(iso, { seconds = false } = {}) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const s = d.toISOString();
+  return `${s.slice(0, 10)} ${s.slice(11, seconds ? 19 : 16)} UTC`;
+}
+
+export function time(iso, options) {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  // Date and clock each hold together, so a narrow column breaks between them.
+  const text = formatTime(iso, options);
+  const cut = text.indexOf(' ');
+  if (cut < 0) return h('time', { datetime: iso, title: iso }, text);
+  return h('time', { datetime: iso, title: iso },
+    h('span', { class: 'nowrap' }, text.slice(0, cut)), ' ',
+    h('span', { class: 'nowrap' }, text.slice(cut + 1)));
+}
+
+/* A <datetime-local> value (local time) as RFC 3339 UTC, whole seconds. */
+export function localToIso(value) {
+  if (!value) return '';
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return '';
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/* RFC 3339 as a <datetime-local> value in the browser's time zone. */
+export function isoToLocal(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+         `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/* The page's heading: the target of focus after each navigation. */
+export function pageHeading(title, subtitle = null) {
+  return h('div', { class: 'page-head' },
+    h('h1', { tabindex: '-1', class: 'page-title' }, title),
+    subtitle ? h('p', { class: 'page-subtitle' }, subtitle) : null);
+}
+
+/**
+ * A labelled form field: {wrap, input}. kind is an <input> type, 'select'
+ * (with options [{value, label}]) or 'textarea'. The field's error message
+ * goes into a slot under it, tied to it by aria-describedby.
+ */
+export function field({ label, name, kind = 'text', value = '', required = false, hint = null,
+                        options = [], autocomplete = null, placeholder = null, attrs = {},
+                        markOptional = true }) {
+  const id = newId(name);
+  const hintId = hint ? `${id}-hint` : null;
+  const errorId = `${id}-error`;
+  let input;
+  if (kind === 'select') {
+    input = h('select', { id, name, required, ...attrs },
+      options.map((o) => h('option', { value: o.value, selected: o.value === value }, o.label)));
+  } else if (kind === 'textarea') {
+    input = h('textarea', { id, name, required, ...attrs }, value);
+  } else {
+    input = h('input', { id, name, type: kind, value, required, autocomplete, placeholder,
+                         ...attrs });
+  }
+  input.dataset.describedby = hintId || '';
+  if (hintId) input.setAttribute('aria-describedby', hintId);
+  const wrap = h('div', { class: 'field' },
+    h('label', { for: id }, label, required || !markOptional ? null : h('span', { class: 'optional' }, ' (optional)')),
+    input,
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    h('p', { class: 'field-error', id: errorId, hidden: true }));
+  return { wrap, input };
+}
+
+/* The form's own message slot (errors that belong to no one field). */
+export function formMessage() {
+  return h('div', { class: 'form-message', role: 'alert', hidden: true });
+}
+
+export function clearFormErrors(form) {
+  for (const el of form.querySelectorAll('[aria-invalid="true"]')) {
+    el.removeAttribute('aria-invalid');
+    const base = el.dataset.describedby;
+    if (base) el.setAttribute('aria-describedby', base);
+    else el.removeAttribute('aria-describedby');
+  }
+  for (const slot of form.querySelectorAll('.field-error')) {
+    slot.textContent = '';
+    slot.hidden = true;
+  }
+  const msg = form.querySelector('.form-message');
+  if (msg) {
+    msg.textContent = '';
+    msg.hidden = true;
+  }
+}
+
+/**
+ * Show an error on a form: each of err.fields next to its field (by name),
+ * the rest in the form's message slot. Focuses the first invalid field, or
+ * the message.
+ */
+export function showFormError(form, err, fieldNames = {}) {
+  clearFormErrors(form);
+  const leftover = [];
+  let first = null;
+  const fields = (err && err.fields) || {};
+  for (const [name, message] of Object.entries(fields)) {
+    const input = form.querySelector(`[name="${CSS.escape(fieldNames[name] || name)}"]`);
+    const slot = input && input.closest('.field') && input.closest('.field').querySelector('.field-error');
+    if (!input || !slot) {
+      leftover.push(`${name} ${message}`);
+      continue;
+    }
+    slot.textContent = `${capitalise(message)}.`.replace(/\.\.$/, '.');
+    slot.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', [input.dataset.describedby, slot.id].filter(Boolean).join(' '));
+    first = first || input;
+  }
+  const msg = form.querySelector('.form-message');
+  if (msg) {
+    const text = Object.keys(fields).length && !leftover.length
+      ? 'Please correct the fields marked below.'
+      : [errorText(err), ...leftover].join(' ');
+    msg.textContent = text;
+    msg.hidden = false;
+  }
+  if (first) first.focus();
+}
+
+export function capitalise(s) {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}
+
+/* The text to show people for an error: the problem's title and detail. */
+export function errorText(err) {
+  if (!err) return 'Something went wrong.';
+  if (err.name === 'ApiError') {
+    const detail = err.detail ? capitalise(err.detail) : '';
+    const text = detail ? `${err.title}: ${detail}` : err.title;
+    return /[.!?]$/.test(text) ? text : `${text}.`;
+  }
+  return err.message || String(err);
+}
+
+/* A message in the page's aria-live region; replaces the previous one. */
+export function notify(message, kind = 'success') {
+  const region = document.getElementById('notices');
+  if (!region) return;
+  region.replaceChildren();
+  const text = h('span', { class: 'notice-text' }, message);
+  const close = h('button', {
+    type: 'button', class: 'notice-close', 'aria-label': 'Dismiss message',
+    onclick: () => region.replaceChildren(),
+  }, '×');
+  region.append(h('div', { class: `notice notice-${kind}`, dataset: { kind } }, text, close));
+}
+
+export function clearNotice() {
+  const region = document.getElementById('notices');
+  if (region) region.replaceChildren();
+}
+
+/* An error that stops a page from rendering its content. */
+export function errorPanel(err, extra = null) {
+  return h('div', { class: 'panel panel-error', role: 'alert' },
+    h('p', { class: 'panel-title' }, err && err.status === 403 ? 'Not allowed' : 'Could not load this page'),
+    h('p', {}, errorText(err)),
+    extra);
+}
+
+/**
+ * A table that becomes a list of cards on narrow screens: each cell carries
+ * its column's label for the CSS to show.
+ */
+export function dataTable({ caption, columns, rows, empty = 'Nothing here yet.' }) {
+  if (!rows.length) return h('p', { class: 'empty' }, empty);
+  const table = h('table', { class: 'data' },
+    caption ? h('caption', { class: 'sr-only' }, caption) : null,
+    h('thead', {}, h('tr', {}, columns.map((c) =>
+      h('th', { scope: 'col', class: c.class || null }, c.label)))),
+    h('tbody', {}, rows.map((cells) => tableRow(columns, cells))));
+  return h('div', { class: 'table-wrap' }, table);
+}
+
+export function tableRow(columns, cells) {
+  const attrs = cells.attrs || {};
+  return h('tr', attrs, cells.map((cell, i) =>
+    h('td', { class: columns[i].class || null, dataset: { label: columns[i].label } }, cell)));
+}
+
+/**
+ * A button that copies text to the clipboard, saying whether it did. Without
+ * the clipboard (an insecure origin), it selects the text in `selectEl` so
+ * that the person can copy it by hand.
+ */
+export function copyButton(text, { label = 'Copy', selectEl = null, what = 'the text' } = {}) {
+  const status = h('span', { class: 'copy-status', role: 'status' });
+  const button = h('button', {
+    type: 'button', class: 'button button-secondary',
+    onclick: async () => {
+      try {
+        if (!navigator.clipboard) throw new Error('no clipboard');
+        await navigator.clipboard.writeText(text);
+        status.textContent = 'Copied.';
+      } catch {
+        if (selectEl) {
+          selectEl.focus();
+          selectEl.select();
+        }
+        status.textContent = `Copying failed: select ${what} and copy it yourself.`;
+      }
+    },
+  }, label);
+  return h('span', { class: 'copy' }, button, status);
+}
+
+/**
+ * Ask before doing something that cannot be undone. Answers true when
+ * confirmed. A modal <dialog>: focus stays inside, Escape cancels.
+ */
+export function confirmDialog({ title, message, confirmLabel, danger = true }) {
+  return new Promise((resolve) => {
+    const titleId = newId('dialog-title');
+    const bodyId = newId('dialog-body');
+    const cancel = h('button', { type: 'button', class: 'button button-secondary', value: 'cancel' }, 'Cancel');
+    const confirm = h('button', {
+      type: 'button', class: ['button', danger ? 'button-danger' : 'button-primary'], value: 'confirm',
+    }, confirmLabel);
+    const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId, 'aria-describedby': bodyId },
+      h('h2', { id: titleId, class: 'dialog-title' }, title),
+      h('p', { id: bodyId, class: 'dialog-body' }, message),
+      h('div', { class: 'dialog-actions' }, cancel, confirm));
+    let answer = false;
+    cancel.addEventListener('click', () => dialog.close());
+    confirm.addEventListener('click', () => {
+      answer = true;
+      dialog.close();
+    });
+    const opener = document.activeElement;
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
+/* A button in its busy state while an action runs. */
+export async function busy(button, work, busyLabel = null) {
+  const label = button.textContent;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  if (busyLabel) button.textContent = busyLabel;
+  try {
+    return await work();
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+    if (busyLabel) button.textContent = label;
+  }
+}
+
+export const ROLES = [
+  { value: 'admin', label: 'Admin' },
+  { value: 'operator', label: 'Operator' },
+  { value: 'auditor', label: 'Auditor' },
+];
+
+export function roleLabel(role) {
+  const r = ROLES.find((x) => x.value === role);
+  return r ? r.label : role || '—';
+}
+
+export function roleBadge(role) {
+  if (!role) return h('span', { class: 'muted' }, 'not a member');
+  return h('span', { class: `badge badge-role badge-${role}` }, roleLabel(role));
+}

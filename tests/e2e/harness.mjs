@@ -1,0 +1,272 @@
+// The harness of the portal's browser tests: a cloisterd of its own on a
+// fresh database, an administrator, a REST client for arranging and checking
+// the server's state, and headless Chromium with a fresh profile.
+//
+// Environment:
+//   CLOISTER_TEST_PGDIR  the socket directory of the PostgreSQL that
+//                        script/test starts (required)
+//   CLOISTERD            the daemon (default: build-test/cloisterd, then build/)
+//   CLOISTER_E2E_SHOTS   where screenshots go (default build-test/e2e-screenshots)
+//   CHROMIUM             the browser (default /usr/bin/chromium)
+import { spawn, execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync,
+         writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+
+export const SOURCE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLOISTERD = process.env.CLOISTERD ||
+  [path.join(SOURCE_DIR, 'build-test', 'cloisterd'), path.join(SOURCE_DIR, 'build', 'cloisterd')]
+    .find((p) => existsSync(p)) || 'cloisterd';
+export const SHOTS = process.env.CLOISTER_E2E_SHOTS ||
+  path.join(SOURCE_DIR, 'build-test', 'e2e-screenshots');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const ADMIN_EMAIL = 'admin@example.com';
+
+// Every switch that could make the browser reach out: this machine has no
+// network, and a test must not depend on one.
+export const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+function pgDir() {
+  const d = process.env.CLOISTER_TEST_PGDIR;
+  if (!d) throw new Error('CLOISTER_TEST_PGDIR is not set: run the tests with script/test');
+  return d;
+}
+
+export async function psql(sql, dbname = 'postgres') {
+  const { stdout } = await run('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+    '-h', pgDir(), '-U', 'cloister', '-d', dbname, '-c', sql]);
+  return stdout.trim();
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/* A cloisterd serving the portal from this tree's static/, on a new database. */
+export class Daemon {
+  constructor({ env = {} } = {}) {
+    this.extraEnv = env;
+    this.proc = null;
+  }
+
+  async start() {
+    this.dbname = 'e2e_' + randomBytes(8).toString('hex');
+    await psql(`CREATE DATABASE ${this.dbname}`);
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-'));
+    this.kek = path.join(this.dir, 'kek');
+    writeFileSync(this.kek, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    this.logPath = path.join(this.dir, 'cloisterd.log');
+    this.env = {
+      ...process.env,
+      CLOISTER_DATABASE_URL: `host=${pgDir()} user=cloister dbname=${this.dbname}`,
+      CLOISTER_KEK_FILE: this.kek,
+      CLOISTER_LISTEN: `127.0.0.1:${this.port}`,
+      CLOISTER_STATIC_DIR: path.join(SOURCE_DIR, 'static'),
+      CLOISTER_MIGRATIONS_DIR: path.join(SOURCE_DIR, 'db', 'migrations'),
+      ...this.extraEnv,
+    };
+
+    this.adminPassword = await this.createAdmin(ADMIN_EMAIL);
+
+    const log = openSync(this.logPath, 'w');
+    this.proc = spawn(CLOISTERD, ['serve'], { env: this.env, stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve(code ?? sig)));
+    await this.waitServing();
+    return this;
+  }
+
+  /* cloisterd create-admin; the password it prints. */
+  async createAdmin(email) {
+    const { stdout } = await run(CLOISTERD, ['create-admin', '--email', email],
+      { env: this.env, timeout: 60_000 });
+    const line = stdout.split('\n').find((l) => l.trim().startsWith('password:'));
+    if (!line) throw new Error('create-admin printed no password:\n' + stdout);
+    return line.split(':').slice(1).join(':').trim();
+  }
+
+  async waitServing(timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null)
+        throw new Error(`cloisterd exited with ${this.proc.exitCode ?? this.proc.signalCode}:\n` +
+                        this.output());
+      try {
+        const res = await fetch(this.url + '/healthz');
+        if (res.status === 200) return;
+      } catch { /* not listening yet */ }
+      await sleep(50);
+    }
+    throw new Error('cloisterd did not start serving:\n' + this.output());
+  }
+
+  output() {
+    try { return readFileSync(this.logPath, 'utf8'); } catch { return ''; }
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 20_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    if (this.dbname) {
+      try { await psql(`DROP DATABASE IF EXISTS ${this.dbname} WITH (FORCE)`); } catch { /* kept */ }
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/* A REST caller: a person signed in (cookie and CSRF token) or an API key. */
+export class Api {
+  constructor(baseUrl, { key = null } = {}) {
+    this.base = baseUrl;
+    this.key = key;
+    this.cookie = null;
+    this.csrf = null;
+  }
+
+  async login(email, password) {
+    const r = await this.call('POST', '/v1/session', { email, password });
+    if (r.status !== 200) throw new Error(`sign-in as ${email}: ${r.status} ${JSON.stringify(r.body)}`);
+    this.cookie = r.headers.get('set-cookie').split(';')[0];
+    this.csrf = r.body.csrf_token;
+    return r.body;
+  }
+
+  /* {status, headers, body}; body is the parsed JSON or null. */
+  async call(method, urlPath, body, headers = {}) {
+    const h = { Accept: 'application/json', ...headers };
+    if (this.key) h.Authorization = 'Bearer ' + this.key;
+    if (this.cookie) {
+      h.Cookie = this.cookie;
+      if (this.csrf && method !== 'GET' && method !== 'HEAD') h['X-CSRF-Token'] = this.csrf;
+    }
+    let data;
+    if (body !== undefined) {
+      data = JSON.stringify(body);
+      h['Content-Type'] = 'application/json';
+    }
+    const res = await fetch(this.base + urlPath, { method, headers: h, body: data });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+  }
+
+  /* call() that insists on the status and answers the body. */
+  async ok(method, urlPath, body, want = 200) {
+    const r = await this.call(method, urlPath, body);
+    if (r.status !== want)
+      throw new Error(`${method} ${urlPath}: ${r.status}, wanted ${want}: ${JSON.stringify(r.body)}`);
+    return r.body;
+  }
+
+  /* Every item of a list, following next_cursor. */
+  async all(urlPath) {
+    const items = [];
+    let cursor = null;
+    do {
+      const sep = urlPath.includes('?') ? '&' : '?';
+      const page = await this.ok('GET', urlPath + (cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ''));
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
+  }
+
+  async createAccount(name) {
+    return this.ok('POST', '/v1/accounts', { name }, 201);
+  }
+
+  async switchAccount(accountId) {
+    return this.ok('POST', '/v1/session/account', { account_id: accountId });
+  }
+}
+
+/* A unique, readable suffix for names made by one test. */
+export function unique(prefix) {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/* Headless Chromium with a fresh profile directory of its own, and one page
+ * that records console errors, page errors, failed requests and CSP
+ * violations, so a test can insist there were none it did not expect. */
+export async function openBrowser({ baseURL, viewport = { width: 1280, height: 800 },
+                                    permissions = [] } = {}) {
+  const profile = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    baseURL,
+    viewport,
+    permissions,
+    locale: 'en-GB',
+    timezoneId: 'UTC',
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const problems = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning')
+      problems.push({ kind: 'console.' + msg.type(), text: msg.text(), url: msg.location().url });
+  });
+  page.on('pageerror', (err) => problems.push({ kind: 'pageerror', text: String(err) }));
+  await page.exposeFunction('__cloisterCspViolation', (text) =>
+    problems.push({ kind: 'csp', text }));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.__cloisterCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} ` +
+                                    `at ${e.sourceFile}:${e.lineNumber}`);
+    });
+  });
+  return {
+    context,
+    page,
+    problems,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/* Browsers log every HTTP error answer as a console error ("Failed to load
+ * resource: the server responded with a status of 401"). The ones a test
+ * provokes on purpose are listed as {status, path}; anything else fails. */
+export function unexpectedProblems(problems, expected = []) {
+  return problems.filter((p) => {
+    const m = /status of (\d{3})/.exec(p.text);
+    if (p.kind !== 'console.error' || !m || !p.url) return true;
+    const status = Number(m[1]);
+    const where = new URL(p.url).pathname;
+    return !expected.some((e) => e.status === status && where === e.path);
+  });
+}
+
+export function shotPath(name) {
+  mkdirSync(SHOTS, { recursive: true });
+  return path.join(SHOTS, name.replace(/[^A-Za-z0-9_.-]+/g, '-') + '.png');
+}
