@@ -19,12 +19,16 @@
  *   labels           at most 64 key: value strings
  *   debug            boolean                                        (false)
  *
+ * approved_domains (read-only) are the allowed domains that an approval
+ * task has approved (api/tasks.c); each newly allowed domain gets a task.
+ *
  * PATCH takes any subset; null resets an optional field to its default.
  * Reads carry an ETag and PATCH honours If-Match.
  */
 #include "daemon.h"
 #include "oci_ref.h"
 #include "resource.h"
+#include "tasks.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -35,7 +39,8 @@
 #define APP_COLUMNS \
     "a.id, a.name, a.description, a.input_image, a.output_image, a.runtime, a.enclave_size," \
     " a.max_threads, a.isvprodid, a.isvsvn, a.entrypoint, a.args, a.env, a.allowed_domains," \
-    " a.encrypted_paths, a.writable_paths, a.labels, a.debug, a.created_at, a.updated_at"
+    " a.approved_domains, a.encrypted_paths, a.writable_paths, a.labels, a.debug," \
+    " a.created_at, a.updated_at"
 
 static const char *const fields[] = {
     "name", "description", "input_image", "output_image", "runtime", "enclave_size",
@@ -322,6 +327,7 @@ static int apps_create(cl_req *r, json_t **out)
     if ((rc = cl_audit(r, db, account, "app.create", cl_arena_printf(cl_req_arena(r),
                        "app:%s", id), json_pack("{s:s, s:s}", "name", v[0],
                        "input_image", v[2]))) < 0 ||
+        (rc = cl_tasks_sync_domains(r, db, id)) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
     cl_req_status(r, 201);
@@ -412,13 +418,17 @@ static int apps_update(cl_req *r, json_t **out)
     for (size_t i = 0; fields[i] != NULL; i++)
         if (present[i] == 't')
             json_array_append_new(changed, json_string(fields[i]));
-    if (rc < 0 ||
-        (rc = cl_audit(r, db, account, "app.update", cl_arena_printf(cl_req_arena(r),
-                       "app:%s", cl_req_param(r, "id")),
-                       json_pack("{s:o}", "fields", changed))) < 0 ||
-        (rc = cl_req_commit(r, db)) < 0) {
+    if (rc < 0) {
+        json_decref(changed);
         return rc;
     }
+    if ((rc = cl_audit(r, db, account, "app.update", cl_arena_printf(cl_req_arena(r),
+                       "app:%s", cl_req_param(r, "id")),
+                       json_pack("{s:o}", "fields", changed))) < 0 ||
+        (rc = cl_tasks_sync_domains(r, db, cl_req_param(r, "id"))) < 0 ||
+        (rc = load(r, db, "", &res)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
     cl_req_etag(r, cl_row_text(res, 0, "_version"));
     *out = cl_row_json(res, 0);
     return 0;

@@ -435,7 +435,8 @@ static int precheck(cl_req *r)
                                 "larger than the limit of %lld bytes", n,
                                 r->d->cfg.max_body_size);
     }
-    if ((r->match.route->flags & CL_JSON_BODY) && !is_json_type(type))
+    if (((r->match.route->flags & CL_JSON_BODY) ||
+         ((r->match.route->flags & CL_JSON_OPTIONAL) && has_body(r))) && !is_json_type(type))
         return cl_error_set(&r->err, CL_EMEDIATYPE,
                             "the request body must be application/json, not \"%s\"",
                             type ? type : "(none)");
@@ -456,7 +457,7 @@ static enum MHD_Result run_handler(cl_req *r)
                     r->d->cfg.max_body_size);
     if (cl_auth_check(r, flags) < 0)
         return problem(r);
-    if (flags & CL_JSON_BODY) {
+    if ((flags & CL_JSON_BODY) || ((flags & CL_JSON_OPTIONAL) && r->body.len > 0)) {
         if (r->body.len == 0)
             return fail(r, CL_EMALFORMED, "a JSON request body is required");
         rc = cl_json_parse(&r->json, r->body.data, r->body.len,

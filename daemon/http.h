@@ -59,6 +59,7 @@ enum {
     CL_ROLE_AUDIT     = 1 << 7,
     CL_ROLE_ADMIN     = 1 << 8,
     CL_IDEMPOTENT     = 1 << 9,  /* a create that honours Idempotency-Key */
+    CL_JSON_OPTIONAL  = 1 << 10, /* may take an application/json body */
 };
 
 #define CL_ROLE_ANY (CL_ROLE_READ | CL_ROLE_WRITE | CL_ROLE_AUDIT | CL_ROLE_ADMIN)

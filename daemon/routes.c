@@ -14,6 +14,7 @@ extern const cl_route cl_jobs_routes[];
 extern const cl_route cl_apps_routes[];
 extern const cl_route cl_registries_routes[];
 extern const cl_route cl_images_routes[];
+extern const cl_route cl_tasks_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -26,5 +27,6 @@ const cl_route *const cl_route_tables[] = {
     cl_apps_routes,
     cl_registries_routes,
     cl_images_routes,
+    cl_tasks_routes,
     NULL,
 };
