@@ -178,7 +178,7 @@ class Queue(unittest.TestCase):
         account = api.ok("POST", "/v1/accounts", {"name": "w-" + uuid.uuid4().hex[:8]},
                          want=201)["id"]
         api.ok("POST", "/v1/session/account", {"account_id": account})
-        w = self.worker("--name=listed-worker", "--slots=3")
+        w = self.worker("--name=listed-worker", "--slots=3", "--kinds=noop")
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             workers = api.ok("GET", "/v1/workers")["items"]
