@@ -14,7 +14,9 @@
 #include "resource.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define JOB_COLUMNS \
     "j.id, j.kind, j.target, j.state, j.progress, j.phase, j.attempts, j.max_attempts," \
@@ -94,8 +96,118 @@ static int jobs_get(cl_req *r, json_t **out)
     return 0;
 }
 
+static int jobs_events_page(cl_req *r, json_t **out);
+
+/*
+ * The events of a job as Server-Sent Events: each event with its sequence
+ * number as the SSE id (so a client reconnecting with Last-Event-ID
+ * resumes), its type as the SSE event name and the event object as data;
+ * a comment line every second while nothing happens; "event: end" with
+ * the job's final state, and the stream ends.
+ */
+typedef struct sse {
+    cl_daemon *d;
+    char job[37];
+    char account[37];
+    long long last_seq;
+    int ended;
+} sse;
+
+static long sse_next(void *ctx, char *buf, size_t max)
+{
+    sse *s = ctx;
+    size_t used = 0;
+
+    if (s->ended)
+        return 0;
+    for (int waited = 0; waited < 5; waited++) {
+        char after[24], limit[] = "100";
+        cl_error err = { 0 };
+        PGresult *events = NULL, *job = NULL;
+        cl_pg *db;
+
+        snprintf(after, sizeof(after), "%lld", s->last_seq);
+        const char *params[3] = { s->job, after, limit };
+        const char *who[2] = { s->job, s->account };
+        if (cl_pg_acquire(&db, s->d->pool, 2000, &err) < 0) {
+            cl_error_clear(&err);
+            return -1;
+        }
+        if (cl_pg_exec(&job, db, NULL, "SELECT state FROM jobs WHERE id = $1 AND "
+                       "account_id = $2", 2, who, &err) < 0 ||
+            cl_pg_exec(&events, db, NULL,
+                "SELECT e.seq, json_build_object('seq', e.seq, 'at', cl_time(e.at),"
+                " 'type', e.type, 'message', e.message, 'progress', e.progress), e.type"
+                "  FROM job_events e WHERE e.job_id = $1 AND e.seq > $2::bigint"
+                " ORDER BY e.seq LIMIT $3", 3, params, &err) < 0) {
+            cl_pg_release(db);
+            PQclear(job);
+            cl_error_clear(&err);
+            return -1;
+        }
+        cl_pg_release(db);
+        for (int i = 0; i < PQntuples(events); i++) {
+            int n = snprintf(buf + used, max - used, "id: %s\nevent: %s\ndata: %s\n\n",
+                             PQgetvalue(events, i, 0), PQgetvalue(events, i, 2),
+                             PQgetvalue(events, i, 1));
+            if (n < 0 || (size_t)n >= max - used)
+                break;      /* the rest goes in the next call */
+            used += (size_t)n;
+            s->last_seq = strtoll(PQgetvalue(events, i, 0), NULL, 10);
+        }
+        int more = PQntuples(events) > 0;
+        const char *state = PQntuples(job) == 1 ? PQgetvalue(job, 0, 0) : "gone";
+        int over = strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
+        if (used == 0 && over && !more) {
+            int n = snprintf(buf, max, "event: end\ndata: {\"state\":\"%s\"}\n\n", state);
+            s->ended = 1;
+            used = n > 0 && (size_t)n < max ? (size_t)n : 0;
+        }
+        PQclear(job);
+        PQclear(events);
+        if (used > 0)
+            return (long)used;
+        struct timespec pause = { 0, 200 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
+    }
+    return snprintf(buf, max, ": waiting\n\n");
+}
+
 /* GET /v1/jobs/{id}/events */
 static int jobs_events(cl_req *r, json_t **out)
+{
+    const char *accept = cl_req_header(r, "Accept");
+
+    if (accept != NULL && strstr(accept, "text/event-stream") != NULL) {
+        const char *last = cl_req_header(r, "Last-Event-ID");
+        sse *s = cl_arena_alloc(cl_req_arena(r), sizeof(*s));
+        PGresult *res;
+        cl_pg *db;
+        int rc;
+
+        (void)out;
+        if (s == NULL)
+            return cl_req_fail(r, CL_ERROR, "out of memory");
+        if ((rc = cl_req_db(r, &db)) < 0 || (rc = load(r, db, &res)) < 0)
+            return rc;
+        s->d = cl_req_daemon(r);
+        snprintf(s->job, sizeof(s->job), "%s", cl_req_param(r, "id"));
+        snprintf(s->account, sizeof(s->account), "%s", cl_req_principal(r)->account_id);
+        if (last != NULL) {
+            char *end;
+            s->last_seq = strtoll(last, &end, 10);
+            if (*end != '\0' || s->last_seq < 0)
+                return cl_req_fail(r, CL_EMALFORMED, "Last-Event-ID must be an event's id");
+        }
+        cl_req_set_header(r, "Cache-Control", "no-store");
+        cl_req_set_header(r, "X-Accel-Buffering", "no");
+        return cl_req_stream(r, "text/event-stream; charset=utf-8", sse_next, s);
+    }
+    return jobs_events_page(r, out);
+}
+
+/* GET /v1/jobs/{id}/events, a page at a time */
+static int jobs_events_page(cl_req *r, json_t **out)
 {
     char limit[16];
     cl_page page;

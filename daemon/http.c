@@ -79,6 +79,8 @@ struct cl_req {
     size_t raw_len;
     int raw_fd;
     int raw_set;
+    cl_stream_fn stream;
+    void *stream_ctx;
     int answered_status;
     struct timespec started;
 };
@@ -198,6 +200,41 @@ void cl_req_send(cl_req *r, const char *content_type, const void *data, size_t l
     r->raw_len = len;
     r->raw_fd = -1;
     r->raw_set = 1;
+}
+
+static int open_streams;     /* event streams being served; changed atomically */
+
+int cl_req_stream(cl_req *r, const char *content_type, cl_stream_fn next, void *ctx)
+{
+    int limit = r->d->cfg.threads > 1 ? (int)r->d->cfg.threads - 1 : 1;
+
+    if (__atomic_add_fetch(&open_streams, 1, __ATOMIC_SEQ_CST) > limit) {
+        __atomic_sub_fetch(&open_streams, 1, __ATOMIC_SEQ_CST);
+        return cl_req_fail(r, CL_EUNAVAILABLE, "%d event streams are open already; try again "
+                           "shortly, or poll instead", limit);
+    }
+    r->raw_type = content_type;
+    r->raw = NULL;
+    r->raw_len = 0;
+    r->raw_fd = -1;
+    r->raw_set = 1;
+    r->stream = next;
+    r->stream_ctx = ctx;
+    return 0;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    cl_req *r = cls;
+    long n;
+
+    (void)pos;
+    cl_log_context(r->id);
+    n = r->stream(r->stream_ctx, buf, max);
+    cl_log_context(NULL);
+    if (n > 0)
+        return (ssize_t)n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
 void cl_req_send_file(cl_req *r, const char *content_type, int fd, size_t len)
@@ -344,7 +381,10 @@ static enum MHD_Result answer(cl_req *r, json_t *out)
     int status = r->status ? r->status : 200;
 
     if (r->raw_set) {
-        if (r->raw_fd >= 0)
+        if (r->stream != NULL)
+            resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, r,
+                                                     NULL);
+        else if (r->raw_fd >= 0)
             resp = MHD_create_response_from_fd(r->raw_len, r->raw_fd);
         else
             resp = MHD_create_response_from_buffer(r->raw_len, (void *)r->raw,
@@ -578,6 +618,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
               "request");
     cl_log_context(NULL);
 
+    if (r->stream != NULL)
+        __atomic_sub_fetch(&open_streams, 1, __ATOMIC_SEQ_CST);
     cl_pg_release(r->db);
     json_decref(r->json);
     cl_error_clear(&r->err);

@@ -138,6 +138,20 @@ const char *cl_req_response_header(cl_req *r, const char *name);
  * (arena memory or static data). */
 void cl_req_send(cl_req *r, const char *content_type, const void *data, size_t len);
 
+/*
+ * Answer with a stream of unknown length (Server-Sent Events): next(ctx,
+ * buf, max) is called each time the client can take more, from the
+ * server's threads; it returns the bytes written to buf (at least one: a
+ * comment line keeps an idle stream alive), 0 to end the stream, or -1 on
+ * error.  It may block briefly (it holds one of the server's threads).
+ * ctx must live as long as the request (arena memory).
+ */
+typedef long (*cl_stream_fn)(void *ctx, char *buf, size_t max);
+
+/* CL_EUNAVAILABLE (a 503) when as many streams are open as the server can
+ * hold without starving other requests (one fewer than its threads). */
+int cl_req_stream(cl_req *r, const char *content_type, cl_stream_fn next, void *ctx);
+
 /* Answer with the open file fd (the server closes it) of size len. */
 void cl_req_send_file(cl_req *r, const char *content_type, int fd, size_t len);
 

@@ -128,6 +128,47 @@ class Queue(unittest.TestCase):
         self.assertEqual({j["id"] for j in listed}, {job, queued})
         self.assertEqual(api.call("GET", "/v1/jobs?state=lost")[0], 400)
 
+    def test_events_as_server_sent_events(self):
+        import http.client
+        api = Api(self.d)
+        api.login("admin@example.com", self.admin_password)
+        account = api.ok("POST", "/v1/accounts", {"name": "s-" + uuid.uuid4().hex[:8]},
+                         want=201)["id"]
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+        [job] = self.enqueue(account=account, ms=600, progress=True)
+        self.worker()
+
+        def stream(last=None):
+            conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=60)
+            headers = {"Accept": "text/event-stream", "Cookie": api.cookie}
+            if last is not None:
+                headers["Last-Event-ID"] = str(last)
+            conn.request("GET", f"/v1/jobs/{job}/events", headers=headers)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertTrue(resp.getheader("Content-Type").startswith("text/event-stream"))
+            body = resp.read().decode()     # the stream ends when the job has
+            conn.close()
+            events = []
+            for block in body.split("\n\n"):
+                fields = dict(line.split(": ", 1) for line in block.splitlines()
+                              if ": " in line and not line.startswith(":"))
+                if fields:
+                    events.append(fields)
+            return events
+
+        events = stream()
+        self.assertEqual(events[-1]["event"], "end")
+        self.assertEqual(json.loads(events[-1]["data"]), {"state": "succeeded"})
+        ids = [int(e["id"]) for e in events if "id" in e]
+        self.assertEqual(ids, sorted(ids))
+        kinds = [e["event"] for e in events]
+        for kind in ("phase", "progress", "log", "state"):
+            self.assertIn(kind, kinds)
+        # a reconnect resumes after the last event it saw
+        resumed = stream(last=ids[2])
+        self.assertEqual([int(e["id"]) for e in resumed if "id" in e], ids[3:])
+
     def test_retries_back_off_then_succeed(self):
         [job] = self.enqueue(fail_times=2, max_attempts=3)
         self.worker()
