@@ -17,6 +17,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 from lying_registry import LyingRegistry  # noqa: E402
 from registry import Registry  # noqa: E402
+from token_server import TokenServer  # noqa: E402
 
 from cloister_test import Api, Daemon, Worker, create_admin, new_database  # noqa: E402
 
@@ -80,6 +81,8 @@ class Images(unittest.TestCase):
         cls.locked = Registry(users={"robot": "pw-robot-1"})
         cls.liar = LyingRegistry()
         cls.tmp = tempfile.mkdtemp(prefix="cl-images-")
+        cls.tokens = TokenServer(cls.tmp, {"robot": "pw-robot-1"})
+        cls.bearer = Registry(auth_section=cls.tokens.registry_auth())
         layout = os.path.join(cls.tmp, "layout")
         subprocess.run(["umoci", "init", "--layout", layout], check=True)
         make_image(layout, "v1")
@@ -90,10 +93,11 @@ class Images(unittest.TestCase):
         push(layout, "multi", cls.open.host, "team/app:multi", all_=True)
         push(layout, "arm", cls.open.host, "team/app:arm-only")
         push(layout, "v1", cls.locked.host, "private/app:v1", creds="robot:pw-robot-1")
+        push(layout, "v1", cls.bearer.host, "tokened/app:v1", creds="robot:pw-robot-1")
 
     @classmethod
     def tearDownClass(cls):
-        for x in (cls.worker, cls.open, cls.locked, cls.liar):
+        for x in (cls.worker, cls.open, cls.locked, cls.liar, cls.bearer, cls.tokens):
             x.close()
         cls.d.stop()
         cls.d.close()
@@ -177,6 +181,11 @@ class Images(unittest.TestCase):
         self.assertEqual(job["state"], "failed")
         self.assertIn("refused the credentials", job["error"])
         self.assertEqual(job["attempts"], 1)
+
+    def test_token_authenticated_registry(self):
+        reg = self.registry(self.bearer.host, username="robot", password="pw-robot-1")
+        self.expect_image(self.inspect(f"{self.bearer.host}/tokened/app:v1", reg),
+                          "application/vnd.oci.image.manifest.v1+json")
 
     def test_unknown_image_and_bad_references(self):
         reg = self.registry(self.open.host)

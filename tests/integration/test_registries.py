@@ -10,6 +10,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 from registry import Registry  # noqa: E402
+from token_server import TokenServer  # noqa: E402
 
 from cloister_test import Api, Daemon, Worker, create_admin, new_database, psql  # noqa: E402
 
@@ -25,12 +26,18 @@ class Registries(unittest.TestCase):
         cls.worker = Worker(cls.url, cls.d.kek, "--slots=4", "--poll-interval=1")
         cls.open = Registry()
         cls.locked = Registry(users={"robot": PASSWORD})
+        cls.token_dir = __import__("tempfile").mkdtemp(prefix="cl-token-")
+        cls.tokens = TokenServer(cls.token_dir, {"robot": PASSWORD})
+        cls.bearer = Registry(auth_section=cls.tokens.registry_auth())
 
     @classmethod
     def tearDownClass(cls):
         cls.worker.close()
         cls.open.close()
         cls.locked.close()
+        cls.bearer.close()
+        cls.tokens.close()
+        __import__("shutil").rmtree(cls.token_dir, ignore_errors=True)
         cls.d.stop()
         cls.d.close()
 
@@ -94,6 +101,22 @@ class Registries(unittest.TestCase):
         job = self.check(api, other["id"])
         self.assertEqual(job["state"], "failed")
         self.assertIn("does not open", job["error"])
+        self.assertEqual(job["attempts"], 1)
+
+    def test_token_service(self):
+        _, api = self.account()
+        reg = api.ok("POST", "/v1/registries", {"name": "bearer", "host": self.bearer.host,
+                                                "tls": False, "username": "robot",
+                                                "password": PASSWORD}, want=201)
+        issued = self.tokens.issued
+        job = self.check(api, reg["id"])
+        self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["result"]["auth"], "bearer")
+        self.assertEqual(self.tokens.issued, issued + 1)
+        api.ok("PATCH", f"/v1/registries/{reg['id']}", {"password": "wrong"})
+        job = self.check(api, reg["id"])
+        self.assertEqual(job["state"], "failed")
+        self.assertIn("token service refused the credentials", job["error"])
         self.assertEqual(job["attempts"], 1)
 
     def test_wrong_and_missing_credentials_fail_at_once(self):

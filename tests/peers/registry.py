@@ -1,5 +1,6 @@
 """Debian's docker-registry (the CNCF distribution registry) on loopback,
-for tests: anonymous, or with htpasswd users."""
+for tests: anonymous, with htpasswd users, or with another auth section
+(a token service: tests/peers/token_server.py)."""
 import os
 import shutil
 import socket
@@ -17,7 +18,7 @@ def _free_port():
 
 
 class Registry:
-    def __init__(self, users=None):
+    def __init__(self, users=None, auth_section=None):
         self.dir = tempfile.mkdtemp(prefix="cl-registry-")
         self.port = _free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -30,6 +31,8 @@ class Registry:
                                           capture_output=True, text=True).stdout.strip()
                     f.write(line + "\n")
             auth = f"auth:\n  htpasswd:\n    realm: cloister-test\n    path: {path}\n"
+        if auth_section is not None:    # another auth section, such as a token service's
+            auth = auth_section
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
             f.write("version: 0.1\nlog:\n  level: warn\n"
