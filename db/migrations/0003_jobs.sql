@@ -25,7 +25,7 @@ CREATE TABLE jobs (
     finished_at       timestamptz,
     updated_at        timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX jobs_ready ON jobs (run_after) WHERE state = 'queued';
+CREATE INDEX jobs_ready ON jobs (run_after, created_at) WHERE state = 'queued';
 CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state = 'running';
 CREATE INDEX jobs_account ON jobs (account_id, created_at, id);
 CREATE TRIGGER jobs_touch BEFORE UPDATE ON jobs
