@@ -99,11 +99,8 @@ static int accounts_create(cl_req *r, json_t **out)
                        "account:%s", id), json_pack("{s:s}", "name", name))) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_status(r, 201);
-    cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/accounts/%s", id));
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 201, cl_arena_printf(cl_req_arena(r), "/v1/accounts/%s",
+                                                         id));
 }
 
 /* GET /v1/accounts/{id} */
@@ -131,9 +128,7 @@ static int accounts_get(cl_req *r, json_t **out)
         return rc;
     if (PQntuples(res) != 1)
         return cl_req_fail(r, CL_ENOTFOUND, "no account \"%s\"", id);
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* PATCH /v1/accounts/{id} */
@@ -171,9 +166,7 @@ static int accounts_update(cl_req *r, json_t **out)
                        "account:%s", id), json_pack("{s:s}", "name", name))) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* GET /v1/accounts/{id}/members */
@@ -295,9 +288,7 @@ static int members_get(cl_req *r, json_t **out)
         return rc;
     if (PQntuples(res) != 1)
         return cl_req_fail(r, CL_ENOTFOUND, "no member \"%s\"", user_id);
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* Would the account be left without an admin if user_id stopped being one? */
@@ -356,9 +347,7 @@ static int members_update(cl_req *r, json_t **out)
                        "user:%s", user_id), json_pack("{s:s}", "role", role))) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* DELETE /v1/accounts/{id}/members/{user_id} */

@@ -108,24 +108,11 @@ static int keys_create(cl_req *r, json_t **out)
     return 0;
 }
 
-/* One key of the caller's account, as JSON; 404 otherwise. */
+/* One key of the caller's account; 404 otherwise. */
 static int load(cl_req *r, cl_pg *db, const char *lock, PGresult **res)
 {
-    const char *id = cl_req_param(r, "id");
-    const char *params[2] = { id, cl_req_principal(r)->account_id };
-    char sql[1024];
-    int rc;
-
-    if (!cl_uuid_valid(id))
-        return cl_req_fail(r, CL_ENOTFOUND, "no API key \"%s\"", id);
-    snprintf(sql, sizeof(sql), "SELECT " KEY_COLUMNS ", k.revoked_at IS NOT NULL AS _revoked "
-             "FROM api_keys k "
-             "WHERE k.id = $1 AND k.account_id = $2 %s", lock);
-    if ((rc = cl_req_exec(r, db, res, sql, 2, params)) < 0)
-        return rc;
-    if (PQntuples(*res) != 1)
-        return cl_req_fail(r, CL_ENOTFOUND, "no API key \"%s\"", id);
-    return 0;
+    return cl_req_load(r, db, res, "API key", "SELECT " KEY_COLUMNS ", k.revoked_at IS NOT "
+                       "NULL AS _revoked FROM api_keys k", "k", lock);
 }
 
 /* GET /v1/api-keys/{id} */

@@ -242,20 +242,8 @@ static void validate(cl_req *r, json_t *body, const char **text)
 
 static int load(cl_req *r, cl_pg *db, const char *lock, PGresult **res)
 {
-    const char *id = cl_req_param(r, "id");
-    const char *params[2] = { id, cl_req_principal(r)->account_id };
-    char sql[1024];
-    int rc;
-
-    if (!cl_uuid_valid(id))
-        return cl_req_fail(r, CL_ENOTFOUND, "no app \"%s\"", id);
-    snprintf(sql, sizeof(sql), "SELECT " APP_COLUMNS ", a.version AS _version FROM apps a "
-             "WHERE a.id = $1 AND a.account_id = $2 %s", lock);
-    if ((rc = cl_req_exec(r, db, res, sql, 2, params)) < 0)
-        return rc;
-    if (PQntuples(*res) != 1)
-        return cl_req_fail(r, CL_ENOTFOUND, "no app \"%s\"", id);
-    return 0;
+    return cl_req_load(r, db, res, "app", "SELECT " APP_COLUMNS ", a.version AS _version "
+                       "FROM apps a", "a", lock);
 }
 
 /* GET /v1/apps */
@@ -330,11 +318,7 @@ static int apps_create(cl_req *r, json_t **out)
         (rc = cl_tasks_sync_domains(r, db, id)) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_status(r, 201);
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/apps/%s", id));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 201, cl_arena_printf(cl_req_arena(r), "/v1/apps/%s", id));
 }
 
 /* GET /v1/apps/{id} */
@@ -346,9 +330,7 @@ static int apps_get(cl_req *r, json_t **out)
 
     if ((rc = cl_req_db(r, &db)) < 0 || (rc = load(r, db, "", &res)) < 0)
         return rc;
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* PATCH /v1/apps/{id} */
@@ -429,9 +411,7 @@ static int apps_update(cl_req *r, json_t **out)
         (rc = load(r, db, "", &res)) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* DELETE /v1/apps/{id} */

@@ -61,26 +61,16 @@ static int jobs_list(cl_req *r, json_t **out)
     return cl_page_items(r, out, res, page.limit);
 }
 
-/* The path's job, in the caller's account; 404 otherwise. */
+/* The path's job, in the caller's account, with its attempts; 404 otherwise. */
 static int load(cl_req *r, cl_pg *db, PGresult **res)
 {
-    const char *id = cl_req_param(r, "id");
-    const char *params[2] = { id, cl_req_principal(r)->account_id };
-    int rc;
-
-    if (!cl_uuid_valid(id))
-        return cl_req_fail(r, CL_ENOTFOUND, "no job \"%s\"", id);
-    if ((rc = cl_req_exec(r, db, res,
-            "SELECT " JOB_COLUMNS ", (SELECT coalesce(json_agg(json_build_object("
-            "   'attempt', a.attempt, 'worker_id', a.worker_id, 'outcome', a.outcome,"
-            "   'error', a.error, 'started_at', cl_time(a.started_at),"
-            "   'finished_at', cl_time(a.finished_at)) ORDER BY a.attempt), '[]'::json)"
-            "   FROM job_attempts a WHERE a.job_id = j.id) AS attempt_history"
-            "  FROM jobs j WHERE j.id = $1 AND j.account_id = $2", 2, params)) < 0)
-        return rc;
-    if (PQntuples(*res) != 1)
-        return cl_req_fail(r, CL_ENOTFOUND, "no job \"%s\"", id);
-    return 0;
+    return cl_req_load(r, db, res, "job",
+        "SELECT " JOB_COLUMNS ", (SELECT coalesce(json_agg(json_build_object("
+        "   'attempt', a.attempt, 'worker_id', a.worker_id, 'outcome', a.outcome,"
+        "   'error', a.error, 'started_at', cl_time(a.started_at),"
+        "   'finished_at', cl_time(a.finished_at)) ORDER BY a.attempt), '[]'::json)"
+        "   FROM job_attempts a WHERE a.job_id = j.id) AS attempt_history FROM jobs j",
+        "j", NULL);
 }
 
 /* GET /v1/jobs/{id} */

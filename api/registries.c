@@ -82,20 +82,8 @@ static void validate(cl_req *r, int create)
 
 static int load(cl_req *r, cl_pg *db, const char *lock, PGresult **res)
 {
-    const char *id = cl_req_param(r, "id");
-    const char *params[2] = { id, cl_req_principal(r)->account_id };
-    char sql[1024];
-    int rc;
-
-    if (!cl_uuid_valid(id))
-        return cl_req_fail(r, CL_ENOTFOUND, "no registry \"%s\"", id);
-    snprintf(sql, sizeof(sql), "SELECT " REGISTRY_COLUMNS ", g.version AS _version "
-             "FROM registries g WHERE g.id = $1 AND g.account_id = $2 %s", lock);
-    if ((rc = cl_req_exec(r, db, res, sql, 2, params)) < 0)
-        return rc;
-    if (PQntuples(*res) != 1)
-        return cl_req_fail(r, CL_ENOTFOUND, "no registry \"%s\"", id);
-    return 0;
+    return cl_req_load(r, db, res, "registry", "SELECT " REGISTRY_COLUMNS ", g.version AS "
+                       "_version FROM registries g", "g", lock);
 }
 
 /* Seal the body's password for registry id; NULL when there is none. */
@@ -179,11 +167,8 @@ static int registries_create(cl_req *r, json_t **out)
                                  "password", sealed != NULL))) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
-    cl_req_status(r, 201);
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/registries/%s", id));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 201, cl_arena_printf(cl_req_arena(r), "/v1/registries/%s",
+                                                         id));
 }
 
 /* GET /v1/registries/{id} */
@@ -195,9 +180,7 @@ static int registries_get(cl_req *r, json_t **out)
 
     if ((rc = cl_req_db(r, &db)) < 0 || (rc = load(r, db, "", &res)) < 0)
         return rc;
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* PATCH /v1/registries/{id}: a password of null removes it. */
@@ -251,9 +234,7 @@ static int registries_update(cl_req *r, json_t **out)
         return rc;
     }
     json_decref(changed);
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* DELETE /v1/registries/{id} */

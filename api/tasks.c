@@ -56,20 +56,7 @@ static int tasks_list(cl_req *r, json_t **out)
 
 static int load(cl_req *r, cl_pg *db, const char *lock, PGresult **res)
 {
-    const char *id = cl_req_param(r, "id");
-    const char *params[2] = { id, cl_req_principal(r)->account_id };
-    char sql[2048];
-    int rc;
-
-    if (!cl_uuid_valid(id))
-        return cl_req_fail(r, CL_ENOTFOUND, "no task \"%s\"", id);
-    snprintf(sql, sizeof(sql), "SELECT " TASK_COLUMNS " FROM tasks t WHERE t.id = $1 "
-             "AND t.account_id = $2 %s", lock);
-    if ((rc = cl_req_exec(r, db, res, sql, 2, params)) < 0)
-        return rc;
-    if (PQntuples(*res) != 1)
-        return cl_req_fail(r, CL_ENOTFOUND, "no task \"%s\"", id);
-    return 0;
+    return cl_req_load(r, db, res, "task", "SELECT " TASK_COLUMNS " FROM tasks t", "t", lock);
 }
 
 /* GET /v1/tasks/{id} */

@@ -131,31 +131,6 @@ static int body_from(const cli_command *cmd, app_flags *f, const char *name, jso
     { "--env", &env_value, 0, (f).env }, { "--domain", &env_value, 0, (f).domains }, \
     { "--label", &env_value, 0, (f).labels }, { NULL, NULL, 0, NULL }
 
-/* The id of an app named by id or name. */
-static int find_app(cli_ctx *c, const char *who, char *id, size_t size)
-{
-    json_t *items, *a;
-    size_t i;
-    int rc;
-
-    if ((rc = cli_list(c, "/v1/apps?limit=500", 0, &items)) != 0)
-        return rc;
-    rc = CLI_ENOTFOUND;
-    json_array_foreach(items, i, a) {
-        const char *aid = json_string_value(json_object_get(a, "id"));
-        const char *name = json_string_value(json_object_get(a, "name"));
-
-        if ((aid && strcmp(aid, who) == 0) || (name && strcmp(name, who) == 0)) {
-            snprintf(id, size, "%s", aid);
-            rc = 0;
-        }
-    }
-    json_decref(items);
-    if (rc != 0)
-        fprintf(stderr, "cloister: no app \"%s\" in this account\n", who);
-    return rc;
-}
-
 static int app_list(cli_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
@@ -178,7 +153,7 @@ static int app_show(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_app_commands[1], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = find_app(c, pos[0], id, sizeof(id))) != 0)
+        (rc = cli_find(c, "/v1/apps?limit=500", "id", "name", 0, pos[0], "app", id, sizeof(id))) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/apps/%s", id);
     if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
@@ -202,7 +177,7 @@ static int send_app(cli_ctx *c, const cli_command *cmd, int argc, char **argv, i
     if (rc == 0)
         rc = body_from(cmd, &f, create ? pos[0] : NULL, &body);
     if (rc == 0 && !create)
-        rc = find_app(c, pos[0], id, sizeof(id));
+        rc = cli_find(c, "/v1/apps?limit=500", "id", "name", 0, pos[0], "app", id, sizeof(id));
     if (rc == 0) {
         if (create)
             snprintf(path, sizeof(path), "/v1/apps");
@@ -240,7 +215,7 @@ static int app_delete(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_app_commands[4], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = find_app(c, pos[0], id, sizeof(id))) != 0)
+        (rc = cli_find(c, "/v1/apps?limit=500", "id", "name", 0, pos[0], "app", id, sizeof(id))) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/apps/%s", id);
     if ((rc = cli_call(c, "DELETE", path, NULL, &reply)) != 0)

@@ -75,6 +75,15 @@ void cli_reply_free(cli_reply *reply);
  * *items (a new array); max 0 means all. */
 int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items);
 
+/*
+ * Find, in the list at path (all pages), the item whose id_field or
+ * name_field equals who (the name compared without case when fold is set);
+ * its id goes to id.  CLI_ENOTFOUND, with a message naming `what`, when
+ * there is none.
+ */
+int cli_find(cli_ctx *c, const char *path, const char *id_field, const char *name_field,
+             int fold, const char *who, const char *what, char *id, size_t size);
+
 /* The account the caller acts in (from /v1/me), for paths that name it. */
 int cli_current_account(cli_ctx *c, const char **id);
 

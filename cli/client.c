@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int cli_exit_for_status(long status)
 {
@@ -148,6 +149,33 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items)
         json_decref(*items);
         *items = NULL;
     }
+    return rc;
+}
+
+int cli_find(cli_ctx *c, const char *path, const char *id_field, const char *name_field,
+             int fold, const char *who, const char *what, char *id, size_t size)
+{
+    json_t *items, *item;
+    size_t i;
+    int rc;
+
+    if ((rc = cli_list(c, path, 0, &items)) != 0)
+        return rc;
+    rc = CLI_ENOTFOUND;
+    json_array_foreach(items, i, item) {
+        const char *iid = json_string_value(json_object_get(item, id_field));
+        const char *name = json_string_value(json_object_get(item, name_field));
+
+        if ((iid && strcmp(iid, who) == 0) ||
+            (name && (fold ? strcasecmp(name, who) : strcmp(name, who)) == 0)) {
+            snprintf(id, size, "%s", iid);
+            rc = 0;
+            break;
+        }
+    }
+    json_decref(items);
+    if (rc != 0)
+        fprintf(stderr, "cloister: no %s \"%s\" in this account\n", what, who);
     return rc;
 }
 

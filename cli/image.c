@@ -25,28 +25,14 @@ static int image_inspect(cli_ctx *c, int argc, char **argv)
         return rc;
     json_t *body = json_pack("{s:s}", "reference", pos[0]);
     if (registry != NULL) {
-        json_t *items, *g;
-        size_t i;
-        const char *id = NULL;
+        char id[64];
 
-        if ((rc = cli_list(c, "/v1/registries?limit=500", 0, &items)) != 0) {
+        if ((rc = cli_find(c, "/v1/registries?limit=500", "id", "name", 0, registry, "registry",
+                           id, sizeof(id))) != 0) {
             json_decref(body);
             return rc;
         }
-        json_array_foreach(items, i, g) {
-            const char *gid = json_string_value(json_object_get(g, "id"));
-            const char *name = json_string_value(json_object_get(g, "name"));
-            if ((gid && strcmp(gid, registry) == 0) || (name && strcmp(name, registry) == 0))
-                id = gid;
-        }
-        if (id == NULL) {
-            fprintf(stderr, "cloister: no registry \"%s\" in this account\n", registry);
-            json_decref(items);
-            json_decref(body);
-            return CLI_ENOTFOUND;
-        }
         json_object_set_new(body, "registry_id", json_string(id));
-        json_decref(items);
     }
     rc = cli_call(c, "POST", "/v1/images/inspect", body, &reply);
     json_decref(body);

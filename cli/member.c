@@ -14,27 +14,9 @@ static const cli_column columns[] = {
 static int find_member(cli_ctx *c, const char *account, const char *who, char *id, size_t size)
 {
     char path[256];
-    json_t *items, *m;
-    size_t i;
-    int rc;
 
     snprintf(path, sizeof(path), "/v1/accounts/%s/members?limit=500", account);
-    if ((rc = cli_list(c, path, 0, &items)) != 0)
-        return rc;
-    rc = CLI_ENOTFOUND;
-    json_array_foreach(items, i, m) {
-        const char *uid = json_string_value(json_object_get(m, "user_id"));
-        const char *email = json_string_value(json_object_get(m, "email"));
-
-        if ((uid && strcmp(uid, who) == 0) || (email && strcasecmp(email, who) == 0)) {
-            snprintf(id, size, "%s", uid);
-            rc = 0;
-        }
-    }
-    json_decref(items);
-    if (rc != 0)
-        fprintf(stderr, "cloister: no member \"%s\" in this account\n", who);
-    return rc;
+    return cli_find(c, path, "user_id", "email", 1, who, "member", id, size);
 }
 
 static int member_list(cli_ctx *c, int argc, char **argv)

@@ -14,31 +14,6 @@ static const cli_column columns[] = {
     { "USERNAME", "username" }, { "PASSWORD", "has_password" }, { NULL, NULL },
 };
 
-/* The id of a registry named by id or name. */
-static int find_registry(cli_ctx *c, const char *who, char *id, size_t size)
-{
-    json_t *items, *g;
-    size_t i;
-    int rc;
-
-    if ((rc = cli_list(c, "/v1/registries?limit=500", 0, &items)) != 0)
-        return rc;
-    rc = CLI_ENOTFOUND;
-    json_array_foreach(items, i, g) {
-        const char *gid = json_string_value(json_object_get(g, "id"));
-        const char *name = json_string_value(json_object_get(g, "name"));
-
-        if ((gid && strcmp(gid, who) == 0) || (name && strcmp(name, who) == 0)) {
-            snprintf(id, size, "%s", gid);
-            rc = 0;
-        }
-    }
-    json_decref(items);
-    if (rc != 0)
-        fprintf(stderr, "cloister: no registry \"%s\" in this account\n", who);
-    return rc;
-}
-
 static int read_password(json_t *body)
 {
     char line[8200];
@@ -97,7 +72,8 @@ static int send_registry(cli_ctx *c, const cli_command *cmd, int argc, char **ar
     if (add) {
         snprintf(path, sizeof(path), "/v1/registries");
     } else {
-        if ((rc = find_registry(c, pos[0], id, sizeof(id))) != 0) {
+        if ((rc = cli_find(c, "/v1/registries?limit=500", "id", "name", 0, pos[0], "registry", id,
+                          sizeof(id))) != 0) {
             json_decref(body);
             return rc;
         }
@@ -130,7 +106,8 @@ static int registry_remove(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_registry_commands[3], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = find_registry(c, pos[0], id, sizeof(id))) != 0)
+        (rc = cli_find(c, "/v1/registries?limit=500", "id", "name", 0, pos[0], "registry", id,
+                          sizeof(id))) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/registries/%s", id);
     if ((rc = cli_call(c, "DELETE", path, NULL, &reply)) != 0)
@@ -155,7 +132,8 @@ static int registry_check(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_registry_commands[4], argc, argv, flags, pos, 1, 1, &npos)) != 0 ||
-        (rc = find_registry(c, pos[0], id, sizeof(id))) != 0)
+        (rc = cli_find(c, "/v1/registries?limit=500", "id", "name", 0, pos[0], "registry", id,
+                          sizeof(id))) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/registries/%s/check", id);
     if ((rc = cli_call(c, "POST", path, NULL, &reply)) != 0)

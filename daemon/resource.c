@@ -114,6 +114,41 @@ const char *cl_row_text(PGresult *res, int row, const char *column)
     return col < 0 || PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+int cl_req_load(cl_req *r, cl_pg *db, PGresult **res, const char *what,
+                const char *select_from, const char *alias, const char *lock)
+{
+    const char *id = cl_req_param(r, "id");
+    const char *params[2] = { id, cl_req_principal(r)->account_id };
+    char *sql;
+    int rc;
+
+    if (!cl_uuid_valid(id))
+        return cl_req_fail(r, CL_ENOTFOUND, "no %s \"%s\"", what, id);
+    sql = cl_arena_printf(cl_req_arena(r), "%s WHERE %s.id = $1 AND %s.account_id = $2 %s",
+                          select_from, alias, alias, lock ? lock : "");
+    if (sql == NULL)
+        return cl_req_fail(r, CL_ERROR, "out of memory");
+    if ((rc = cl_req_exec(r, db, res, sql, 2, params)) < 0)
+        return rc;
+    if (PQntuples(*res) != 1)
+        return cl_req_fail(r, CL_ENOTFOUND, "no %s \"%s\"", what, id);
+    return 0;
+}
+
+int cl_req_row(cl_req *r, json_t **out, PGresult *res, int status, const char *location)
+{
+    const char *version = cl_row_text(res, 0, "_version");
+
+    if (status != 0)
+        cl_req_status(r, status);
+    if (version != NULL)
+        cl_req_etag(r, version);
+    if (location != NULL)
+        cl_req_set_header(r, "Location", location);
+    *out = cl_row_json(res, 0);
+    return *out ? 0 : cl_req_fail(r, CL_ERROR, "out of memory");
+}
+
 /* ---- pagination ------------------------------------------------------ */
 
 static int valid_position(const char *pos, cl_cursor_kind kind)

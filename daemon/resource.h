@@ -37,6 +37,19 @@ json_t *cl_row_value(PGresult *res, int row, int col);
 /* The text of the named column, or NULL when it is SQL NULL or absent. */
 const char *cl_row_text(PGresult *res, int row, const char *column);
 
+/*
+ * Load the resource named by the path's {id} in the caller's account:
+ * "<select_from> WHERE <alias>.id = $1 AND <alias>.account_id = $2 <lock>".
+ * 404 "no <what> ..." for an id that is malformed, unknown or another
+ * account's.
+ */
+int cl_req_load(cl_req *r, cl_pg *db, PGresult **res, const char *what,
+                const char *select_from, const char *alias, const char *lock);
+
+/* Answer with row 0 as the resource: status (0 keeps 200), its ETag from
+ * the "_version" column when there is one, and Location when given. */
+int cl_req_row(cl_req *r, json_t **out, PGresult *res, int status, const char *location);
+
 /* ---- audit ------------------------------------------------------------- */
 
 /*
