@@ -19,6 +19,11 @@
  *   labels           at most 64 key: value strings
  *   debug            boolean                                        (false)
  *
+ * input_digest (read-only) is the digest input_image resolved to: every new
+ * or changed input_image queues an image.inspect job (input_inspect_job),
+ * which fills it in; a registry of the account whose host the reference
+ * names lends its credentials.
+ *
  * approved_domains (read-only) are the allowed domains that an approval
  * task has approved (api/tasks.c); each newly allowed domain gets a task.
  *
@@ -27,6 +32,7 @@
  */
 #include "daemon.h"
 #include "oci_ref.h"
+#include "jobs.h"
 #include "resource.h"
 #include "tasks.h"
 
@@ -40,7 +46,7 @@
     "a.id, a.name, a.description, a.input_image, a.output_image, a.runtime, a.enclave_size," \
     " a.max_threads, a.isvprodid, a.isvsvn, a.entrypoint, a.args, a.env, a.allowed_domains," \
     " a.approved_domains, a.encrypted_paths, a.writable_paths, a.labels, a.debug," \
-    " a.created_at, a.updated_at"
+    " a.input_digest, a.input_inspect_job, a.created_at, a.updated_at"
 
 static const char *const fields[] = {
     "name", "description", "input_image", "output_image", "runtime", "enclave_size",
@@ -240,10 +246,28 @@ static void validate(cl_req *r, json_t *body, const char **text)
 
 /* ---- handlers ----------------------------------------------------------- */
 
+#define APP_SELECT "SELECT " APP_COLUMNS ", a.version AS _version FROM apps a"
+
 static int load(cl_req *r, cl_pg *db, const char *lock, PGresult **res)
 {
-    return cl_req_load(r, db, res, "app", "SELECT " APP_COLUMNS ", a.version AS _version "
-                       "FROM apps a", "a", lock);
+    return cl_req_load(r, db, res, "app", APP_SELECT, "a", lock);
+}
+
+/* Queue the inspection of the app's input_image, and remember the job. */
+static int inspect_input(cl_req *r, cl_pg *db, const char *id, const char *image)
+{
+    json_t *job;
+    int rc;
+
+    if ((rc = cl_job_enqueue(r, db, "image.inspect", cl_arena_printf(cl_req_arena(r),
+                             "app:%s", id), json_pack("{s:s, s:s}", "reference", image,
+                             "app_id", id), 3, &job)) < 0)
+        return rc;
+    const char *params[2] = { id, json_string_value(json_object_get(job, "id")) };
+    rc = cl_req_exec(r, db, NULL, "UPDATE apps SET input_inspect_job = $2, input_digest = NULL "
+                     "WHERE id = $1", 2, params);
+    json_decref(job);
+    return rc;
 }
 
 /* GET /v1/apps */
@@ -316,6 +340,8 @@ static int apps_create(cl_req *r, json_t **out)
                        "app:%s", id), json_pack("{s:s, s:s}", "name", v[0],
                        "input_image", v[2]))) < 0 ||
         (rc = cl_tasks_sync_domains(r, db, id)) < 0 ||
+        (rc = inspect_input(r, db, id, v[2])) < 0 ||
+        (rc = cl_req_load_id(r, db, &res, "app", APP_SELECT, "a", "", id)) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
     return cl_req_row(r, out, res, 201, cl_arena_printf(cl_req_arena(r), "/v1/apps/%s", id));
@@ -408,6 +434,8 @@ static int apps_update(cl_req *r, json_t **out)
                        "app:%s", cl_req_param(r, "id")),
                        json_pack("{s:o}", "fields", changed))) < 0 ||
         (rc = cl_tasks_sync_domains(r, db, cl_req_param(r, "id"))) < 0 ||
+        (present[2] == 't' &&
+         (rc = inspect_input(r, db, cl_req_param(r, "id"), v[2])) < 0) ||
         (rc = load(r, db, "", &res)) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;

@@ -117,13 +117,19 @@ const char *cl_row_text(PGresult *res, int row, const char *column)
 int cl_req_load(cl_req *r, cl_pg *db, PGresult **res, const char *what,
                 const char *select_from, const char *alias, const char *lock)
 {
-    const char *id = cl_req_param(r, "id");
+    return cl_req_load_id(r, db, res, what, select_from, alias, lock, cl_req_param(r, "id"));
+}
+
+int cl_req_load_id(cl_req *r, cl_pg *db, PGresult **res, const char *what,
+                   const char *select_from, const char *alias, const char *lock,
+                   const char *id)
+{
     const char *params[2] = { id, cl_req_principal(r)->account_id };
     char *sql;
     int rc;
 
     if (!cl_uuid_valid(id))
-        return cl_req_fail(r, CL_ENOTFOUND, "no %s \"%s\"", what, id);
+        return cl_req_fail(r, CL_ENOTFOUND, "no %s \"%s\"", what, id ? id : "");
     sql = cl_arena_printf(cl_req_arena(r), "%s WHERE %s.id = $1 AND %s.account_id = $2 %s",
                           select_from, alias, alias, lock ? lock : "");
     if (sql == NULL)

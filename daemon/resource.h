@@ -46,6 +46,11 @@ const char *cl_row_text(PGresult *res, int row, const char *column);
 int cl_req_load(cl_req *r, cl_pg *db, PGresult **res, const char *what,
                 const char *select_from, const char *alias, const char *lock);
 
+/* The same for a given id rather than the path's. */
+int cl_req_load_id(cl_req *r, cl_pg *db, PGresult **res, const char *what,
+                   const char *select_from, const char *alias, const char *lock,
+                   const char *id);
+
 /* Answer with row 0 as the resource: status (0 keeps 200), its ETag from
  * the "_version" column when there is one, and Location when given. */
 int cl_req_row(cl_req *r, json_t **out, PGresult *res, int status, const char *location);

@@ -57,16 +57,29 @@ static int registry_client(cl_job *j, const char *id, const char *host, cl_oci_c
     PGresult *res = NULL;
     int rc;
 
-    if (id == NULL) {
-        snprintf(host_out, 256, "%s", host);
-        return cl_oci_client_init(client, strcmp(host, "docker.io") == 0
-                                          ? "registry-1.docker.io" : host, 1, NULL, NULL, err);
-    }
     if ((rc = cl_pg_connect(&conn, cl_worker.database_url, "cloister-worker-job", err)) < 0)
         return rc;
-    const char *params[2] = { id, cl_job_account(j) };
-    res = PQexecParams(conn, "SELECT host, tls, username, password_sealed FROM registries "
-                       "WHERE id = $1 AND account_id = $2", 2, NULL, params, NULL, NULL, 0);
+    if (id == NULL) {
+        /* no registry named: one of the account's for this host, or none */
+        const char *by_host[2] = { host, cl_job_account(j) };
+        res = PQexecParams(conn, "SELECT host, tls, username, password_sealed, id FROM "
+                           "registries WHERE host = $1 AND account_id = $2 ORDER BY created_at "
+                           "LIMIT 1", 2, NULL, by_host, NULL, NULL, 0);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0) {
+            PQclear(res);
+            PQfinish(conn);
+            snprintf(host_out, 256, "%s", host);
+            return cl_oci_client_init(client, strcmp(host, "docker.io") == 0
+                                              ? "registry-1.docker.io" : host, 1, NULL, NULL,
+                                      err);
+        }
+        if (PQresultStatus(res) == PGRES_TUPLES_OK)
+            id = PQgetvalue(res, 0, 4);
+    } else {
+        const char *params[2] = { id, cl_job_account(j) };
+        res = PQexecParams(conn, "SELECT host, tls, username, password_sealed FROM registries "
+                           "WHERE id = $1 AND account_id = $2", 2, NULL, params, NULL, NULL, 0);
+    }
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = cl_error_set(err, CL_EUNAVAILABLE, "could not read the registry: %s",
                           PQerrorMessage(conn));
@@ -116,6 +129,28 @@ static int registry_check(cl_job *j, json_t **result, cl_error *err)
     return rc;
 }
 
+/* The app's input_image resolved to digest (unless it changed meanwhile). */
+static int record_digest(cl_job *j, const char *app, const char *reference, const char *digest,
+                         cl_error *err)
+{
+    const char *params[5] = { app, cl_job_account(j), reference, digest, cl_job_id(j) };
+    PGconn *conn;
+    PGresult *res;
+    int rc;
+
+    if ((rc = cl_pg_connect(&conn, cl_worker.database_url, "cloister-worker-job", err)) < 0)
+        return rc;
+    res = PQexecParams(conn, "UPDATE apps SET input_digest = $4 WHERE id = $1 AND "
+                       "account_id = $2 AND input_image = $3 AND input_inspect_job = $5",
+                       5, NULL, params, NULL, NULL, 0);
+    rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0
+        : cl_error_set(err, CL_EUNAVAILABLE, "could not record the digest: %s",
+                       PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+    return rc;
+}
+
 /* image.inspect: resolve a reference and read its image's config. */
 static int image_inspect(cl_job *j, json_t **result, cl_error *err)
 {
@@ -141,9 +176,15 @@ static int image_inspect(cl_job *j, json_t **result, cl_error *err)
     rc = cl_oci_inspect(&client, reference, result, err);
     cl_oci_client_free(&client);
     if (rc == 0) {
+        const char *app = json_string_value(json_object_get(p, "app_id"));
+        const char *digest = json_string_value(json_object_get(*result, "digest"));
+
         cl_job_progress(j, 100);
-        cl_job_log(j, "%s is %s", reference,
-                   json_string_value(json_object_get(*result, "digest")));
+        cl_job_log(j, "%s is %s", reference, digest);
+        if (app != NULL && (rc = record_digest(j, app, reference, digest, err)) < 0) {
+            json_decref(*result);
+            *result = NULL;
+        }
     }
     return rc;
 }

@@ -182,6 +182,33 @@ class Images(unittest.TestCase):
         self.assertIn("refused the credentials", job["error"])
         self.assertEqual(job["attempts"], 1)
 
+    def test_an_app_learns_its_input_digest(self):
+        self.registry(self.locked.host, username="robot", password="pw-robot-1")
+        app = self.api.ok("POST", "/v1/apps", {
+            "name": "web", "input_image": f"{self.locked.host}/private/app:v1",
+            "output_image": f"{self.locked.host}/private/app-sgx"}, want=201)
+        self.assertIsNone(app["input_digest"])
+        job = self.wait_job(app["input_inspect_job"])
+        self.assertEqual(job["state"], "succeeded", job)   # the account's registry lent its
+        self.assertEqual(job["target"], f"app:{app['id']}")  # credentials by host
+        want = self.skopeo_digest(self.locked.host, "private/app:v1", creds="robot:pw-robot-1")
+        self.assertEqual(self.api.ok("GET", f"/v1/apps/{app['id']}")["input_digest"], want)
+        changed = self.api.ok("PATCH", f"/v1/apps/{app['id']}",
+                              {"input_image": f"{self.locked.host}/private/none:v1"})
+        self.assertIsNone(changed["input_digest"])
+        self.assertNotEqual(changed["input_inspect_job"], app["input_inspect_job"])
+        self.assertEqual(self.wait_job(changed["input_inspect_job"])["state"], "failed")
+        self.assertIsNone(self.api.ok("GET", f"/v1/apps/{app['id']}")["input_digest"])
+
+    def wait_job(self, job_id):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            job = self.api.ok("GET", f"/v1/jobs/{job_id}")
+            if job["state"] in ("succeeded", "failed"):
+                return job
+            time.sleep(0.1)
+        self.fail(f"job {job_id} did not end")
+
     def test_token_authenticated_registry(self):
         reg = self.registry(self.bearer.host, username="robot", password="pw-robot-1")
         self.expect_image(self.inspect(f"{self.bearer.host}/tokened/app:v1", reg),
