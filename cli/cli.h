@@ -146,5 +146,6 @@ extern const cli_command cli_app_commands[];
 extern const cli_command cli_job_commands[];
 extern const cli_command cli_registry_commands[];
 extern const cli_command cli_image_commands[];
+extern const cli_command cli_task_commands[];
 
 #endif

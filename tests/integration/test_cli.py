@@ -301,6 +301,22 @@ class Cli(unittest.TestCase):
         self.run_cli("registry", "remove", "private")
         self.run_cli("registry", "check", "private", want=3)
 
+    def test_tasks(self):
+        account, _ = self.new_account()
+        self.assertEqual(self.json_of("task", "policy")["quorum"], 1)
+        self.assertEqual(self.json_of("task", "policy", "--quorum", "2")["quorum"], 2)
+        self.json_of("app", "create", "web", "--input-image", "nginx:1.25", "--output-image",
+                     "r.example.com/a/web", "--domain", "web.example.com")
+        [task] = self.json_of("task", "list", "--state", "pending")
+        self.assertEqual(task["details"]["domain"], "web.example.com")
+        res = self.run_cli("task", "approve", task["id"], want=5)     # asked for it myself
+        self.assertIn("other admins must approve", res.stderr)
+        self.run_cli("task", "policy", "--quorum", "1")
+        self.assertEqual(self.json_of("task", "deny", task["id"], "--comment", "no")["state"],
+                         "denied")
+        self.run_cli("task", "deny", task["id"], want=4)
+        self.run_cli("task", "policy", "--quorum", "0", want=6)
+
     # ---- output formats and usage ---------------------------------------------
 
     def test_yaml_is_the_json_objects(self):
