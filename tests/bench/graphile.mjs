@@ -32,6 +32,7 @@ if (mode === 'drain') {
                SELECT json_populate_record(null::graphile_worker.job_spec,
                       json_build_object('identifier', 'noop', 'payload', '{}'::json))
                  FROM generate_series(1, $1)))`, [n]);
+    await q('ANALYZE graphile_worker._private_jobs');
     let done = 0;
     const started = process.hrtime.bigint();
     const r = await runner(concText, { noop: async () => { done++; } }, batched === 'batched');
