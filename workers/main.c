@@ -145,6 +145,27 @@ static void on_report(void *ctx, json_t *msg)
     cl_error_clear(&err);
 }
 
+/* Run a claimed job in slot s: fork its child.  A fork that fails fails
+ * the attempt (it is retried like any other failure). */
+static int start(worker *w, slot *s, cl_claim *claimed)
+{
+    cl_error err = { 0 };
+
+    s->claim = *claimed;
+    s->kind = cl_job_kind_find(s->claim.kind);
+    s->busy = 1;
+    s->started_ms = now_ms();
+    if (cl_child_start(&s->child, s->kind, &s->claim, w->cfg.job_memory_limit, &err) < 0) {
+        snprintf(s->error, sizeof(s->error), "%s", err.message);
+        cl_queue_finish(&w->q, &s->claim, s->kind, CL_OUTCOME_FAILED, NULL, s->error, 0, &err);
+        cl_claim_clear(&s->claim);
+        memset(s, 0, sizeof(*s));
+        cl_error_clear(&err);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- settling an attempt when its child is gone ----------------------------- */
 
 static void settle(worker *w, slot *s, int status)
@@ -181,9 +202,13 @@ static void settle(worker *w, slot *s, int status)
         snprintf(why, sizeof(why), "%s", s->error[0] ? s->error : "the job's process ended "
                  "without saying why");
     }
-    if (cl_queue_finish(&w->q, &s->claim, s->kind, outcome,
-                        outcome == CL_OUTCOME_SUCCEEDED ? s->result : NULL,
-                        outcome == CL_OUTCOME_SUCCEEDED ? NULL : why, s->permanent, &err) < 0)
+    /* settle, and unless stopping take the next job in the same round trip */
+    cl_claim next;
+    int found = 0;
+    if (cl_queue_finish_claim(&w->q, &s->claim, s->kind, outcome,
+                              outcome == CL_OUTCOME_SUCCEEDED ? s->result : NULL,
+                              outcome == CL_OUTCOME_SUCCEEDED ? NULL : why, s->permanent,
+                              w->stopping ? NULL : w->kinds, &next, &found, &err) < 0)
         cl_log_error("could not settle job %s: %s", s->claim.id, err.message);
     cl_log_kv(outcome == CL_OUTCOME_SUCCEEDED ? CL_LOG_DEBUG : CL_LOG_INFO,
               json_pack("{s:s, s:s, s:i, s:s}", "job", s->claim.id, "kind", s->claim.kind,
@@ -194,6 +219,8 @@ static void settle(worker *w, slot *s, int status)
     json_decref(s->result);
     cl_claim_clear(&s->claim);
     memset(s, 0, sizeof(*s));
+    if (found)
+        start(w, s, &next);
 }
 
 static void reap_children(worker *w)
@@ -226,17 +253,9 @@ static void claim_more(worker *w)
         }
         if (!found)
             break;
-        s->kind = cl_job_kind_find(s->claim.kind);
-        s->busy = 1;
-        s->started_ms = now_ms();
-        if (cl_child_start(&s->child, s->kind, &s->claim, w->cfg.job_memory_limit, &err) < 0) {
-            snprintf(s->error, sizeof(s->error), "%s", err.message);
-            cl_queue_finish(&w->q, &s->claim, s->kind, CL_OUTCOME_FAILED, NULL, s->error, 0,
-                            &err);
-            cl_claim_clear(&s->claim);
-            memset(s, 0, sizeof(*s));
+        cl_claim claimed = s->claim;
+        if (start(w, s, &claimed) < 0)
             break;
-        }
     }
     cl_error_clear(&err);
 }

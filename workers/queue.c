@@ -119,51 +119,71 @@ void cl_claim_clear(cl_claim *c)
     memset(c, 0, sizeof(*c));
 }
 
+/*
+ * The claim, as common table expressions over three parameters: the kinds
+ * (a text[] literal), the worker's id and the lease in seconds.  Used alone,
+ * and after settling an attempt in the same statement, so that a busy worker
+ * hands back one job and takes the next in one round trip.
+ */
+#define CLAIM_CTES(KINDS, WORKER, LEASE) \
+    " next AS (" \
+    "  SELECT id FROM jobs" \
+    "   WHERE state = 'queued' AND run_after <= now() AND kind = ANY(" KINDS "::text[])" \
+    "   ORDER BY run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED)," \
+    " claimed AS (" \
+    "  UPDATE jobs j SET state = 'running', attempts = j.attempts + 1," \
+    "         lease_owner = " WORKER ", lease_expires_at = now() + make_interval(secs => " \
+    LEASE ")," \
+    "         started_at = coalesce(j.started_at, now())" \
+    "    FROM next WHERE j.id = next.id" \
+    "  RETURNING j.id, j.account_id, j.kind, j.attempts, j.max_attempts, j.params)," \
+    " attempt AS (" \
+    "  INSERT INTO job_attempts (job_id, attempt, worker_id)" \
+    "  SELECT id, attempts, " WORKER " FROM claimed" \
+    "  ON CONFLICT (job_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id," \
+    "     started_at = now(), finished_at = NULL, outcome = NULL, error = NULL)" \
+    "SELECT id, account_id, kind, attempts, max_attempts, params FROM claimed"
+
+static void kinds_literal(char *list, size_t size, const char *const *kinds)
+{
+    snprintf(list, size, "{");
+    for (size_t i = 0; kinds[i] != NULL; i++)
+        snprintf(list + strlen(list), size - strlen(list), "%s\"%s\"", i ? "," : "", kinds[i]);
+    snprintf(list + strlen(list), size - strlen(list), "}");
+}
+
+/* The claimed row of res, if there is one. */
+static void read_claim(PGresult *res, cl_claim *out, int *found)
+{
+    *found = 0;
+    memset(out, 0, sizeof(*out));
+    if (PQntuples(res) != 1)
+        return;
+    snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 0));
+    snprintf(out->account, sizeof(out->account), "%s", PQgetvalue(res, 0, 1));
+    snprintf(out->kind, sizeof(out->kind), "%s", PQgetvalue(res, 0, 2));
+    out->attempt = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
+    out->max_attempts = (int)strtol(PQgetvalue(res, 0, 4), NULL, 10);
+    out->params = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
+    if (out->params == NULL)
+        out->params = json_object();
+    *found = 1;
+}
+
 int cl_queue_claim(cl_queue *q, const char *const *kinds, cl_claim *out, int *found,
                    cl_error *err)
 {
-    char list[1024] = "{", lease[16];
+    char list[1024], lease[16];
     PGresult *res;
     int rc;
 
     *found = 0;
-    memset(out, 0, sizeof(*out));
-    for (size_t i = 0; kinds[i] != NULL; i++)
-        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s\"%s\"",
-                 i ? "," : "", kinds[i]);
-    snprintf(list + strlen(list), sizeof(list) - strlen(list), "}");
+    kinds_literal(list, sizeof(list), kinds);
     snprintf(lease, sizeof(lease), "%d", q->lease_s);
     const char *params[3] = { list, q->worker_id, lease };
-    if ((rc = exec_q(q, &res,
-            "WITH next AS ("
-            "  SELECT id FROM jobs"
-            "   WHERE state = 'queued' AND run_after <= now() AND kind = ANY($1::text[])"
-            "   ORDER BY run_after, created_at LIMIT 1 FOR UPDATE SKIP LOCKED),"
-            " claimed AS ("
-            "  UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,"
-            "         lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),"
-            "         started_at = coalesce(j.started_at, now())"
-            "    FROM next WHERE j.id = next.id"
-            "  RETURNING j.id, j.account_id, j.kind, j.attempts, j.max_attempts, j.params),"
-            " attempt AS ("
-            "  INSERT INTO job_attempts (job_id, attempt, worker_id)"
-            "  SELECT id, attempts, $2 FROM claimed"
-            "  ON CONFLICT (job_id, attempt) DO UPDATE SET worker_id = EXCLUDED.worker_id,"
-            "     started_at = now(), finished_at = NULL, outcome = NULL, error = NULL)"
-            "SELECT id, account_id, kind, attempts, max_attempts, params FROM claimed",
-            3, params, err)) < 0)
+    if ((rc = exec_q(q, &res, "WITH" CLAIM_CTES("$1", "$2", "$3"), 3, params, err)) < 0)
         return rc;
-    if (PQntuples(res) == 1) {
-        snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(res, 0, 0));
-        snprintf(out->account, sizeof(out->account), "%s", PQgetvalue(res, 0, 1));
-        snprintf(out->kind, sizeof(out->kind), "%s", PQgetvalue(res, 0, 2));
-        out->attempt = (int)strtol(PQgetvalue(res, 0, 3), NULL, 10);
-        out->max_attempts = (int)strtol(PQgetvalue(res, 0, 4), NULL, 10);
-        out->params = json_loads(PQgetvalue(res, 0, 5), 0, NULL);
-        if (out->params == NULL)
-            out->params = json_object();
-        *found = 1;
-    }
+    read_claim(res, out, found);
     PQclear(res);
     return 0;
 }
@@ -242,41 +262,65 @@ long cl_queue_backoff_ms(const cl_job_kind *kind, int next)
     return delay;
 }
 
+/* Settling an attempt, as common table expressions over $1..$8. */
+#define SETTLE_CTES \
+    " done AS (" \
+    "  UPDATE jobs SET state = $3," \
+    "    attempts = CASE WHEN $8 = 'handed_back' THEN attempts - 1 ELSE attempts END," \
+    "    result = coalesce($4::jsonb, result)," \
+    "    error = CASE WHEN $3 = 'succeeded' THEN NULL ELSE coalesce($5, error) END," \
+    "    progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END," \
+    "    run_after = CASE WHEN $3 = 'queued' THEN now() + make_interval(secs => $7::double" \
+    "                precision / 1000) ELSE run_after END," \
+    "    finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'canceled') THEN now() END," \
+    "    lease_owner = NULL, lease_expires_at = NULL" \
+    "   WHERE id = $1 AND lease_owner = $2 RETURNING id)," \
+    " settled AS (" \
+    "  UPDATE job_attempts SET finished_at = now(), outcome = $8, error = $5" \
+    "   WHERE job_id = $1 AND attempt = $6::int AND EXISTS (SELECT 1 FROM done))," \
+    " event AS (" \
+    "  INSERT INTO job_events (job_id, type, message)" \
+    "  SELECT id, 'state', $3 || coalesce(': ' || $5, '') FROM done)"
+
 int cl_queue_finish(cl_queue *q, const cl_claim *c, const cl_job_kind *kind,
                     cl_outcome outcome, json_t *result, const char *error, int permanent,
                     cl_error *err)
 {
+    return cl_queue_finish_claim(q, c, kind, outcome, result, error, permanent, NULL, NULL,
+                                 NULL, err);
+}
+
+int cl_queue_finish_claim(cl_queue *q, const cl_claim *c, const cl_job_kind *kind,
+                          cl_outcome outcome, json_t *result, const char *error, int permanent,
+                          const char *const *kinds, cl_claim *next, int *found, cl_error *err)
+{
     static const char *const names[] = { "succeeded", "failed", "canceled", "handed_back" };
-    char attempt[16], delay[24];
+    char attempt[16], delay[24], list[1024], lease[16];
     char *result_text = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     int retry = outcome == CL_OUTCOME_FAILED && !permanent && c->attempt < c->max_attempts;
+    PGresult *res = NULL;
     int rc;
 
+    if (found != NULL)
+        *found = 0;
     snprintf(attempt, sizeof(attempt), "%d", c->attempt);
     snprintf(delay, sizeof(delay), "%ld", retry ? cl_queue_backoff_ms(kind, c->attempt + 1) : 0);
     const char *state = outcome == CL_OUTCOME_SUCCEEDED ? "succeeded"
                       : outcome == CL_OUTCOME_CANCELED ? "canceled"
                       : outcome == CL_OUTCOME_HANDED_BACK || retry ? "queued" : "failed";
-    const char *params[8] = { c->id, q->worker_id, state, result_text, error, attempt, delay,
-                              names[outcome] };
-    rc = exec_q(q, NULL,
-        "WITH done AS ("
-        "  UPDATE jobs SET state = $3,"
-        "    attempts = CASE WHEN $8 = 'handed_back' THEN attempts - 1 ELSE attempts END,"
-        "    result = coalesce($4::jsonb, result),"
-        "    error = CASE WHEN $3 = 'succeeded' THEN NULL ELSE coalesce($5, error) END,"
-        "    progress = CASE WHEN $3 = 'succeeded' THEN 100 ELSE progress END,"
-        "    run_after = CASE WHEN $3 = 'queued' THEN now() + make_interval(secs => $7::double"
-        "                precision / 1000) ELSE run_after END,"
-        "    finished_at = CASE WHEN $3 IN ('succeeded', 'failed', 'canceled') THEN now() END,"
-        "    lease_owner = NULL, lease_expires_at = NULL"
-        "   WHERE id = $1 AND lease_owner = $2 RETURNING id),"
-        " attempt AS ("
-        "  UPDATE job_attempts SET finished_at = now(), outcome = $8, error = $5"
-        "   WHERE job_id = $1 AND attempt = $6::int AND EXISTS (SELECT 1 FROM done))"
-        "INSERT INTO job_events (job_id, type, message)"
-        "SELECT id, 'state', $3 || coalesce(': ' || $5, '') FROM done",
-        8, params, err);
+    const char *params[10] = { c->id, q->worker_id, state, result_text, error, attempt, delay,
+                               names[outcome], list, lease };
+    if (kinds != NULL) {
+        kinds_literal(list, sizeof(list), kinds);
+        snprintf(lease, sizeof(lease), "%d", q->lease_s);
+        rc = exec_q(q, &res, "WITH" SETTLE_CTES "," CLAIM_CTES("$9", "$2", "$10"), 10, params,
+                    err);
+        if (rc == 0)
+            read_claim(res, next, found);
+        PQclear(res);
+    } else {
+        rc = exec_q(q, NULL, "WITH" SETTLE_CTES " SELECT 1", 8, params, err);
+    }
     free(result_text);
     if (rc == 0 && strcmp(state, "queued") == 0 && outcome != CL_OUTCOME_HANDED_BACK)
         cl_log_kv(CL_LOG_INFO, json_pack("{s:s, s:s, s:i, s:s}", "job", c->id, "kind", c->kind,

@@ -107,6 +107,12 @@ int cl_queue_finish(cl_queue *q, const cl_claim *c, const cl_job_kind *kind,
                     cl_outcome outcome, json_t *result, const char *error, int permanent,
                     cl_error *err);
 
+/* Settle an attempt and, in the same statement, claim the next job of
+ * `kinds` (*found says whether there was one). */
+int cl_queue_finish_claim(cl_queue *q, const cl_claim *c, const cl_job_kind *kind,
+                          cl_outcome outcome, json_t *result, const char *error, int permanent,
+                          const char *const *kinds, cl_claim *next, int *found, cl_error *err);
+
 /* Append an event a job reported. */
 int cl_queue_event(cl_queue *q, const char *job_id, const char *type, const char *message,
                    int progress, cl_error *err);
