@@ -92,6 +92,14 @@ int cli_current_account(cli_ctx *c, const char **id);
  * canceled.  *job (may be NULL) receives the final job object. */
 int cli_wait_job(cli_ctx *c, const char *id, json_t **job);
 
+/* Follow a job's events as Server-Sent Events until it ends (job.c). */
+int cli_follow_job(cli_ctx *c, const char *id);
+
+/* The authentication headers for a request (client.c); lines are written
+ * into the caller's buffers. */
+size_t cli_auth_headers(cli_ctx *c, const char *method, const char **headers, char *auth,
+                        size_t auth_size, char *csrf, size_t csrf_size);
+
 /* Exit code for an HTTP status. */
 int cli_exit_for_status(long status);
 

@@ -38,12 +38,31 @@ static void print_problem(long status, json_t *doc)
                 json_string_value(json_object_get(e, "message")));
 }
 
+size_t cli_auth_headers(cli_ctx *c, const char *method, const char **headers, char *auth,
+                        size_t auth_size, char *csrf, size_t csrf_size)
+{
+    size_t n = 0;
+
+    if (c->api_key != NULL) {
+        snprintf(auth, auth_size, "Authorization: Bearer %s", c->api_key);
+        headers[n++] = auth;
+    } else if (c->session != NULL) {
+        snprintf(auth, auth_size, "Cookie: cloister_session=%s", c->session);
+        headers[n++] = auth;
+        if (strcmp(method, "GET") != 0 && c->csrf != NULL) {
+            snprintf(csrf, csrf_size, "X-CSRF-Token: %s", c->csrf);
+            headers[n++] = csrf;
+        }
+    }
+    return n;
+}
+
 int cli_call(cli_ctx *c, const char *method, const char *path, json_t *body,
              cli_reply *reply)
 {
     cl_http_options opt = { .ca_file = c->ca_file, .insecure = c->insecure };
     cl_http_response resp = { .keep = { "Location", "Link", "Set-Cookie", NULL } };
-    char url[8192], auth[512], cookie[512], csrf[256];
+    char url[8192], auth[512], csrf[256];
     const char *headers[6];
     char *text = NULL;
     cl_error err = { 0 };
@@ -58,17 +77,7 @@ int cli_call(cli_ctx *c, const char *method, const char *path, json_t *body,
     }
     snprintf(url, sizeof(url), "%s%s", c->url, path);
     headers[n++] = "Accept: application/json";
-    if (c->api_key != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->api_key);
-        headers[n++] = auth;
-    } else if (c->session != NULL) {
-        snprintf(cookie, sizeof(cookie), "Cookie: cloister_session=%s", c->session);
-        headers[n++] = cookie;
-        if (strcmp(method, "GET") != 0 && c->csrf != NULL) {
-            snprintf(csrf, sizeof(csrf), "X-CSRF-Token: %s", c->csrf);
-            headers[n++] = csrf;
-        }
-    }
+    n += cli_auth_headers(c, method, headers + n, auth, sizeof(auth), csrf, sizeof(csrf));
     if (body != NULL) {
         headers[n++] = "Content-Type: application/json";
         text = json_dumps(body, JSON_COMPACT);

@@ -2,7 +2,9 @@
  * job.c - cloister job list | show | logs | cancel, and worker list.
  *
  * `job logs -f` follows a job until it ends, printing each event as it
- * arrives (it asks /v1/jobs/{id}/events for what is new twice a second).
+ * arrives: it reads /v1/jobs/{id}/events as Server-Sent Events, and if the
+ * stream breaks it reconnects with Last-Event-ID, so nothing is printed
+ * twice or missed.
  */
 #include "cli.h"
 
@@ -12,7 +14,6 @@
 #include <unistd.h>
 
 #include "http_client.h"
-#include "token.h"
 
 static const cli_column columns[] = {
     { "ID", "id" }, { "KIND", "kind" }, { "TARGET", "target" }, { "STATE", "state" },
@@ -93,64 +94,128 @@ static void print_event(cli_ctx *c, json_t *e)
     fflush(stdout);
 }
 
+/* Server-Sent Events, parsed as they arrive: fields of the current event
+ * until a blank line, then the event is printed. */
+typedef struct sse_reader {
+    cli_ctx *c;
+    char line[16384];
+    size_t len;
+    char id[32], event[32];
+    char *data;
+    int ended;
+    char last_id[32];
+} sse_reader;
+
+static void sse_line(sse_reader *s, const char *line)
+{
+    if (line[0] == '\0') {                  /* end of an event */
+        if (strcmp(s->event, "end") == 0) {
+            s->ended = 1;
+        } else if (s->data != NULL) {
+            json_t *e = json_loads(s->data, 0, NULL);
+            if (e != NULL)
+                print_event(s->c, e);
+            json_decref(e);
+        }
+        if (s->id[0] != '\0')
+            snprintf(s->last_id, sizeof(s->last_id), "%s", s->id);
+        free(s->data);
+        s->data = NULL;
+        s->id[0] = s->event[0] = '\0';
+    } else if (strncmp(line, "id: ", 4) == 0) {
+        snprintf(s->id, sizeof(s->id), "%s", line + 4);
+    } else if (strncmp(line, "event: ", 7) == 0) {
+        snprintf(s->event, sizeof(s->event), "%s", line + 7);
+    } else if (strncmp(line, "data: ", 6) == 0) {
+        free(s->data);
+        s->data = strdup(line + 6);
+    }                                       /* ": comment" lines keep the stream alive */
+}
+
+static int sse_data(void *ctx, const char *data, size_t len)
+{
+    sse_reader *s = ctx;
+
+    for (size_t i = 0; i < len && !s->ended; i++) {
+        if (data[i] == '\n') {
+            s->line[s->len] = '\0';
+            sse_line(s, s->line);
+            s->len = 0;
+        } else if (s->len < sizeof(s->line) - 1) {
+            s->line[s->len++] = data[i];
+        }
+    }
+    return s->ended;
+}
+
+int cli_follow_job(cli_ctx *c, const char *id)
+{
+    cl_http_options opt = { .ca_file = c->ca_file, .insecure = c->insecure };
+    sse_reader s = { .c = c };
+    char url[8192], auth[512], csrf[256], last[64];
+    int rc = 0;
+
+    while (!s.ended) {
+        const char *headers[5] = { "Accept: text/event-stream" };
+        size_t n = 1;
+        cl_error err = { 0 };
+        long status;
+
+        n += cli_auth_headers(c, "GET", headers + n, auth, sizeof(auth), csrf, sizeof(csrf));
+        if (s.last_id[0] != '\0') {         /* resume after the last event printed */
+            snprintf(last, sizeof(last), "Last-Event-ID: %s", s.last_id);
+            headers[n++] = last;
+        }
+        headers[n] = NULL;
+        snprintf(url, sizeof(url), "%s/v1/jobs/%s/events", c->url, id);
+        if (cl_http_stream(&opt, url, headers, sse_data, &s, &status, &err) < 0) {
+            fprintf(stderr, "cloister: %s; reconnecting\n", err.message);
+            cl_error_clear(&err);
+            struct timespec pause = { 1, 0 };
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        if (status != 200) {
+            cli_reply reply;        /* the problem, said the usual way */
+            char path[256];
+            snprintf(path, sizeof(path), "/v1/jobs/%s/events", id);
+            rc = cli_call(c, "GET", path, NULL, &reply);
+            if (rc == 0) {
+                cli_reply_free(&reply);
+                rc = cli_exit_for_status(status);
+            }
+            break;
+        }
+    }
+    free(s.data);
+    return rc;
+}
+
 static int job_logs(cli_ctx *c, int argc, char **argv)
 {
     const char *follow = NULL, *pos[1];
     const cli_flag flags[] = { { "--follow", &follow, 1, NULL }, { "-f", &follow, 1, NULL },
                                { NULL, NULL, 0, NULL } };
-    char path[512], *cursor = NULL;
-    int npos, rc, ended = 0;
+    char path[512];
+    json_t *items, *e;
+    size_t i;
+    int npos, rc;
 
     /* -f is a short flag: accept it where cli_args expects long ones */
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "-f") == 0)
-            argv[i] = "--follow";
+    for (int k = 0; k < argc; k++)
+        if (strcmp(argv[k], "-f") == 0)
+            argv[k] = "--follow";
     if ((rc = cli_args(c, &cli_job_commands[2], argc, argv, flags, pos, 1, 1, &npos)) != 0)
         return rc;
-    do {
-        cli_reply reply, job;
-        json_t *e;
-        size_t i;
-
-        snprintf(path, sizeof(path), "/v1/jobs/%s", pos[0]);
-        if ((rc = cli_call(c, "GET", path, NULL, &job)) != 0)
-            break;
-        const char *state = json_string_value(json_object_get(job.body, "state"));
-        ended = state && (strcmp(state, "succeeded") == 0 || strcmp(state, "failed") == 0 ||
-                          strcmp(state, "canceled") == 0);
-        cli_reply_free(&job);
-        for (;;) {    /* everything new, page by page */
-            snprintf(path, sizeof(path), "/v1/jobs/%s/events?limit=500%s%s", pos[0],
-                     cursor ? "&cursor=" : "", cursor ? cursor : "");
-            if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
-                break;
-            json_array_foreach(json_object_get(reply.body, "items"), i, e)
-                print_event(c, e);
-            json_t *next = json_object_get(reply.body, "next_cursor");
-            if (json_array_size(json_object_get(reply.body, "items")) > 0) {
-                /* resume after the last event seen, whether or not a page follows */
-                json_t *last = json_array_get(json_object_get(reply.body, "items"),
-                                              json_array_size(json_object_get(reply.body,
-                                                                              "items")) - 1);
-                char seq[32], enc[64];
-                snprintf(seq, sizeof(seq), "%lld",
-                         (long long)json_integer_value(json_object_get(last, "seq")));
-                cl_b64url_encode(enc, (const unsigned char *)seq, strlen(seq));
-                free(cursor);
-                cursor = strdup(enc);
-            }
-            int more = json_is_string(next);
-            cli_reply_free(&reply);
-            if (!more)
-                break;
-        }
-        if (rc != 0 || follow == NULL || ended)
-            break;
-        struct timespec half = { 0, 500 * 1000 * 1000 };
-        nanosleep(&half, NULL);
-    } while (1);
-    free(cursor);
-    return rc;
+    if (follow != NULL)
+        return cli_follow_job(c, pos[0]);
+    snprintf(path, sizeof(path), "/v1/jobs/%s/events?limit=500", pos[0]);
+    if ((rc = cli_list(c, path, 0, &items)) != 0)
+        return rc;
+    json_array_foreach(items, i, e)
+        print_event(c, e);
+    json_decref(items);
+    return 0;
 }
 
 int cli_wait_job(cli_ctx *c, const char *id, json_t **out)

@@ -134,6 +134,67 @@ int cl_http_request(cl_http_response *resp, const cl_http_options *opt, const ch
     return 0;
 }
 
+typedef struct stream_sink {
+    int (*on_data)(void *ctx, const char *data, size_t len);
+    void *ctx;
+    int stopped;
+} stream_sink;
+
+static size_t on_stream(char *data, size_t size, size_t n, void *userdata)
+{
+    stream_sink *s = userdata;
+
+    if (s->on_data(s->ctx, data, size * n) != 0) {
+        s->stopped = 1;
+        return 0;               /* ends the transfer */
+    }
+    return size * n;
+}
+
+int cl_http_stream(const cl_http_options *opt, const char *url, const char *const *headers,
+                   int (*on_data)(void *ctx, const char *data, size_t len), void *ctx,
+                   long *status, cl_error *err)
+{
+    stream_sink s = { on_data, ctx, 0 };
+    struct curl_slist *list = NULL;
+    char curl_err[CURL_ERROR_SIZE] = "";
+    CURLcode code;
+    CURL *c;
+
+    pthread_once(&curl_once, curl_setup);
+    *status = 0;
+    if ((c = curl_easy_init()) == NULL)
+        return cl_error_set(err, CL_ERROR, "could not start libcurl");
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* no overall timeout: a stream lasts as long as the job; a silent one
+     * (no keep-alive comment for a minute) is given up */
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    if (opt != NULL && opt->ca_file != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_file);
+    if (opt != NULL && opt->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    code = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    if (code != CURLE_OK && !(code == CURLE_WRITE_ERROR && s.stopped))
+        return cl_error_set(err, CL_EUNAVAILABLE, "the stream from \"%s\" broke: %s", url,
+                            curl_err[0] ? curl_err : curl_easy_strerror(code));
+    return 0;
+}
+
 const char *cl_http_kept(const cl_http_response *resp, const char *name)
 {
     for (size_t i = 0; i < CL_HTTP_MAX_KEPT && resp->keep[i] != NULL; i++)

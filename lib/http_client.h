@@ -44,6 +44,15 @@ int cl_http_request(cl_http_response *resp, const cl_http_options *opt, const ch
                     const char *url, const char *const *headers, const char *body,
                     size_t body_len, cl_error *err);
 
+/*
+ * A request whose answer is read as it arrives (Server-Sent Events):
+ * on_data(ctx, bytes, len) gets each piece and returns 0 to go on or
+ * non-zero to stop reading (not an error).  *status is the HTTP status.
+ */
+int cl_http_stream(const cl_http_options *opt, const char *url, const char *const *headers,
+                   int (*on_data)(void *ctx, const char *data, size_t len), void *ctx,
+                   long *status, cl_error *err);
+
 /* The value kept for header `name`, or NULL. */
 const char *cl_http_kept(const cl_http_response *resp, const char *name);
 
