@@ -69,66 +69,85 @@ static int audit_list(cl_req *r, json_t **out)
 }
 
 /* GET /v1/audit/verify */
+#define VERIFY_BATCH 1000
+
+/*
+ * GET /v1/audit/verify: the chain is read in batches of VERIFY_BATCH rows
+ * inside one REPEATABLE READ transaction, so memory stays bounded however
+ * long the chain, and rows and head come from one snapshot.
+ */
 static int audit_verify(cl_req *r, json_t **out)
 {
     const char *account = cl_req_principal(r)->account_id;
-    const char *params[1] = { account };
-    char prev[65] = "", hash[65];
-    const char *first_bad = NULL, *reason = NULL;
-    long long bad_seq = 0;
+    char prev[65] = "", hash[65], after[24] = "0", limit[16];
+    char first_bad[37] = "";
+    const char *reason = NULL;
+    long long bad_seq = 0, rows = 0;
     PGresult *res, *head;
     cl_pg *db;
-    int rc, rows;
+    int rc, n;
 
-    /* a consistent snapshot: rows and head read in one transaction */
+    snprintf(limit, sizeof(limit), "%d", VERIFY_BATCH);
+    const char *head_params[1] = { account };
     if ((rc = cl_req_begin(r, &db)) < 0 ||
         (rc = cl_req_exec(r, db, NULL, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ "
                           "READ ONLY", 0, NULL)) < 0 ||
-        (rc = cl_req_exec(r, db, &res,
-            "SELECT e.seq, e.id, e.account_id, e.actor, e.action, e.target, e.details::text,"
-            "       e.request_id, cl_time(e.at), e.prev_hash, e.hash"
-            "  FROM audit_events e WHERE e.chain = $1::text ORDER BY e.seq", 1, params)) < 0 ||
         (rc = cl_req_exec(r, db, &head, "SELECT hash FROM audit_heads WHERE chain = $1::text",
-                          1, params)) < 0 ||
-        (rc = cl_req_commit(r, db)) < 0)
+                          1, head_params)) < 0)
+        return rc;
+    do {
+        const char *params[3] = { account, after, limit };
+
+        /* each batch is cleared as soon as it is checked, not at the request's end */
+        if ((rc = cl_pg_exec(&res, db, NULL,
+                "SELECT e.seq, e.id, e.account_id, e.actor, e.action, e.target, e.details::text,"
+                "       e.request_id, cl_time(e.at), e.prev_hash, e.hash"
+                "  FROM audit_events e WHERE e.chain = $1::text AND e.seq > $2::bigint"
+                " ORDER BY e.seq LIMIT $3::int", 3, params, cl_req_err(r))) < 0)
+            return rc;
+        n = PQntuples(res);
+        for (int i = 0; i < n && reason == NULL; i++) {
+            json_t *details = json_loads(PQgetvalue(res, i, 6), JSON_DECODE_ANY, NULL);
+            char *canonical = cl_audit_canonical(
+                PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2), PQgetvalue(res, i, 4),
+                PQgetvalue(res, i, 3), PQgetvalue(res, i, 8), details, PQgetvalue(res, i, 1),
+                PQgetvalue(res, i, 7), PQgetvalue(res, i, 5));
+
+            rows++;
+            if (strcmp(PQgetvalue(res, i, 9), prev) != 0)
+                reason = "its prev_hash is not the hash of the row before it: a row was "
+                         "removed or reordered";
+            else if (canonical == NULL || cl_audit_hash(hash, prev, canonical) < 0 ||
+                     strcmp(hash, PQgetvalue(res, i, 10)) != 0)
+                reason = "its hash does not match its contents: the row was edited";
+            if (reason != NULL) {
+                snprintf(first_bad, sizeof(first_bad), "%s", PQgetvalue(res, i, 1));
+                bad_seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+            } else {
+                memcpy(prev, PQgetvalue(res, i, 10), sizeof(prev));
+            }
+            free(canonical);
+            json_decref(details);
+        }
+        if (n > 0)
+            snprintf(after, sizeof(after), "%s", PQgetvalue(res, n - 1, 0));
+        PQclear(res);
+    } while (n == VERIFY_BATCH && reason == NULL);
+    if ((rc = cl_req_commit(r, db)) < 0)
         return rc;
 
-    rows = PQntuples(res);
-    for (int i = 0; i < rows && first_bad == NULL; i++) {
-        json_t *details = json_loads(PQgetvalue(res, i, 6), JSON_DECODE_ANY, NULL);
-        char *canonical = cl_audit_canonical(
-            PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2), PQgetvalue(res, i, 4),
-            PQgetvalue(res, i, 3), PQgetvalue(res, i, 8), details, PQgetvalue(res, i, 1),
-            PQgetvalue(res, i, 7), PQgetvalue(res, i, 5));
-
-        if (strcmp(PQgetvalue(res, i, 9), prev) != 0)
-            reason = "its prev_hash is not the hash of the row before it: a row was "
-                     "removed or reordered";
-        else if (canonical == NULL || cl_audit_hash(hash, prev, canonical) < 0 ||
-                 strcmp(hash, PQgetvalue(res, i, 10)) != 0)
-            reason = "its hash does not match its contents: the row was edited";
-        if (reason != NULL) {
-            first_bad = PQgetvalue(res, i, 1);
-            bad_seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        } else {
-            memcpy(prev, PQgetvalue(res, i, 10), sizeof(prev));
-        }
-        free(canonical);
-        json_decref(details);
-    }
-    if (first_bad == NULL) {
+    if (reason == NULL) {
         const char *want = PQntuples(head) == 1 ? PQgetvalue(head, 0, 0) : "";
 
         if (strcmp(want, prev) != 0)
             reason = "the chain ends before its recorded head: its newest rows were removed";
     }
-
-    *out = json_pack("{s:b, s:i, s:s}", "valid", reason == NULL, "rows", rows,
+    *out = json_pack("{s:b, s:I, s:s}", "valid", reason == NULL, "rows", (json_int_t)rows,
                      "head", prev);
     if (reason != NULL) {
         json_t *bad = json_pack("{s:s}", "reason", reason);
 
-        if (first_bad != NULL) {
+        if (first_bad[0] != '\0') {
             json_object_set_new(bad, "id", json_string(first_bad));
             json_object_set_new(bad, "seq", json_integer(bad_seq));
         }

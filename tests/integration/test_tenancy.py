@@ -517,6 +517,20 @@ class Tenancy(unittest.TestCase):
         rows[1]["details"]["tampered"] = True
         self.assertEqual(verify_export(rows), rows[1]["id"])
 
+    def test_verify_reads_long_chains_in_batches(self):
+        account, owner = self.new_account()
+        for i in range(1005):          # past one batch of 1000 rows
+            owner.ok("PATCH", f"/v1/accounts/{account}", {"name": f"long-{account[:8]}-{i}"})
+        result = owner.ok("GET", "/v1/audit/verify")
+        self.assertTrue(result["valid"], result)
+        self.assertGreater(result["rows"], 1005)
+        seq = psql(f"SELECT seq FROM audit_events WHERE chain = '{account}' ORDER BY seq "
+                   "OFFSET 1003 LIMIT 1", dbname=self.db)
+        psql(f"UPDATE audit_events SET actor = 'forged' WHERE seq = {seq}", dbname=self.db)
+        result = owner.ok("GET", "/v1/audit/verify")
+        self.assertFalse(result["valid"])
+        self.assertEqual(str(result["first_bad"]["seq"]), seq)
+
     def test_verify_detects_a_removed_newest_row(self):
         account, owner = self.new_account()
         self.key(owner, "auditor")
