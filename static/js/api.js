@@ -65,11 +65,14 @@ export function newIdempotencyKey() {
 }
 
 /**
- * request(method, path, {body, query, headers, idempotent, handle401, signal})
- * answers the parsed JSON body (null for 204), or throws an ApiError.
+ * request(method, path, {body, query, headers, idempotent, handle401, signal, full})
+ * answers the parsed JSON body (null for 204), or throws an ApiError. With
+ * `full`, it answers {body, status, etag, location} instead: a resource's
+ * ETag is what a later PATCH or DELETE sends back in If-Match.
  */
 export async function request(method, path, options = {}) {
-  const { body, query, headers = {}, idempotent = false, handle401 = true, signal } = options;
+  const { body, query, headers = {}, idempotent = false, handle401 = true, signal,
+          full = false } = options;
   const h = { Accept: 'application/json', ...headers };
   const init = { method, headers: h, credentials: 'same-origin', cache: 'no-store', signal };
   if (body !== undefined) {
@@ -99,7 +102,11 @@ export async function request(method, path, options = {}) {
       doc = null;
     }
   }
-  if (res.ok) return doc;
+  if (res.ok) {
+    if (!full) return doc;
+    return { body: doc, status: res.status, etag: res.headers.get('ETag'),
+             location: res.headers.get('Location') };
+  }
 
   const err = new ApiError(res.status, doc || {}, res.headers);
   if (res.status === 401 && handle401 && unauthorizedHandler) unauthorizedHandler(err);
@@ -110,6 +117,48 @@ export const get = (path, options) => request('GET', path, options);
 export const post = (path, body, options = {}) => request('POST', path, { ...options, body });
 export const patch = (path, body, options = {}) => request('PATCH', path, { ...options, body });
 export const del = (path, options) => request('DELETE', path, options);
+
+/* A resource and its ETag: {body, etag}. */
+export async function getVersioned(path, options = {}) {
+  const res = await request('GET', path, { ...options, full: true });
+  return { body: res.body, etag: res.etag };
+}
+
+/* The If-Match header for an ETag (none when the server sent none). */
+export function ifMatch(etag) {
+  return etag ? { 'If-Match': etag } : {};
+}
+
+/**
+ * The cursor that continues a list ordered by sequence number (a job's
+ * events) after `seq`. The server's cursors are opaque, but it gives none
+ * on the last page, and a live view must go on from the last event it has:
+ * this is how the server writes one for such lists (base64url of the
+ * number, unpadded).
+ */
+export function seqCursor(seq) {
+  return btoa(String(seq)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/**
+ * Names for the actors the API reports (user:<id>, api_key:<id>): the
+ * account's members by e-mail address and, when `keys` (the role may read
+ * them), its API keys by name. A Map; unknown actors are left out.
+ */
+export async function actorNames(me, { keys = false } = {}) {
+  const names = new Map([[`user:${me.user.id}`, me.user.email]]);
+  if (!me.account) return names;
+  const members = `/v1/accounts/${encodeURIComponent(me.account.id)}/members`;
+  await Promise.all([
+    getAll(members, { max: 2000 })
+      .then((ms) => ms.forEach((m) => names.set(`user:${m.user_id}`, m.email)))
+      .catch(() => {}),
+    keys ? getAll('/v1/api-keys', { max: 2000 })
+      .then((ks) => ks.forEach((k) => names.set(`api_key:${k.id}`, `key ${k.name}`)))
+      .catch(() => {}) : null,
+  ]);
+  return names;
+}
 
 /* One page of a list: {items, nextCursor}. */
 export async function getPage(path, { query = {}, cursor = null, limit = null, signal } = {}) {

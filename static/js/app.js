@@ -2,10 +2,13 @@
 //
 // The daemon answers every page path with index.html (the SPA fallback), so
 // the address bar always holds a real page URL: /accounts, /members,
-// /api-keys, /audit?action=..., /login. Links are ordinary <a href>s; a click
-// on one that leads to a page of ours is taken over (History API) instead of
-// reloading, and back and forward re-render from the URL. Query strings are
-// state: the audit filters live there, so a filtered view can be shared.
+// /api-keys, /audit?action=..., /apps/<id>/edit, /jobs/<id>, /login. A page
+// marked `sub` also owns the paths under its own (/apps/new, /apps/<id>):
+// ctx.sub holds their segments, and the page decides what they show. Links
+// are ordinary <a href>s; a click on one that leads to a page of ours is
+// taken over (History API) instead of reloading, and back and forward
+// re-render from the URL. Query strings are state: the audit and job filters
+// live there, so a filtered view can be shared.
 //
 // The shell is the header (product, navigation, account switcher, the
 // signed-in person, sign-out) and a main area each page renders into. What
@@ -23,6 +26,12 @@ import { clearNotice, errorPanel, errorText, h, notify, pageHeading, roleBadge }
  * account the session acts in. */
 export const PAGES = [
   { path: '/accounts', title: 'Accounts', load: () => import('./accounts.js') },
+  { path: '/apps', title: 'Apps', account: true, sub: true, load: () => import('./apps.js') },
+  { path: '/registries', title: 'Registries', account: true, sub: true,
+    load: () => import('./registries.js') },
+  { path: '/jobs', title: 'Jobs', account: true, sub: true, load: () => import('./jobs.js') },
+  { path: '/tasks', title: 'Approvals', account: true, load: () => import('./tasks.js') },
+  { path: '/workers', title: 'Workers', account: true, load: () => import('./workers.js') },
   { path: '/members', title: 'Members', account: true, load: () => import('./members.js') },
   { path: '/api-keys', title: 'API keys', account: true, read: 'api_keys.read',
     load: () => import('./api_keys.js') },
@@ -41,6 +50,12 @@ const ABILITIES = {
   'api_keys.write': ['admin'],
   'audit.read': ['admin', 'auditor'],
   'account.write': ['admin'],
+  'apps.write': ['admin', 'operator'],
+  'images.inspect': ['admin', 'operator'],
+  'registries.write': ['admin', 'operator'],
+  'jobs.cancel': ['admin', 'operator'],
+  'tasks.decide': ['admin'],
+  'policies.write': ['admin'],
 };
 
 const state = {
@@ -57,7 +72,24 @@ export function can(me, ability) {
 
 function findPage(pathname) {
   if (pathname === LOGIN.path) return LOGIN;
-  return PAGES.find((p) => p.path === pathname) || null;
+  return PAGES.find((p) => p.path === pathname ||
+                           (p.sub && pathname.startsWith(`${p.path}/`))) || null;
+}
+
+/* The segments of a `sub` page's path after its own: /apps/1/edit → ['1', 'edit']. */
+function subPath(page, pathname) {
+  if (!page || !page.sub || pathname === page.path) return [];
+  return pathname.slice(page.path.length + 1).split('/').filter(Boolean).map((seg) => {
+    try {
+      return decodeURIComponent(seg);
+    } catch {
+      return seg; // not percent-encoded text: the page finds no such thing
+    }
+  });
+}
+
+function navCurrent(href) {
+  return location.pathname === href || location.pathname.startsWith(`${href}/`);
 }
 
 /* Whether a URL is one of our pages (and so the router's to show). */
@@ -157,7 +189,7 @@ function renderShell() {
     .map((p) => h('li', {}, h('a', {
       href: p.path,
       class: 'nav-link',
-      'aria-current': location.pathname === p.path ? 'page' : null,
+      'aria-current': navCurrent(p.path) ? 'page' : null,
     }, p.title)))));
 
   const select = document.getElementById('account-switch');
@@ -179,7 +211,7 @@ function renderShell() {
 
 function markCurrentNav() {
   for (const a of document.querySelectorAll('#nav a')) {
-    if (a.getAttribute('href') === location.pathname) a.setAttribute('aria-current', 'page');
+    if (navCurrent(a.getAttribute('href'))) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
 }
@@ -194,6 +226,14 @@ function context(main, page, seq) {
     can: (ability) => can(state.me, ability),
     query: new URLSearchParams(location.search),
     path: location.pathname,
+    sub: subPath(page, location.pathname),
+    // A more precise title than the page's: "web · Apps · acme · Cloister".
+    setTitle: (what) => {
+      if (seq !== state.renderSeq) return;
+      const accountName = state.me && state.me.account ? state.me.account.name : null;
+      document.title = [what, page.title, page.account ? accountName : null, 'Cloister']
+        .filter(Boolean).join(' · ');
+    },
     navigate,
     refreshMe,
     switchAccount,

@@ -96,13 +96,16 @@ function memberRow(ctx, base, member, canWrite, refresh) {
       const role = select.value;
       try {
         await api.patch(`${base}/${encodeURIComponent(member.user_id)}`, { role });
-        notify(`${member.email} is now ${roleLabel(role).toLowerCase()}.`);
+        const text = `${member.email} is now ${roleLabel(role).toLowerCase()}.`;
         if (you) {
+          notify(text);
           await ctx.refreshMe();
           await ctx.reload();
           return;
         }
+        // The list first, then the message: it describes the list as shown.
         await refresh();
+        notify(text);
       } catch (err) {
         notify(`Could not change the role of ${member.email}. ${errorText(err)}`, 'error');
         select.value = member.role;

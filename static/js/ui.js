@@ -264,11 +264,11 @@ export function copyButton(text, { label = 'Copy', selectEl = null, what = 'the 
  * Ask before doing something that cannot be undone. Answers true when
  * confirmed. A modal <dialog>: focus stays inside, Escape cancels.
  */
-export function confirmDialog({ title, message, confirmLabel, danger = true }) {
+export function confirmDialog({ title, message, confirmLabel, danger = true, cancelLabel = 'Cancel' }) {
   return new Promise((resolve) => {
     const titleId = newId('dialog-title');
     const bodyId = newId('dialog-body');
-    const cancel = h('button', { type: 'button', class: 'button button-secondary', value: 'cancel' }, 'Cancel');
+    const cancel = h('button', { type: 'button', class: 'button button-secondary', value: 'cancel' }, cancelLabel);
     const confirm = h('button', {
       type: 'button', class: ['button', danger ? 'button-danger' : 'button-primary'], value: 'confirm',
     }, confirmLabel);
@@ -323,4 +323,64 @@ export function roleLabel(role) {
 export function roleBadge(role) {
   if (!role) return h('span', { class: 'muted' }, 'not a member');
   return h('span', { class: `badge badge-role badge-${role}` }, roleLabel(role));
+}
+
+/**
+ * A labelled checkbox: {wrap, input}. The label follows the box and the hint
+ * sits under both; the error slot works as field()'s does.
+ */
+export function checkboxField({ label, name, checked = false, hint = null, attrs = {} }) {
+  const id = newId(name);
+  const hintId = hint ? `${id}-hint` : null;
+  const input = h('input', { id, name, type: 'checkbox', checked, ...attrs });
+  input.dataset.describedby = hintId || '';
+  if (hintId) input.setAttribute('aria-describedby', hintId);
+  const wrap = h('div', { class: 'field field-check' },
+    h('div', { class: 'check-row' }, input, h('label', { for: id }, label)),
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    h('p', { class: 'field-error', id: `${id}-error`, hidden: true }));
+  return { wrap, input };
+}
+
+/* A fieldset with a legend, for long forms. */
+export function fieldset(legend, ...children) {
+  return h('fieldset', { class: 'fieldset' }, h('legend', {}, legend), children);
+}
+
+/* 536870912 → "512 MiB"; 353 → "353 bytes". */
+export function formatBytes(n) {
+  if (n === null || n === undefined || Number.isNaN(Number(n))) return '—';
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  const text = i === 0 || Number.isInteger(v) ? String(v) : v.toFixed(1);
+  return `${text} ${units[i]}`;
+}
+
+/**
+ * A description list of facts: [[term, value], ...]; a value of null or
+ * undefined shows as a dash, and a row given as null is left out.
+ */
+export function facts(rows, { cls = null } = {}) {
+  return h('dl', { class: ['facts', cls] }, rows.filter(Boolean).map(([term, value]) => [
+    h('dt', {}, term),
+    h('dd', {}, value === null || value === undefined || value === ''
+      ? h('span', { class: 'muted' }, '—') : value),
+  ]));
+}
+
+/* A list of code strings (paths, domains, arguments), or a muted word. */
+export function codeList(items, { empty = 'None' } = {}) {
+  if (!items || !items.length) return h('span', { class: 'muted' }, empty);
+  return h('ul', { class: 'code-list' }, items.map((i) => h('li', {}, h('code', {}, i))));
+}
+
+/* Any JSON value, pretty-printed, in a block that scrolls sideways. */
+export function jsonBlock(value, label = null) {
+  return h('pre', { class: 'json', tabindex: '0', 'aria-label': label },
+    h('code', {}, JSON.stringify(value, null, 2)));
 }

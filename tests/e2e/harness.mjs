@@ -6,6 +6,8 @@
 //   CLOISTER_TEST_PGDIR  the socket directory of the PostgreSQL that
 //                        script/test starts (required)
 //   CLOISTERD            the daemon (default: build-test/cloisterd, then build/)
+//   CLOISTER_WORKER      the job worker (default: build-test/cloister-worker, then
+//                        build/)
 //   CLOISTER_E2E_SHOTS   where screenshots go (default build-test/e2e-screenshots)
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 import { spawn, execFile } from 'node:child_process';
@@ -25,6 +27,9 @@ export const SOURCE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.ur
 export const CLOISTERD = process.env.CLOISTERD ||
   [path.join(SOURCE_DIR, 'build-test', 'cloisterd'), path.join(SOURCE_DIR, 'build', 'cloisterd')]
     .find((p) => existsSync(p)) || 'cloisterd';
+export const WORKER = process.env.CLOISTER_WORKER ||
+  [path.join(SOURCE_DIR, 'build-test', 'cloister-worker'), path.join(SOURCE_DIR, 'build', 'cloister-worker')]
+    .find((p) => existsSync(p)) || 'cloister-worker';
 export const SHOTS = process.env.CLOISTER_E2E_SHOTS ||
   path.join(SOURCE_DIR, 'build-test', 'e2e-screenshots');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -136,6 +141,113 @@ export class Daemon {
     }
     if (this.dbname) {
       try { await psql(`DROP DATABASE IF EXISTS ${this.dbname} WITH (FORCE)`); } catch { /* kept */ }
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/* A cloister-worker on a daemon's database, with its key-encryption key. */
+export class Worker {
+  constructor(daemon, { name = 'e2e-worker', args = ['--slots=2', '--poll-interval=1', '--grace=2'] } = {}) {
+    this.daemon = daemon;
+    this.name = name;
+    this.args = args;
+    this.proc = null;
+  }
+
+  async start() {
+    this.logPath = path.join(this.daemon.dir, 'cloister-worker.log');
+    const env = {
+      ...process.env,
+      CLOISTER_DATABASE_URL: this.daemon.env.CLOISTER_DATABASE_URL,
+      CLOISTER_KEK_FILE: this.daemon.kek,
+      CLOISTER_NAME: this.name,
+    };
+    const log = openSync(this.logPath, 'w');
+    this.proc = spawn(WORKER, this.args, { env, stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve(code ?? sig)));
+    // Registered once it appears in the workers table.
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null || this.proc.signalCode !== null)
+        throw new Error(`cloister-worker exited:\n${this.output()}`);
+      const n = await psql(`SELECT count(*) FROM workers WHERE state = 'running' AND pid = ${this.proc.pid}`,
+                           this.daemon.dbname).catch(() => '0');
+      if (Number(n) > 0) return this;
+      await sleep(100);
+    }
+    throw new Error('cloister-worker did not register:\n' + this.output());
+  }
+
+  output() {
+    try { return readFileSync(this.logPath, 'utf8'); } catch { return ''; }
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 20_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+/* Debian's docker-registry on loopback, plain HTTP, without authentication,
+ * storing under a directory of its own (as tests/peers/registry.py). */
+export class Registry {
+  async start() {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-registry-'));
+    this.port = await freePort();
+    this.host = `127.0.0.1:${this.port}`;
+    const config = path.join(this.dir, 'config.yml');
+    writeFileSync(config, 'version: 0.1\nlog:\n  level: warn\n' +
+      `storage:\n  filesystem:\n    rootdirectory: ${this.dir}/data\n` +
+      `http:\n  addr: ${this.host}\n`);
+    const log = openSync(path.join(this.dir, 'registry.log'), 'w');
+    this.proc = spawn('docker-registry', ['serve', config], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    this.exited = new Promise((resolve) => this.proc.on('exit', resolve));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (this.proc.exitCode !== null) throw new Error('docker-registry exited');
+      try {
+        await fetch(`http://${this.host}/v2/`);
+        return this;
+      } catch { /* not listening yet */ }
+      await sleep(50);
+    }
+    throw new Error('docker-registry did not start');
+  }
+
+  /* An image made with umoci (entrypoint /usr/bin/app, and the rest below),
+   * pushed by skopeo as HOST/<repoTag>. Answers its manifest digest. */
+  async push(repoTag) {
+    const layout = path.join(this.dir, 'layout');
+    const tag = 'v1';
+    if (!existsSync(layout)) {
+      await run('umoci', ['init', '--layout', layout]);
+      await run('umoci', ['new', '--image', `${layout}:${tag}`]);
+      await run('umoci', ['config', '--image', `${layout}:${tag}`,
+        '--config.entrypoint', '/usr/bin/app', '--config.cmd', '--serve',
+        '--config.env', 'FOO=bar', '--config.workingdir', '/srv',
+        '--config.exposedports', '8080/tcp', '--os', 'linux', '--architecture', 'amd64']);
+    }
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layout}:${tag}`,
+      `docker://${this.host}/${repoTag}`]);
+    const [repo, ref] = repoTag.split(':');
+    const res = await fetch(`http://${this.host}/v2/${repo}/manifests/${ref}`, {
+      method: 'HEAD',
+      headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    return res.headers.get('docker-content-digest');
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null) {
+      this.proc.kill('SIGTERM');
+      await this.exited;
     }
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,5 +1,6 @@
 // The portal in a real browser: headless Chromium against a cloisterd of
-// its own (see harness.mjs). Each test checks what a person sees, the exact
+// its own, with a cloister-worker running its jobs and a docker-registry on
+// loopback holding an image (see harness.mjs). Each test checks what a person sees, the exact
 // texts included, and what the server then holds, through the REST API; and
 // that the page logged no console error, page error or CSP violation it did
 // not provoke on purpose. Each test leaves a screenshot in
@@ -7,10 +8,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { ADMIN_EMAIL, Api, Daemon, openBrowser, psql, shotPath, unexpectedProblems,
-         unique } from './harness.mjs';
+import { ADMIN_EMAIL, Api, Daemon, Registry, Worker, openBrowser, psql, shotPath,
+         unexpectedProblems, unique } from './harness.mjs';
 
 let daemon;
+let worker;
+let registry;       // docker-registry with team/app:v1 (entrypoint /usr/bin/app)
+let imageDigest;
 let admin;          // the instance administrator's own REST session
 let acme;
 let globex;
@@ -19,19 +23,27 @@ let globex;
 // question. Every test that opens the sign-in page expects it.
 const BOOT_401 = { status: 401, path: '/v1/me' };
 
+const ALL_PAGES = ['Accounts', 'Apps', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members',
+                   'API keys', 'Audit'];
+
 before(async () => {
   daemon = await new Daemon({ env: { CLOISTER_LOGIN_FAILURES_PER_USER: '3' } }).start();
   admin = new Api(daemon.url);
   await admin.login(ADMIN_EMAIL, daemon.adminPassword);
   acme = await admin.createAccount('acme');
   globex = await admin.createAccount('globex');
+  [worker, registry] = await Promise.all([new Worker(daemon).start(), new Registry().start()]);
+  imageDigest = await registry.push('team/app:v1');
 });
 
 after(async () => {
+  if (worker) await worker.stop();
+  if (registry) await registry.stop();
   if (daemon) await daemon.stop();
 });
 
-/* Run fn(page, browser) in a fresh browser; screenshot; no unexpected errors. */
+/* Run fn(page, browser) in a fresh browser; screenshot; no unexpected errors.
+ * `expected` may be a function, for errors whose paths the test learns. */
 async function inBrowser(name, fn, { expected = [BOOT_401], ...options } = {}) {
   const browser = await openBrowser({ baseURL: daemon.url, ...options });
   browser.context.setDefaultTimeout(15_000);
@@ -45,8 +57,13 @@ async function inBrowser(name, fn, { expected = [BOOT_401], ...options } = {}) {
       .catch(() => {});
     await browser.close();
   }
-  assert.deepEqual(unexpectedProblems(browser.problems, expected), [],
+  assert.deepEqual(unexpectedProblems(browser.problems, typeof expected === 'function' ? expected() : expected), [],
     'the page logged errors or CSP violations');
+}
+
+/* Empty the aria-live region, so that the next message is a new one. */
+async function clearNotices(page) {
+  await page.locator('#notices').evaluate((n) => n.replaceChildren());
 }
 
 /* The page at its heading, with its data loaded. */
@@ -119,7 +136,7 @@ test('signs in and shows the shell', async () => {
     await settled(page, 'Accounts');
 
     assert.equal(await page.locator('#whoami .email').textContent(), ADMIN_EMAIL);
-    assert.deepEqual(await texts(page.locator('#nav a')), ['Accounts', 'Members', 'API keys', 'Audit']);
+    assert.deepEqual(await texts(page.locator('#nav a')), ALL_PAGES);
     assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Accounts');
     // The session acts in the first account by name.
     assert.equal(await page.locator('#account-switch option:checked').textContent(), 'acme');
@@ -327,6 +344,35 @@ test('changes a member\'s role and removes a member after confirming', async () 
   }, { expected: [BOOT_401, { status: 409, path: `/v1/accounts/${acme.id}/members/${(await adminMe()).user.id}` }] });
 });
 
+/* A noop job in `account`, put in the queue behind the API's back (the API
+ * has no way to make one); answers its id. */
+async function enqueueNoop(account, params, { maxAttempts = 1, runAfter = null } = {}) {
+  const json = JSON.stringify(params).replace(/'/g, "''");
+  return psql(
+    'WITH j AS (INSERT INTO jobs (account_id, kind, params, max_attempts, created_by, run_after)' +
+    ` VALUES ('${account.id}', 'noop', '${json}', ${maxAttempts}, 'test',` +
+    ` now() + interval '${runAfter || '0 seconds'}') RETURNING id),` +
+    " n AS (SELECT pg_notify('cloister_jobs', 'noop')) SELECT j.id FROM j, n", daemon.dbname);
+}
+
+/* A new account with admins (and others) of its own, each with a password. */
+async function accountWithPeople(prefix, roles) {
+  const account = await admin.createAccount(unique(prefix));
+  const api = await adminIn(account);
+  const people = [];
+  for (const role of roles) {
+    const email = `${unique(role)}@example.com`;
+    const m = await api.ok('POST', `/v1/accounts/${account.id}/members`, { email, role }, 201);
+    people.push({ email, password: m.initial_password, role });
+  }
+  return { account, api, people };
+}
+
+/* The value of a <progress> element. */
+async function progressValue(locator) {
+  return locator.evaluate((el) => el.value);
+}
+
 async function adminMe() {
   return admin.ok('GET', '/v1/me');
 }
@@ -478,11 +524,15 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     people[role] = { email, password: m.initial_password };
   }
   await api.ok('POST', '/v1/api-keys', { name: unique('visible'), role: 'operator' }, 201);
+  await api.ok('POST', '/v1/registries', { name: unique('roles'), host: 'registry.example.com' }, 201);
+  // A job no worker takes for an hour: still cancellable.
+  const held = await enqueueNoop(acme, { ms: 0 }, { runAfter: '1 hour' });
 
   await inBrowser('role-operator', async (page) => {
     await signIn(page, people.operator.email, people.operator.password, { next: '/members' });
     await settled(page, 'Members');
-    assert.deepEqual(await texts(page.locator('#nav a')), ['Accounts', 'Members']);
+    assert.deepEqual(await texts(page.locator('#nav a')),
+                     ['Accounts', 'Apps', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members']);
     assert.equal(await page.getByRole('button', { name: 'Add member' }).count(), 0);
     assert.equal(await page.locator('main tbody select, main tbody button').count(), 0);
     assert.equal(await page.locator('main .note').textContent(),
@@ -493,12 +543,30 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await settled(page, 'API keys');
     assert.deepEqual(await texts(page.locator('main .panel-error p')),
                      ['Not allowed', 'Forbidden: The operator role may not GET /v1/api-keys.']);
+
+    // Apps, registries and jobs are an operator's to change; approvals are not.
+    await page.locator('#nav').getByRole('link', { name: 'Apps' }).click();
+    await settled(page, 'Apps');
+    assert.equal(await page.getByRole('link', { name: 'New app' }).count(), 1);
+    await page.locator('#nav').getByRole('link', { name: 'Registries' }).click();
+    await settled(page, 'Registries');
+    assert.equal(await page.getByRole('button', { name: 'Add registry' }).count(), 1);
+    assert.ok(await page.getByRole('button', { name: /^Check / }).count() >= 1);
+    await page.goto(`/jobs/${held}`);
+    await settled(page, 'Job noop');
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).isVisible(), true);
+    await page.locator('#nav').getByRole('link', { name: 'Approvals' }).click();
+    await settled(page, 'Approvals');
+    assert.equal(await page.getByRole('button', { name: /^(Approve|Deny) / }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Save policy' }).count(), 0);
+    assert.equal(await page.locator('main .note').first().textContent(),
+                 'Only the account’s admins approve or deny tasks.');
   }, { expected: [BOOT_401, { status: 403, path: '/v1/api-keys' }] });
 
   await inBrowser('role-auditor', async (page) => {
     await signIn(page, people.auditor.email, people.auditor.password, { next: '/api-keys' });
     await settled(page, 'API keys');
-    assert.deepEqual(await texts(page.locator('#nav a')), ['Accounts', 'Members', 'API keys', 'Audit']);
+    assert.deepEqual(await texts(page.locator('#nav a')), ALL_PAGES);
     assert.ok(await page.locator('main tbody tr').count() >= 1);
     assert.equal(await page.getByRole('button', { name: 'Create API key' }).count(), 0);
     assert.equal(await page.locator('main tbody button').count(), 0);
@@ -506,7 +574,23 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await settled(page, 'Audit log');
     assert.equal(await page.locator('.verify .badge').textContent(), 'Chain verified');
     assert.ok(await page.locator('main tbody tr').count() >= 1);
+
+    // Apps, registries and jobs: read only.
+    await page.locator('#nav').getByRole('link', { name: 'Apps' }).click();
+    await settled(page, 'Apps');
+    assert.equal(await page.getByRole('link', { name: 'New app' }).count(), 0);
+    assert.equal(await page.locator('main .note').textContent(),
+                 'Only the account’s operators and admins can create or change apps.');
+    await page.locator('#nav').getByRole('link', { name: 'Registries' }).click();
+    await settled(page, 'Registries');
+    assert.ok(await page.locator('main tbody tr').count() >= 1);
+    assert.equal(await page.locator('main form').count(), 0);
+    assert.equal(await page.locator('main tbody button').count(), 0);
+    await page.goto(`/jobs/${held}`);
+    await settled(page, 'Job noop');
+    assert.equal(await page.locator('main button').count(), 0);
   });
+  await api.ok('POST', `/v1/jobs/${held}/cancel`);
 });
 
 test('signs out, and pages then ask to sign in', async () => {
@@ -552,16 +636,447 @@ test('a session that ended elsewhere leads to the sign-in page and back', async 
   }, { expected: [BOOT_401, { status: 401, path: '/v1/api-keys' }] });
 });
 
+test('adds a plain-HTTP registry, checks it live, and keeps its password write-only', async () => {
+  const { account, api } = await accountWithPeople('registries', []);
+  const name = unique('local');
+  await inBrowser('registries', async (page) => {
+    await signInAdmin(page);
+    await page.getByLabel('Account', { exact: true }).selectOption({ label: account.name });
+    await notice(page, `Now acting in ${account.name} as admin.`);
+    await page.locator('#nav').getByRole('link', { name: 'Registries' }).click();
+    await settled(page, 'Registries');
+    assert.equal(await page.locator('main .empty').textContent(), 'No registries yet. Add the first one above.');
+
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Host').fill(registry.host);
+    await page.getByLabel('Use HTTPS').uncheck();
+    await page.getByRole('button', { name: 'Add registry' }).click();
+    await notice(page, `The registry ${name} was added.`);
+    const row = page.locator(`main tbody tr[data-name="${name}"]`);
+    await row.waitFor();
+    assert.deepEqual((await texts(row.locator('td'))).slice(0, 6),
+                     [name, registry.host, 'Plain HTTP', 'None', 'None', 'Never']);
+    const [stored] = await api.all('/v1/registries');
+    assert.deepEqual([stored.name, stored.host, stored.tls, stored.has_password],
+                     [name, registry.host, false, false]);
+
+    // Check: the job is followed live until the registry has answered.
+    await row.getByRole('button', { name: `Check ${name}` }).click();
+    const follow = page.locator(`.job-panel[data-registry-id="${stored.id}"] .job-follow`);
+    await follow.waitFor();
+    assert.equal(await follow.locator('h3').textContent(), `Checking ${name}`);
+    await page.locator('.job-follow[data-state="succeeded"]').waitFor();
+    assert.equal(await follow.locator('.badge-job').textContent(), 'Succeeded');
+    assert.equal(await progressValue(follow.locator('progress')), 100);
+    await notice(page, `${name} answered; authentication: none.`);
+    const events = await texts(follow.locator('.event .event-text'));
+    assert.deepEqual(events, ['contacting the registry', `GET http://${registry.host}/v2/`,
+                              'the registry answered; authentication: none', 'succeeded']);
+    await row.locator('td[data-label="Last check"] .badge-job', { hasText: 'Succeeded' }).waitFor();
+    const checked = await api.ok('GET', `/v1/registries/${stored.id}`);
+    const job = await api.ok('GET', `/v1/jobs/${checked.last_check_job}`);
+    assert.deepEqual([job.kind, job.state, job.result.auth], ['registry.check', 'succeeded', 'none']);
+    assert.equal(await follow.getAttribute('data-job-id'), job.id);
+
+    // The password is sent, sealed, never shown; empty keeps it; the box removes it.
+    await row.getByRole('link', { name: `Edit ${name}` }).click();
+    await settled(page, name);
+    await page.getByLabel('User name').fill('robot');
+    await page.locator('input[name=password]').fill('s3cret-pw');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await notice(page, `The registry ${name} was saved.`);
+    await page.getByText('Set (never shown)').waitFor();
+    let now = await api.ok('GET', `/v1/registries/${stored.id}`);
+    assert.deepEqual([now.username, now.has_password], ['robot', true]);
+    assert.equal(await page.locator('input[name=password]').inputValue(), '');
+    assert.ok(!(await page.content()).includes('s3cret-pw'), 'the password is in the page');
+    assert.match(await page.locator('.field:has(input[name=password]) .hint').textContent(), /Leave this empty to keep it/);
+
+    await clearNotices(page);
+    await page.getByLabel('User name').fill('robot2');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await notice(page, `The registry ${name} was saved.`);
+    now = await api.ok('GET', `/v1/registries/${stored.id}`);
+    assert.deepEqual([now.username, now.has_password], ['robot2', true]);
+
+    await clearNotices(page);
+    await page.getByLabel('Remove the password').check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await notice(page, `The registry ${name} was saved.`);
+    await page.locator('main dd', { hasText: /^None$/ }).first().waitFor();
+    now = await api.ok('GET', `/v1/registries/${stored.id}`);
+    assert.equal(now.has_password, false);
+    const updates = await api.all(`/v1/audit?action=registry.update&target=registry:${stored.id}`);
+    assert.deepEqual(updates.map((e) => e.details.fields), [['password'], ['username'], ['username', 'password']]);
+  });
+});
+
+test('creates an app from an inspected image', async () => {
+  const { account, api } = await accountWithPeople('images', []);
+  const reg = await api.ok('POST', '/v1/registries', { name: 'local', host: registry.host, tls: false }, 201);
+  const name = unique('app');
+  const reference = `${registry.host}/team/app:v1`;
+  const pinned = `${reference}@${imageDigest}`;
+  await inBrowser('app-from-image', async (page) => {
+    await signInAdmin(page);
+    await page.getByLabel('Account', { exact: true }).selectOption({ label: account.name });
+    await notice(page, `Now acting in ${account.name} as admin.`);
+    await page.locator('#nav').getByRole('link', { name: 'Apps' }).click();
+    await settled(page, 'Apps');
+    await page.getByRole('link', { name: 'Create from an image' }).click();
+    await settled(page, 'New app');
+    assert.equal(await page.evaluate(() => document.activeElement.name), 'reference');
+
+    // A reference the server refuses: its message next to the field.
+    await page.getByLabel('Image reference').fill('Team/App');
+    await page.getByRole('button', { name: 'Inspect image' }).click();
+    const refError = page.locator('.field:has(input[name=reference]) .field-error');
+    await refError.waitFor();
+    assert.match(await refError.textContent(), /^Has a malformed repository "Team\/App"/);
+
+    await page.getByLabel('Image reference').fill('');
+    await page.getByLabel('Registry').selectOption(reg.id);
+    assert.equal(await page.getByLabel('Image reference').inputValue(), `${registry.host}/`);
+    await page.getByLabel('Image reference').fill(reference);
+    await page.getByRole('button', { name: 'Inspect image' }).click();
+    const follow = page.locator('.inspect-result .job-follow');
+    await follow.waitFor();
+    assert.equal(await follow.locator('h3').textContent(), `Inspecting ${reference}`);
+    await page.locator('.inspect-result .job-follow[data-state="succeeded"]').waitFor();
+    assert.equal(await progressValue(follow.locator('progress')), 100);
+    const panel = page.locator('.inspection-panel');
+    await panel.waitFor();
+    const shown = Object.fromEntries(await panel.locator('.facts dt').evaluateAll((dts) =>
+      dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+    assert.equal(shown.Digest, imageDigest);
+    assert.equal(shown.Platform, 'linux/amd64');
+    assert.equal(shown.Entrypoint, '/usr/bin/app');
+    assert.equal(shown.Command, '--serve');
+    assert.equal(shown['Working directory'], '/srv');
+    assert.equal(shown['Exposed ports'], '8080/tcp');
+    assert.equal(await panel.locator('.pinned-reference').textContent(), pinned);
+
+    await panel.getByRole('button', { name: 'Use this image' }).click();
+    await notice(page, `The form starts from ${pinned}.`);
+    assert.equal(await page.getByLabel('Input image').inputValue(), pinned);
+    assert.equal(await page.getByLabel('Entrypoint').inputValue(), '/usr/bin/app');
+    assert.equal(await page.getByLabel('Arguments').inputValue(), '--serve');
+    assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'app');
+
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Output image').fill(`${registry.host}/team/app-sgx:v1`);
+    await page.getByLabel('Enclave size').fill('1G');
+    await page.getByLabel('Environment').fill('LOG_LEVEL=info\nGREETING=a=b');
+    await page.getByLabel('Allowed domains').fill('api.example.com\n\n*.cdn.example.com');
+    await page.getByLabel('Labels').fill('team=web');
+    await page.getByRole('button', { name: 'Create app' }).click();
+    await settled(page, name);
+    await notice(page, `The app ${name} was created. 2 domains wait for approval.`);
+
+    const [app] = await api.all('/v1/apps');
+    assert.equal(new URL(page.url()).pathname, `/apps/${app.id}`);
+    assert.deepEqual(
+      [app.name, app.input_image, app.entrypoint, app.args, app.enclave_size, app.env, app.labels,
+       app.allowed_domains, app.approved_domains, app.max_threads],
+      [name, pinned, ['/usr/bin/app'], ['--serve'], 1073741824, { LOG_LEVEL: 'info', GREETING: 'a=b' },
+       { team: 'web' }, ['api.example.com', '*.cdn.example.com'], [], 16]);
+    // The app's page: the image pinned to its digest, the domains waiting.
+    assert.equal(await page.locator('code[data-field="input_image"]').textContent(), pinned);
+    await page.getByText('Pinned to a digest').waitFor();
+    // The server resolves the input image too (an image.inspect job through
+    // the account's registry for that host); the page follows it to the end.
+    const resolved = page.locator('code[data-field="input_digest"]');
+    await resolved.waitFor();
+    assert.equal(await resolved.textContent(), imageDigest);
+    assert.deepEqual(await texts(page.locator('[data-group="pending"] li code')),
+                     ['api.example.com', '*.cdn.example.com']);
+    assert.equal(await page.locator('[data-group="approved"]').textContent(), 'Approved (0)None yet');
+    assert.match(await page.locator('main').textContent(), /1 GiB \(1,073,741,824 bytes\)/);
+  }, { expected: [BOOT_401, { status: 422, path: '/v1/images/inspect' }] });
+});
+
+test('edits an app: the server\'s message by the field, only what changed, deletes after confirming', async () => {
+  const api = await adminIn(acme);
+  const name = unique('edit');
+  const app = await api.ok('POST', '/v1/apps',
+    { name, input_image: 'nginx:1.25', output_image: 'registry.example.com/acme/web', env: { A: '1' } }, 201);
+  const appPath = `/v1/apps/${app.id}`;
+  await inBrowser('app-edit', async (page) => {
+    await signInAdmin(page, { next: '/apps' });
+    await settled(page, 'Apps');
+    await page.locator('main tbody a', { hasText: name }).click();
+    await settled(page, name);
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await settled(page, `Edit ${name}`);
+    assert.equal(await page.getByLabel('Enclave size').inputValue(), '512M');
+    assert.equal(await page.getByLabel('Environment').inputValue(), 'A=1');
+
+    // The form's own check, then the server's.
+    await page.getByLabel('Environment').fill('no equals sign');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const envError = page.locator('.field:has(textarea[name=env]) .field-error');
+    assert.equal(await envError.textContent(), 'Line 1 must be NAME=value.');
+    await page.getByLabel('Environment').fill('A=1\n1BAD=x');
+    await page.getByLabel('Enclave size').fill('100M');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const sizeError = page.locator('.field:has(input[name=enclave_size]) .field-error');
+    await sizeError.waitFor();
+    assert.equal(await sizeError.textContent(),
+                 'Must be a power of two from 67108864 (64 MiB) to 68719476736 (64 GiB) bytes.');
+    assert.equal(await envError.textContent(), 'Key "1BAD" must be a variable name ([A-Za-z_][A-Za-z0-9_]*).');
+    assert.equal(await page.getByLabel('Enclave size').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('main form .form-message').textContent(), 'Please correct the fields marked below.');
+    assert.equal(await page.evaluate(() => document.activeElement.name), 'enclave_size');
+    await page.screenshot({ path: shotPath('app-edit-field-errors'), fullPage: true });
+    assert.equal((await api.ok('GET', appPath)).enclave_size, 536870912);
+
+    // Someone else changes the app meanwhile: the save is refused, not lost.
+    await api.ok('PATCH', appPath, { description: 'changed elsewhere' });
+    await page.getByLabel('Enclave size').fill('256M');
+    await page.getByLabel('Environment').fill('A=1\nB=2');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const message = page.locator('main form .form-message');
+    await page.locator('main form .form-message', { hasText: 'Precondition Failed' }).waitFor();
+    assert.equal(await message.textContent(),
+                 `Precondition Failed: App "${app.id}" was changed since version 1; read it again.`);
+
+    await page.reload();
+    await settled(page, `Edit ${name}`);
+    await page.getByLabel('Enclave size').fill('256M');
+    await page.getByLabel('Threads').fill('32');
+    await page.getByLabel('Environment').fill('A=1\nB=2');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await settled(page, name);
+    await notice(page, `The app ${name} was saved.`);
+    const saved = await api.ok('GET', appPath);
+    assert.deepEqual([saved.enclave_size, saved.max_threads, saved.env, saved.description],
+                     [268435456, 32, { A: '1', B: '2' }, 'changed elsewhere']);
+    const [update] = await api.all(`/v1/audit?action=app.update&target=app:${app.id}`);
+    assert.deepEqual(update.details.fields, ['enclave_size', 'max_threads', 'env']);
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.equal(await dialog.locator('h2').textContent(), `Delete ${name}?`);
+    await dialog.getByRole('button', { name: 'Delete app' }).click();
+    await settled(page, 'Apps');
+    await notice(page, `The app ${name} was deleted.`);
+    assert.equal((await api.call('GET', appPath)).status, 404);
+  }, { expected: [BOOT_401, { status: 422, path: appPath }, { status: 412, path: appPath }] });
+});
+
+test('approves a domain with a quorum of two admins', async () => {
+  const { account, api: root, people } = await accountWithPeople('approvals', ['admin', 'admin', 'admin']);
+  const [a, b, c] = people;
+  const name = unique('web');
+  const appRes = await (async () => {
+    const s = new Api(daemon.url);
+    await s.login(a.email, a.password);
+    return s.ok('POST', '/v1/apps', { name, input_image: 'nginx:1.25', output_image: 'registry.example.com/acme/web' }, 201);
+  })();
+  let taskId;
+  let staleId;
+
+  await inBrowser('approvals', async (page) => {
+    // A: a quorum of two, then a domain for the app.
+    await signIn(page, a.email, a.password, { next: '/tasks' });
+    await settled(page, 'Approvals');
+    assert.equal(await page.locator('.policy-summary').textContent(), 'A new task needs the approval of 1 admin.');
+    await page.getByLabel('Quorum').fill('2');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await notice(page, 'Saved: new tasks need 2 approvals.');
+    assert.equal((await root.ok('GET', '/v1/policies/approval')).quorum, 2);
+    assert.equal(await page.locator('.policy-summary').textContent(),
+                 'A new task needs the approval of 2 admins; whoever asked for it may not be one of them.');
+
+    await page.goto(`/apps/${appRes.id}/edit`);
+    await settled(page, `Edit ${name}`);
+    await page.getByLabel('Allowed domains').fill('api.example.com\nold.example.com');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await settled(page, name);
+    assert.deepEqual(await texts(page.locator('[data-group="pending"] li')),
+                     ['api.example.com Waiting: 0 of 2 approvals', 'old.example.com Waiting: 0 of 2 approvals']);
+    const tasks = await root.all('/v1/tasks?state=pending');
+    taskId = tasks.find((t) => t.details.domain === 'api.example.com').id;
+    staleId = tasks.find((t) => t.details.domain === 'old.example.com').id;
+
+    // A may not approve what A asked for: the server says so, on the task.
+    await page.locator('[data-group="pending"] li', { hasText: 'api.example.com' }).getByRole('link').click();
+    await settled(page, 'Approvals');
+    const card = page.locator(`#task-${taskId}`);
+    assert.equal(await card.locator('h3').textContent(), `api.example.com for ${name}`);
+    assert.equal(await card.locator('.approval-count').textContent(), '0 of 2');
+    assert.equal(await card.locator('.hint').last().textContent(),
+                 'You asked for this: with a quorum of 2, other admins approve it.');
+    await card.getByRole('button', { name: `Approve api.example.com for ${name}` }).click();
+    const refused = card.locator('.form-message');
+    await refused.waitFor();
+    assert.equal(await refused.textContent(),
+                 'Forbidden: You asked for this; with a quorum of 2, other admins must approve it.');
+    await notice(page, `Could not approve api.example.com for ${name}. ` +
+                       'Forbidden: You asked for this; with a quorum of 2, other admins must approve it.');
+    await page.screenshot({ path: shotPath('approvals-requester-refused'), fullPage: true });
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await settled(page, 'Sign in');
+
+    // B approves with a comment: one of two.
+    await signIn(page, b.email, b.password, { next: '/tasks' });
+    await settled(page, 'Approvals');
+    await card.getByLabel('Comment').fill('looks right');
+    await card.getByRole('button', { name: `Approve api.example.com for ${name}` }).click();
+    await notice(page, 'Your approval is recorded: 1 of 2.');
+    assert.equal(await card.locator('.approval-count').textContent(), '1 of 2');
+    assert.equal(await card.locator('.decision').textContent(),
+                 `Approved by ${b.email}, ${await card.locator('.decision time').textContent()}: looks right`);
+    assert.equal(await card.locator('.note').textContent(), 'You approved this; it waits for other admins.');
+    assert.equal(await card.getByRole('button').count(), 0);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await settled(page, 'Sign in');
+
+    // C approves: two of two, and the app may reach the domain. A task
+    // denied meanwhile cannot be approved: the server's 409, shown.
+    await signIn(page, c.email, c.password, { next: '/tasks' });
+    await settled(page, 'Approvals');
+    await root.ok('POST', `/v1/tasks/${staleId}/deny`, { comment: 'not needed' });
+    const stale = page.locator(`#task-${staleId}`);
+    await stale.getByRole('button', { name: `Approve old.example.com for ${name}` }).click();
+    await stale.locator('.form-message').waitFor();
+    assert.equal(await stale.locator('.form-message').textContent(),
+                 `Conflict: Task "${staleId}" is denied; it can no longer be decided.`);
+    await card.getByRole('button', { name: `Approve api.example.com for ${name}` }).click();
+    await notice(page, `Approved: ${name} may now reach api.example.com.`);
+    const decided = page.locator(`section[aria-labelledby="decided-title"] #task-${taskId}`);
+    await decided.waitFor();
+    assert.equal(await decided.locator('.task-head .badge').textContent(), 'Approved');
+    assert.equal(await decided.locator('.approval-count').textContent(), '2 of 2');
+    assert.deepEqual(await decided.locator('.decision').evaluateAll((els) => els.map((e) => e.dataset.actor)),
+                     (await root.ok('GET', `/v1/tasks/${taskId}`)).decisions.map((d) => d.actor));
+    assert.equal(await page.locator(`section[aria-labelledby="pending-title"] h2`).textContent(),
+                 'Waiting for a decision (0)');
+
+    await decided.getByRole('link', { name }).click();
+    await settled(page, name);
+    assert.deepEqual(await texts(page.locator('[data-group="approved"] li')), ['api.example.com']);
+    assert.deepEqual(await texts(page.locator('[data-group="pending"] li')), ['old.example.com Denied']);
+    assert.deepEqual((await root.ok('GET', `/v1/apps/${appRes.id}`)).approved_domains, ['api.example.com']);
+  }, { expected: () => [BOOT_401, { status: 403, path: `/v1/tasks/${taskId}/approve` },
+                        { status: 409, path: `/v1/tasks/${staleId}/approve` }] });
+});
+
+test('follows a job live: progress, phase, events, attempts and result', async () => {
+  const api = await adminIn(acme);
+  await inBrowser('job-live', async (page) => {
+    await signInAdmin(page, { next: '/jobs' });
+    await settled(page, 'Jobs');
+    // Queued once the page is there, so that it is seen running.
+    const id = await enqueueNoop(acme, { ms: 5000, progress: true });
+    await page.locator('#nav').getByRole('link', { name: 'Jobs' }).click();
+    await page.locator(`main tbody tr[data-job-id="${id}"] a`).first().click();
+    await settled(page, 'Job noop');
+    assert.equal(new URL(page.url()).pathname, `/jobs/${id}`);
+    const follow = page.locator('.job-follow');
+    const bar = follow.locator('progress');
+
+    // Seen running, part way.
+    await page.waitForFunction(() => {
+      const p = document.querySelector('.job-follow progress');
+      return p && p.value > 0 && p.value < 100;
+    });
+    assert.equal(await follow.locator('.badge-job').textContent(), 'Running');
+    assert.equal(await follow.locator('.job-phase').textContent(), 'Waiting…');
+    assert.match(await follow.locator('.event-is-progress .event-text').last().textContent(), /^\d+ %( → \d+ %)?$/);
+
+    await page.locator('.job-follow[data-state="succeeded"]').waitFor({ timeout: 15_000 });
+    assert.equal(await progressValue(bar), 100);
+    assert.equal(await follow.locator('.job-status').textContent(), 'The job succeeded.');
+
+    // Every event, once each, in order; a run of progress events is one line.
+    const events = await api.all(`/v1/jobs/${id}/events`);
+    const rows = await follow.locator('.event').evaluateAll((lis) =>
+      lis.map((li) => ({ seq: Number(li.dataset.seq), type: li.dataset.type,
+                         text: li.querySelector('.event-text').textContent })));
+    const lastProgress = events.filter((e) => e.type === 'progress').at(-1);
+    assert.deepEqual(rows.map((r) => r.type), ['phase', 'progress', 'log', 'state']);
+    assert.deepEqual(rows.map((r) => r.seq), [events[0].seq, lastProgress.seq, ...events.slice(-2).map((e) => e.seq)]);
+    assert.equal(rows[0].text, 'waiting');
+    assert.match(rows[1].text, new RegExp(`^\\d+ % → ${lastProgress.progress} %$`));
+    assert.deepEqual([rows[2].text, rows[3].text], ['waited 5000 ms', 'succeeded']);
+
+    const attempts = page.locator('section[aria-labelledby="job-attempts-title"] tbody tr');
+    assert.deepEqual((await texts(attempts.locator('td'))).slice(0, 4), ['1', 'e2e-worker', 'succeeded', '—']);
+    assert.equal(await page.locator('section[aria-labelledby="job-result-title"] pre').textContent(),
+                 JSON.stringify({ attempt: 1 }, null, 2));
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).isVisible(), false);
+
+    // The list, filtered.
+    await page.goto('/jobs?kind=noop&state=succeeded');
+    await settled(page, 'Jobs');
+    const row = page.locator(`main tbody tr[data-job-id="${id}"]`);
+    assert.equal(await row.locator('.badge-job').textContent(), 'Succeeded');
+    assert.deepEqual([...new Set(await page.locator('main tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => `${tr.dataset.kind} ${tr.dataset.state}`)))], ['noop succeeded']);
+    await page.getByLabel('State').selectOption('failed');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL((url) => url.search === '?state=failed&kind=noop');
+    await settled(page, 'Jobs');
+    assert.equal(await page.locator(`main tbody tr[data-job-id="${id}"]`).count(), 0);
+
+    // And the worker that ran it.
+    await page.locator('#nav').getByRole('link', { name: 'Workers' }).click();
+    await settled(page, 'Workers');
+    const w = page.locator('main tbody tr', { hasText: 'e2e-worker' });
+    assert.equal(await w.locator('.badge-alive').textContent(), 'Alive');
+    assert.equal(await w.locator('td[data-label="Slots"]').textContent(), '2');
+    assert.deepEqual(await texts(w.locator('.kind')), ['noop', 'registry.check', 'image.inspect']);
+  });
+});
+
+test('cancels a long job and sees it stop', async () => {
+  const api = await adminIn(acme);
+  const id = await enqueueNoop(acme, { ms: 60000 });
+  await inBrowser('job-cancel', async (page) => {
+    await signInAdmin(page, { next: `/jobs/${id}` });
+    await settled(page, 'Job noop');
+    await page.locator('.job-follow[data-state="running"]').waitFor();
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.equal(await dialog.locator('h2').textContent(), 'Cancel this job?');
+    await dialog.getByRole('button', { name: 'Cancel job' }).click();
+    await notice(page, 'Cancel requested: the worker is stopping the job.');
+    await page.locator('.job-follow[data-state="canceled"]').waitFor();
+    assert.equal(await page.locator('.job-follow .badge-job').textContent(), 'Canceled');
+    assert.equal(await page.getByRole('button', { name: 'Cancel job' }).isVisible(), false);
+    const job = await api.ok('GET', `/v1/jobs/${id}`);
+    assert.deepEqual([job.state, job.cancel_requested, job.attempt_history.map((x) => x.outcome)],
+                     ['canceled', true, ['canceled']]);
+    const outcome = page.locator('section[aria-labelledby="job-attempts-title"] tbody td[data-label="Outcome"]');
+    await outcome.locator('text=canceled').waitFor();
+    assert.match((await texts(page.locator('.job-follow .event .event-text'))).join('|'), /^canceled/);
+  });
+});
+
 test('fits a phone screen', async () => {
+  const api = await adminIn(acme);
+  const app = await api.ok('POST', '/v1/apps', {
+    name: unique('phone'), input_image: `${registry.host}/team/app:v1@${imageDigest}`,
+    output_image: 'registry.example.com/a/very/long/repository/path/for/the/converted/image',
+    allowed_domains: ['a-rather-long-domain-name.example.com'], env: { LONG_VALUE: 'x'.repeat(80) },
+  }, 201);
+  const job = await api.ok('GET', `/v1/jobs/${await enqueueNoop(acme, { ms: 0 })}`);
   await inBrowser('phone', async (page) => {
     await signInAdmin(page, { next: '/accounts' });
     for (const [path, heading] of [['/accounts', 'Accounts'], ['/members', 'Members'],
-                                   ['/api-keys', 'API keys'], ['/audit', 'Audit log']]) {
+                                   ['/api-keys', 'API keys'], ['/audit', 'Audit log'],
+                                   ['/apps', 'Apps'], [`/apps/${app.id}`, app.name],
+                                   [`/apps/${app.id}/edit`, `Edit ${app.name}`],
+                                   ['/apps/new', 'New app'], ['/registries', 'Registries'],
+                                   ['/jobs', 'Jobs'], [`/jobs/${job.id}`, `Job ${job.kind}`],
+                                   ['/tasks', 'Approvals'], ['/workers', 'Workers']]) {
       await page.goto(path);
       await settled(page, heading);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
       assert.ok(width <= 375, `${path} is ${width}px wide`);
       if (path === '/members') await page.screenshot({ path: shotPath('phone-members'), fullPage: true });
+      if (path === `/jobs/${job.id}`) await page.screenshot({ path: shotPath('phone-job'), fullPage: true });
     }
   }, { viewport: { width: 375, height: 740 } });
 });

@@ -5,16 +5,22 @@
 //   CLOISTER_TEST_PGDIR=/tmp/shots-pg node tests/e2e/screenshots.mjs [DIR]
 //   script/pg /tmp/shots-pg stop
 //
-// DIR defaults to docs/images. CLOISTERD names the daemon, as for the tests.
+// DIR defaults to docs/images. CLOISTERD and CLOISTER_WORKER name the daemon
+// and the worker, as for the tests; docker-registry, umoci and skopeo make a
+// registry with an image in it.
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { ADMIN_EMAIL, Api, Daemon, SOURCE_DIR, openBrowser, unexpectedProblems } from './harness.mjs';
+import { ADMIN_EMAIL, Api, Daemon, Registry, SOURCE_DIR, Worker, openBrowser, psql,
+         unexpectedProblems } from './harness.mjs';
 
 const out = path.resolve(process.argv[2] || path.join(SOURCE_DIR, 'docs', 'images'));
 mkdirSync(out, { recursive: true });
 
 const daemon = await new Daemon().start();
+const worker = await new Worker(daemon, { name: 'worker-1' }).start();
+const registry = await new Registry().start();
 const problems = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 try {
   // Made-up data: two accounts, a few people, keys and events.
   const admin = new Api(daemon.url);
@@ -30,6 +36,34 @@ try {
   const grafana = await admin.ok('POST', '/v1/api-keys',
     { name: 'grafana-audit-export', role: 'auditor', expires_at: '2027-06-30T00:00:00Z' }, 201);
   await new Api(daemon.url, { key: grafana.secret }).ok('GET', '/v1/audit');
+
+  // Registries, apps, jobs and approvals: a registry on loopback with an
+  // image, a second admin, a quorum of two, an app whose domains wait.
+  const digest = await registry.push('acme/web:1.4');
+  const local = await admin.ok('POST', '/v1/registries',
+    { name: 'acme-registry', host: registry.host, tls: false }, 201);
+  await admin.ok('POST', '/v1/registries',
+    { name: 'docker-hub', host: 'registry-1.docker.io', username: 'acme-ci', password: 'made-up-token' }, 201);
+  const margaret = await admin.ok('POST', members, { email: 'margaret@acme.example', role: 'admin' }, 201);
+  await admin.ok('PUT', '/v1/policies/approval', { quorum: 2 });
+  await admin.ok('POST', '/v1/apps', {
+    name: 'web', description: 'The public web front end',
+    input_image: `${registry.host}/acme/web:1.4@${digest}`, output_image: `${registry.host}/acme/web-sgx:1.4`,
+    enclave_size: 1073741824, env: { LOG_LEVEL: 'info' },
+    allowed_domains: ['api.stripe.com', 'hooks.slack.com'], writable_paths: ['/tmp'],
+  }, 201);
+  await admin.ok('POST', '/v1/apps', {
+    name: 'billing', input_image: 'registry.example.com/acme/billing:2.0',
+    output_image: 'registry.example.com/acme/billing-sgx:2.0',
+  }, 201);
+  const margaretApi = new Api(daemon.url);
+  await margaretApi.login('margaret@acme.example', margaret.initial_password);
+  await margaretApi.switchAccount(prod.id);
+  const tasks = await admin.all('/v1/tasks?state=pending');
+  const stripe = tasks.find((t) => t.details.domain === 'api.stripe.com');
+  await margaretApi.ok('POST', `/v1/tasks/${stripe.id}/approve`, { comment: 'Payments need it.' });
+  const check = await admin.ok('POST', `/v1/registries/${local.id}/check`, undefined, 202);
+  for (let i = 0; i < 100 && (await admin.ok('GET', `/v1/jobs/${check.id}`)).state !== 'succeeded'; i++) await sleep(100);
 
   const shoot = async (name, { viewport = { width: 1280, height: 800 }, permissions = [] } = {}, fn) => {
     const browser = await openBrowser({ baseURL: daemon.url, viewport, permissions });
@@ -96,7 +130,42 @@ try {
     await signIn(page, '/members');
     await page.locator('main tbody tr').first().waitFor();
   });
+
+  await shoot('app-from-image', { viewport: { width: 1280, height: 1000 } }, async (page) => {
+    await signIn(page, '/apps/new');
+    await page.getByLabel('Registry').selectOption(local.id);
+    await page.getByLabel('Image reference').fill(`${registry.host}/acme/web:1.4`);
+    await page.getByRole('button', { name: 'Inspect image' }).click();
+    await page.locator('.inspection-panel').waitFor();
+    await page.evaluate(() => window.scrollTo(0, document.querySelector('#inspect-title').offsetTop - 16));
+  });
+
+  await shoot('registries', { viewport: { width: 1280, height: 1180 } }, async (page) => {
+    await signIn(page, '/registries');
+    await page.getByRole('button', { name: 'Check acme-registry' }).click();
+    await page.locator('.job-follow[data-state="succeeded"]').waitFor();
+    await page.locator('#notices .notice').waitFor();
+  });
+
+  await shoot('job', { viewport: { width: 1280, height: 900 } }, async (page) => {
+    const id = await psql(
+      'WITH j AS (INSERT INTO jobs (account_id, kind, params, max_attempts, created_by)' +
+      ` VALUES ('${prod.id}', 'noop', '{"ms": 8000, "progress": true}', 3, 'user:${(await admin.ok('GET', '/v1/me')).user.id}')` +
+      " RETURNING id), n AS (SELECT pg_notify('cloister_jobs', 'noop')) SELECT j.id FROM j, n", daemon.dbname);
+    await signIn(page, `/jobs/${id}`);
+    await page.waitForFunction(() => {
+      const p = document.querySelector('.job-follow progress');
+      return p && p.value >= 40;
+    }, null, { timeout: 15_000 });
+  });
+
+  await shoot('approvals', { viewport: { width: 1280, height: 1000 } }, async (page) => {
+    await signIn(page, '/tasks');
+    await page.locator('.task').first().waitFor();
+  });
 } finally {
+  await worker.stop();
+  await registry.stop();
   await daemon.stop();
 }
 if (problems.length) {

@@ -1,0 +1,629 @@
+// apps.js - the applications of the account the session acts in: the list
+// (/apps), one app (/apps/<id>), the create form (/apps/new) and the edit
+// form (/apps/<id>/edit).
+//
+// An app names an image to convert (input_image), where the converted image
+// goes (output_image) and how it runs in its enclave. The forms have every
+// field of POST /v1/apps, in forms people write: the enclave size as 256M or
+// 1G (sent in bytes), the environment and labels as NAME=value lines, the
+// entrypoint, arguments, domains and paths one per line. What the server
+// refuses (422) is shown next to the field it names. Edits send only the
+// fields that changed, with the ETag the page read in If-Match, so that
+// someone else's change in between is refused (412) rather than undone.
+//
+// The domains an app may reach need approving (/tasks): the app's page shows
+// which are approved and which still wait, with their approvals so far.
+//
+// "Create from an image": the create page inspects a reference (POST
+// /v1/images/inspect, optionally through one of the account's registries),
+// follows the image.inspect job live, shows what the image says, and fills
+// the form from it: the input image pinned to the digest it resolved to, the
+// entrypoint and arguments from the image's config.
+import * as api from './api.js';
+import { followJob, inspectionFacts } from './jobs.js';
+import { busy, checkboxField, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
+         errorText, facts, field, fieldset, formatBytes, formMessage, h, notify, pageHeading,
+         showFormError, time } from './ui.js';
+
+const DEFAULTS = { enclave_size: 536870912, max_threads: 16, isvprodid: 0, isvsvn: 0 };
+const UNITS = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+export async function render(ctx) {
+  const [first, second] = ctx.sub;
+  if (ctx.sub.length === 0) return renderList(ctx);
+  if (ctx.sub.length === 1 && first === 'new') return renderCreate(ctx);
+  if (ctx.sub.length === 1) return renderApp(ctx, first);
+  if (ctx.sub.length === 2 && second === 'edit') return renderEdit(ctx, first);
+  ctx.main.append(pageHeading('Page not found'),
+    h('p', {}, 'There is no page at this address. ', h('a', { href: '/apps' }, 'See the apps'), '.'));
+  return null;
+}
+
+/* ---- the forms' conversions ---------------------------------------------- */
+
+/* "256M" or "1G" (or plain bytes) → bytes; {value} or {error}. */
+export function parseSize(text) {
+  const t = text.trim();
+  if (!t) return { value: null };
+  const m = /^(\d+)\s*([KMGT])?(?:i?B)?$/i.exec(t);
+  if (!m) return { error: 'enter a size such as 256M or 1G' };
+  return { value: Number(m[1]) * UNITS[(m[2] || '').toUpperCase()] };
+}
+
+/* bytes → "512M", "1G"; bytes that are no whole unit stay a number. */
+export function formatSize(bytes) {
+  if (bytes === null || bytes === undefined) return '';
+  for (const unit of ['T', 'G', 'M', 'K']) {
+    if (bytes >= UNITS[unit] && bytes % UNITS[unit] === 0) return `${bytes / UNITS[unit]}${unit}`;
+  }
+  return String(bytes);
+}
+
+/* An integer field: a number when it is one, else the text as typed, for the
+ * server to say what it wants. */
+function intOrText(text) {
+  const t = text.trim();
+  if (!t) return null;
+  return /^-?\d+$/.test(t) ? Number(t) : t;
+}
+
+/* One item per line; blank lines left out. */
+function lines(text, { trim = true } = {}) {
+  return text.split('\n').map((l) => (trim ? l.trim() : l.replace(/\r$/, ''))).filter((l) => l.trim() !== '');
+}
+
+/* NAME=value lines → {NAME: value}; {value} or {error}. */
+function pairs(text, what) {
+  const out = {};
+  const all = text.split('\n');
+  for (let i = 0; i < all.length; i++) {
+    const line = all[i].replace(/\r$/, '');
+    if (!line.trim()) continue;
+    const cut = line.indexOf('=');
+    const key = cut > 0 ? line.slice(0, cut).trim() : '';
+    if (!key) return { error: `line ${i + 1} must be ${what}=value` };
+    if (Object.prototype.hasOwnProperty.call(out, key)) return { error: `line ${i + 1} repeats ${key}` };
+    out[key] = line.slice(cut + 1);
+  }
+  return { value: out };
+}
+
+function pairLines(obj) {
+  return Object.entries(obj || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+}
+
+/* The same JSON, whatever the order of object keys. */
+function canon(v) {
+  if (Array.isArray(v)) return v.map(canon);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
+  }
+  return v;
+}
+const same = (a, b) => JSON.stringify(canon(a)) === JSON.stringify(canon(b));
+
+/* A reference without its digest, then pinned to `digest`: the tag, if any,
+ * stays for people to read. */
+export function pinnedReference(reference, digest) {
+  const at = reference.indexOf('@');
+  return `${at >= 0 ? reference.slice(0, at) : reference}@${digest}`;
+}
+
+/* A name for an app made from `reference`: its repository's last segment. */
+function nameFrom(reference) {
+  let base = reference.split('@')[0];
+  const slash = base.lastIndexOf('/');
+  const colon = base.lastIndexOf(':');
+  if (colon > slash) base = base.slice(0, colon);
+  return base.slice(slash + 1).toLowerCase().replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '').slice(0, 63);
+}
+
+/* ---- the form -------------------------------------------------------------- */
+
+function textarea(label, name, value, hint, rows = 3) {
+  return field({ label, name, kind: 'textarea', value, hint,
+                 attrs: { rows: String(rows), spellcheck: 'false', autocomplete: 'off' } });
+}
+
+/*
+ * Every field of an app, filled from `app` (editing) or empty (creating).
+ * Answers {form, message, submit, fields, read()}: read() turns the fields
+ * into {body} (every field, null for "the default") or {errors}.
+ */
+function appForm(app, submitLabel) {
+  const a = app || {};
+  const f = {
+    name: field({ label: 'Name', name: 'name', required: true, value: a.name || '', autocomplete: 'off',
+                  hint: 'Lower-case letters, digits and hyphens; unique in the account.',
+                  attrs: { maxlength: 63, spellcheck: 'false' } }),
+    description: field({ label: 'Description', name: 'description', kind: 'textarea',
+                         value: a.description || '', attrs: { rows: '2', maxlength: 1000 } }),
+    input_image: field({ label: 'Input image', name: 'input_image', required: true,
+                         value: a.input_image || '', autocomplete: 'off',
+                         hint: 'The image to convert: a reference with a tag, a digest or both, e.g. registry.example.com/acme/web:1.4.',
+                         attrs: { spellcheck: 'false' } }),
+    output_image: field({ label: 'Output image', name: 'output_image', required: true,
+                          value: a.output_image || '', autocomplete: 'off',
+                          hint: 'Where the converted image goes: a repository and tag, never a digest.',
+                          attrs: { spellcheck: 'false' } }),
+    runtime: field({ label: 'Runtime', name: 'runtime', kind: 'select', value: a.runtime || 'gramine',
+                     required: true, options: [{ value: 'gramine', label: 'Gramine' }] }),
+    enclave_size: field({ label: 'Enclave size', name: 'enclave_size', value: app ? formatSize(a.enclave_size) : '',
+                          placeholder: '512M', autocomplete: 'off',
+                          hint: 'A power of two from 64M to 64G, e.g. 256M or 1G. Empty: 512M.',
+                          attrs: { spellcheck: 'false' } }),
+    max_threads: field({ label: 'Threads', name: 'max_threads', value: app ? String(a.max_threads) : '',
+                         placeholder: '16', autocomplete: 'off', hint: 'From 1 to 1024. Empty: 16.',
+                         attrs: { inputmode: 'numeric' } }),
+    isvprodid: field({ label: 'Product ID (ISVPRODID)', name: 'isvprodid', value: app ? String(a.isvprodid) : '',
+                       placeholder: '0', autocomplete: 'off', hint: 'From 0 to 65535.',
+                       attrs: { inputmode: 'numeric' } }),
+    isvsvn: field({ label: 'Security version (ISVSVN)', name: 'isvsvn', value: app ? String(a.isvsvn) : '',
+                    placeholder: '0', autocomplete: 'off', hint: 'From 0 to 65535.',
+                    attrs: { inputmode: 'numeric' } }),
+    debug: checkboxField({ label: 'Debug enclave', name: 'debug', checked: Boolean(a.debug),
+                           hint: 'Its memory can be read: never for production.' }),
+    entrypoint: textarea('Entrypoint', 'entrypoint', (a.entrypoint || []).join('\n'),
+      'The program, then its first arguments, one per line. Empty: the image’s own.'),
+    args: textarea('Arguments', 'args', (a.args || []).join('\n'),
+      'The arguments after them, one per line. Empty: the image’s own command.'),
+    env: textarea('Environment', 'env', pairLines(a.env),
+      'One variable per line, NAME=value.', 4),
+    allowed_domains: textarea('Allowed domains', 'allowed_domains', (a.allowed_domains || []).join('\n'),
+      'The DNS names the app may reach, one per line; *.example.com for any name under one. ' +
+      'Each new domain waits for approval.'),
+    encrypted_paths: textarea('Encrypted paths', 'encrypted_paths', (a.encrypted_paths || []).join('\n'),
+      'Absolute paths whose files are kept encrypted, one per line.'),
+    writable_paths: textarea('Writable paths', 'writable_paths', (a.writable_paths || []).join('\n'),
+      'Absolute paths the app may write to, one per line.'),
+    labels: textarea('Labels', 'labels', pairLines(a.labels), 'One per line, key=value.'),
+  };
+  const message = formMessage();
+  const submit = h('button', { type: 'submit', class: 'button button-primary' }, submitLabel);
+  const form = h('form', { class: 'form app-form', novalidate: true },
+    message,
+    fieldset('Name', h('div', { class: 'form-grid' }, f.name.wrap, f.description.wrap)),
+    fieldset('Images', h('div', { class: 'form-grid' }, f.input_image.wrap, f.output_image.wrap)),
+    fieldset('Enclave', h('div', { class: 'form-grid form-grid-narrow' },
+      f.runtime.wrap, f.enclave_size.wrap, f.max_threads.wrap, f.isvprodid.wrap, f.isvsvn.wrap),
+    f.debug.wrap),
+    fieldset('How it starts', h('div', { class: 'form-grid' }, f.entrypoint.wrap, f.args.wrap, f.env.wrap)),
+    fieldset('What it may reach and write',
+      h('div', { class: 'form-grid' }, f.allowed_domains.wrap, f.encrypted_paths.wrap, f.writable_paths.wrap)),
+    fieldset('Labels', h('div', { class: 'form-grid' }, f.labels.wrap)),
+    h('div', { class: 'form-actions' }, submit));
+
+  const read = () => {
+    const errors = {};
+    const v = (k) => f[k].input.value;
+    const body = {
+      name: v('name').trim(),
+      description: v('description'),
+      input_image: v('input_image').trim(),
+      output_image: v('output_image').trim(),
+      runtime: v('runtime'),
+      max_threads: intOrText(v('max_threads')),
+      isvprodid: intOrText(v('isvprodid')),
+      isvsvn: intOrText(v('isvsvn')),
+      entrypoint: lines(v('entrypoint'), { trim: false }),
+      args: lines(v('args'), { trim: false }),
+      allowed_domains: lines(v('allowed_domains')),
+      encrypted_paths: lines(v('encrypted_paths')),
+      writable_paths: lines(v('writable_paths')),
+      debug: f.debug.input.checked,
+    };
+    if (!body.entrypoint.length) body.entrypoint = null;
+    if (!body.args.length) body.args = null;
+    const size = parseSize(v('enclave_size'));
+    if (size.error) errors.enclave_size = size.error;
+    else body.enclave_size = size.value;
+    const env = pairs(v('env'), 'NAME');
+    if (env.error) errors.env = env.error;
+    else body.env = env.value;
+    const labels = pairs(v('labels'), 'key');
+    if (labels.error) errors.labels = labels.error;
+    else body.labels = labels.value;
+    if (!body.name) errors.name = 'enter a name for the app';
+    if (!body.input_image) errors.input_image = 'enter the image to convert';
+    if (!body.output_image) errors.output_image = 'enter where the converted image goes';
+    return Object.keys(errors).length ? { errors } : { body };
+  };
+  return { form, message, submit, fields: f, read };
+}
+
+/* ---- the list ---------------------------------------------------------------- */
+
+async function renderList(ctx) {
+  const canWrite = ctx.can('apps.write');
+  ctx.main.append(pageHeading('Apps',
+    `The applications ${ctx.me.account.name} converts to run in SGX enclaves.`));
+  if (canWrite) {
+    ctx.main.append(h('div', { class: 'page-actions' },
+      h('a', { href: '/apps/new', class: 'button button-primary' }, 'New app'),
+      h('a', { href: '/apps/new?from=image', class: 'button button-secondary' }, 'Create from an image')));
+  } else {
+    ctx.main.append(h('p', { class: 'note' }, 'Only the account’s operators and admins can create or change apps.'));
+  }
+  const listArea = h('section', { class: 'section', 'aria-labelledby': 'apps-list-title' },
+    h('h2', { id: 'apps-list-title', class: 'sr-only' }, 'Apps'));
+  ctx.main.append(listArea);
+
+  const pages = api.pager('/v1/apps');
+  const apps = await pages.next();
+  if (!ctx.current()) return null;
+  const holder = h('div');
+  const more = h('button', { type: 'button', class: 'button button-secondary' }, 'Load more');
+  listArea.append(holder, h('div', { class: 'list-footer' }, more));
+  const columns = [{ label: 'Name' }, { label: 'Input image' }, { label: 'Output image' },
+                   { label: 'Domains' }, { label: 'Changed' }];
+  const draw = () => {
+    holder.replaceChildren(dataTable({
+      caption: 'Apps',
+      columns,
+      rows: apps.map((a) => {
+        const pending = a.allowed_domains.filter((d) => !a.approved_domains.includes(d)).length;
+        const cells = [
+          h('a', { href: `/apps/${a.id}`, class: 'strong' }, a.name),
+          h('code', { class: 'reference' }, a.input_image),
+          h('code', { class: 'reference' }, a.output_image),
+          a.allowed_domains.length
+            ? h('span', {}, `${a.approved_domains.length} approved`,
+              pending ? [', ', h('span', { class: 'badge badge-waiting' }, `${pending} waiting`)] : null)
+            : h('span', { class: 'muted' }, 'None'),
+          time(a.updated_at),
+        ];
+        cells.attrs = { dataset: { appId: a.id, name: a.name } };
+        return cells;
+      }),
+      empty: canWrite ? 'No apps yet. Create the first one.' : 'This account has no apps yet.',
+    }));
+    more.hidden = pages.done;
+  };
+  more.addEventListener('click', () => busy(more, async () => {
+    try {
+      apps.push(...await pages.next());
+      draw();
+    } catch (err) {
+      notify(`Could not load more apps. ${errorText(err)}`, 'error');
+    }
+  }, 'Loading…'));
+  draw();
+  return null;
+}
+
+/* ---- one app ------------------------------------------------------------------ */
+
+async function loadApp(ctx, id) {
+  try {
+    return await api.getVersioned(`/v1/apps/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err.status === 404) {
+      ctx.main.append(pageHeading('App not found'), errorPanel(err),
+        h('p', {}, h('a', { href: '/apps' }, 'See all apps'), '.'));
+      return null;
+    }
+    throw err;
+  }
+}
+
+function section(title, ...content) {
+  const id = `app-${title.toLowerCase().replace(/[^a-z]+/g, '-')}`;
+  return h('section', { class: 'section detail-section', 'aria-labelledby': id },
+    h('h2', { id }, title), content);
+}
+
+async function renderApp(ctx, id) {
+  const loaded = await loadApp(ctx, id);
+  if (!loaded) return null;
+  const { body: app, etag } = loaded;
+  // What became of each domain's approval: the latest task for it (the
+  // list is newest first, and cannot be asked for one app's tasks only).
+  const tasks = await api.getAll('/v1/tasks', { query: { type: 'domain_approval' }, max: 2000 })
+    .catch(() => []);
+  if (!ctx.current()) return null;
+  ctx.setTitle(app.name);
+  const canWrite = ctx.can('apps.write');
+  const latest = new Map();
+  for (const t of tasks) {
+    if (t.details && t.details.app_id === app.id && !latest.has(t.details.domain)) latest.set(t.details.domain, t);
+  }
+  const domainStatus = (d) => {
+    const t = latest.get(d);
+    if (!t || t.state === 'approved') return h('span', { class: 'muted small' }, 'Waiting');
+    if (t.state === 'pending') {
+      return h('a', { href: `/tasks#task-${t.id}`, class: 'small' },
+        `Waiting: ${t.approvals} of ${t.quorum} approval${t.quorum === 1 ? '' : 's'}`);
+    }
+    return h('span', { class: `badge ${t.state === 'denied' ? 'badge-revoked' : 'badge-expired'}` },
+      t.state === 'denied' ? 'Denied' : 'Expired');
+  };
+
+  ctx.main.append(
+    h('p', { class: 'breadcrumb' }, h('a', { href: '/apps' }, 'Apps'), ' / ', app.name),
+    pageHeading(app.name, app.description || null));
+  if (canWrite) {
+    const remove = h('button', { type: 'button', class: 'button button-danger-quiet' }, 'Delete');
+    remove.addEventListener('click', async () => {
+      const ok = await confirmDialog({
+        title: `Delete ${app.name}?`,
+        message: `The app ${app.name} and its settings are deleted. Images already built are not touched.`,
+        confirmLabel: 'Delete app',
+      });
+      if (!ok) return;
+      await busy(remove, async () => {
+        try {
+          await api.del(`/v1/apps/${encodeURIComponent(app.id)}`, { headers: api.ifMatch(etag) });
+          await ctx.navigate('/apps');
+          notify(`The app ${app.name} was deleted.`);
+        } catch (err) {
+          notify(`Could not delete ${app.name}. ${errorText(err)}`, 'error');
+        }
+      });
+    });
+    ctx.main.append(h('div', { class: 'page-actions' },
+      h('a', { href: `/apps/${app.id}/edit`, class: 'button button-primary' }, 'Edit'), remove));
+  }
+
+  const pinned = /@sha256:[0-9a-f]{64}$/.test(app.input_image);
+  // The digest the input image resolved to, where the server keeps one
+  // (input_digest, filled in by the image.inspect job input_inspect_job):
+  // a job still running is followed here until it tells.
+  let digestRow = null;
+  let follower = null;
+  if ('input_digest' in app) {
+    if (app.input_digest) {
+      digestRow = ['Resolved digest', h('code', { class: 'digest', dataset: { field: 'input_digest' } }, app.input_digest)];
+    } else if (app.input_inspect_job) {
+      follower = followJob(app.input_inspect_job, { alive: ctx.current, events: false, titleTag: 'span',
+                                                    title: 'Resolving the input image' });
+      const cell = h('div', { class: 'digest-follow' }, follower.element);
+      digestRow = ['Resolved digest', cell];
+      follower.done.then((j) => {
+        if (!ctx.current()) return;
+        cell.replaceChildren(j.state === 'succeeded' && j.result && j.result.digest
+          ? h('code', { class: 'digest', dataset: { field: 'input_digest' } }, j.result.digest)
+          : h('span', { class: 'muted' }, `Not resolved: ${j.error || j.state}.`));
+      }, () => {});
+    }
+  }
+  const approved = app.approved_domains;
+  const pending = app.allowed_domains.filter((d) => !approved.includes(d));
+  ctx.main.append(
+    section('Images', facts([
+      ['Input image', h('span', { class: 'reference-line' }, h('code', { class: 'reference', dataset: { field: 'input_image' } }, app.input_image),
+        pinned ? h('span', { class: 'badge badge-active' }, 'Pinned to a digest') : null)],
+      digestRow,
+      ['Output image', h('code', { class: 'reference' }, app.output_image)],
+    ])),
+    section('Enclave', facts([
+      ['Runtime', app.runtime === 'gramine' ? 'Gramine' : app.runtime],
+      ['Size', `${formatBytes(app.enclave_size)} (${app.enclave_size.toLocaleString('en')} bytes)`],
+      ['Threads', String(app.max_threads)],
+      ['Product ID (ISVPRODID)', String(app.isvprodid)],
+      ['Security version (ISVSVN)', String(app.isvsvn)],
+      ['Debug', app.debug ? h('span', { class: 'badge badge-revoked' }, 'Debug enclave: not for production') : 'No'],
+    ])),
+    section('How it starts', facts([
+      ['Entrypoint', app.entrypoint ? codeList(app.entrypoint) : h('span', { class: 'muted' }, 'The image’s own')],
+      ['Arguments', app.args ? codeList(app.args) : h('span', { class: 'muted' }, 'The image’s own command')],
+      ['Environment', Object.keys(app.env).length
+        ? codeList(Object.entries(app.env).map(([k, v]) => `${k}=${v}`)) : null],
+    ])),
+    section('Domains',
+      h('p', { class: 'hint' }, 'An app reaches only the domains it is allowed and an approval has approved.'),
+      h('div', { class: 'domains' },
+        h('div', { class: 'domain-group', dataset: { group: 'approved' } },
+          h('h3', {}, `Approved (${approved.length})`),
+          codeList(approved, { empty: 'None yet' })),
+        h('div', { class: 'domain-group', dataset: { group: 'pending' } },
+          h('h3', {}, `Not approved (${pending.length})`),
+          pending.length
+            ? h('ul', { class: 'code-list' }, pending.map((d) => h('li', {}, h('code', {}, d), ' ', domainStatus(d))))
+            : h('span', { class: 'muted' }, 'None')))),
+    section('Files', facts([
+      ['Encrypted paths', codeList(app.encrypted_paths)],
+      ['Writable paths', codeList(app.writable_paths)],
+    ])),
+    section('Labels', Object.keys(app.labels).length
+      ? codeList(Object.entries(app.labels).map(([k, v]) => `${k}=${v}`))
+      : h('p', { class: 'muted' }, 'No labels.')),
+    section('Record', facts([
+      ['Created', time(app.created_at)],
+      ['Changed', time(app.updated_at)],
+      ['ID', h('code', {}, app.id)],
+    ])));
+  return follower ? () => follower.stop() : null;
+}
+
+/* ---- create ------------------------------------------------------------------- */
+
+async function renderCreate(ctx) {
+  ctx.setTitle('New app');
+  ctx.main.append(
+    h('p', { class: 'breadcrumb' }, h('a', { href: '/apps' }, 'Apps'), ' / New app'),
+    pageHeading('New app', 'Name the image to convert, where the result goes and how it runs.'));
+  if (!ctx.can('apps.write')) {
+    ctx.main.append(h('p', { class: 'note' }, 'Only the account’s operators and admins can create apps.'));
+    return null;
+  }
+  const followers = new Set();
+  const { form, read, fields } = appForm(null, 'Create app');
+  const formSection = h('section', { class: 'section card', 'aria-labelledby': 'app-form-title' },
+    h('h2', { id: 'app-form-title', tabindex: '-1' }, 'Settings'), form);
+
+  if (ctx.can('images.inspect')) {
+    const registries = await api.getAll('/v1/registries').catch(() => []);
+    if (!ctx.current()) return null;
+    ctx.main.append(inspectCard(ctx, registries, followers, (inspection, pinned) => {
+      fields.input_image.input.value = pinned;
+      fields.entrypoint.input.value = (inspection.entrypoint || []).join('\n');
+      fields.args.input.value = (inspection.cmd || []).join('\n');
+      if (!fields.name.input.value.trim()) fields.name.input.value = nameFrom(inspection.reference);
+      clearFormErrors(form);
+      formSection.querySelector('h2').focus();
+      notify(`The form starts from ${pinned}.`);
+    }));
+  }
+  ctx.main.append(formSection);
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const { body, errors } = read();
+    if (errors) {
+      showFormError(form, { fields: errors });
+      return;
+    }
+    // Only what was given: the server fills in the defaults.
+    for (const [k, v] of Object.entries(body)) {
+      if (v === null || v === '' || v === false || (Array.isArray(v) && !v.length) ||
+          (v && typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) delete body[k];
+    }
+    const submit = form.querySelector('button[type=submit]');
+    await busy(submit, async () => {
+      try {
+        const app = await api.post('/v1/apps', body, { idempotent: true });
+        await ctx.navigate(`/apps/${app.id}`);
+        const waiting = app.allowed_domains.length;
+        notify(`The app ${app.name} was created.` +
+               (waiting ? ` ${waiting} domain${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''} for approval.` : ''));
+      } catch (err) {
+        showFormError(form, err);
+      }
+    }, 'Creating…');
+  });
+  if (ctx.query.get('from') === 'image') {
+    const ref = ctx.main.querySelector('input[name=reference]');
+    if (ref) ref.focus();
+  }
+  return () => followers.forEach((f) => f.stop());
+}
+
+/* Inspect an image and offer to start the form from it. */
+function inspectCard(ctx, registries, followers, use) {
+  const reference = field({ label: 'Image reference', name: 'reference', required: true, autocomplete: 'off',
+                            hint: 'e.g. registry.example.com/acme/web:1.4 or nginx:1.25',
+                            attrs: { spellcheck: 'false' } });
+  const registry = field({ label: 'Registry', name: 'registry_id', kind: 'select', value: '',
+                           hint: 'One of the account’s registries, for its address and credentials.',
+                           options: [{ value: '', label: 'None: a public registry over HTTPS' },
+                             ...registries.map((g) => ({ value: g.id, label: `${g.name} (${g.host})` }))] });
+  registry.input.addEventListener('change', () => {
+    const g = registries.find((x) => x.id === registry.input.value);
+    if (g && !reference.input.value.trim()) reference.input.value = `${g.host}/`;
+  });
+  const message = formMessage();
+  const submit = h('button', { type: 'submit', class: 'button button-secondary' }, 'Inspect image');
+  const form = h('form', { class: 'form form-inline', novalidate: true },
+    message, reference.wrap, registry.wrap, h('div', { class: 'form-actions' }, submit));
+  const result = h('div', { class: 'inspect-result' });
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const ref = reference.input.value.trim();
+    if (!ref) {
+      showFormError(form, { fields: { reference: 'enter the reference of an image' } });
+      return;
+    }
+    const body = { reference: ref };
+    if (registry.input.value) body.registry_id = registry.input.value;
+    followers.forEach((f) => f.stop());
+    followers.clear();
+    result.replaceChildren();
+    await busy(submit, async () => {
+      let job;
+      try {
+        job = await api.post('/v1/images/inspect', body);
+      } catch (err) {
+        showFormError(form, err);
+        return;
+      }
+      const follower = followJob(job, { alive: ctx.current, events: false, title: `Inspecting ${ref}` });
+      followers.add(follower);
+      result.append(h('div', { class: 'panel job-panel' }, follower.element));
+      let done;
+      try {
+        done = await follower.done;
+      } catch (err) {
+        if (ctx.current()) notify(`Could not follow the inspection. ${errorText(err)}`, 'error');
+        return;
+      }
+      if (!ctx.current()) return;
+      if (done.state !== 'succeeded') {
+        notify(`The image could not be inspected${done.error ? `: ${done.error}` : ''}.`, 'error');
+        return;
+      }
+      const inspection = done.result;
+      const pinned = pinnedReference(inspection.reference, inspection.digest);
+      const useButton = h('button', { type: 'button', class: 'button button-primary' }, 'Use this image');
+      useButton.addEventListener('click', () => use(inspection, pinned));
+      const heading = h('h3', { tabindex: '-1' }, 'What the image says');
+      result.append(h('section', { class: 'panel inspection-panel', 'aria-label': 'The inspected image' },
+        heading,
+        inspectionFacts(inspection),
+        h('p', {}, 'Pinned to its digest: ', h('code', { class: 'reference pinned-reference' }, pinned)),
+        h('div', { class: 'panel-actions' }, useButton,
+          h('span', { class: 'hint' }, ' Fills in the input image, entrypoint and arguments below.'))));
+      heading.focus();
+    }, 'Inspecting…');
+  });
+
+  return h('section', { class: 'section card', 'aria-labelledby': 'inspect-title' },
+    h('h2', { id: 'inspect-title' }, 'Create from an image'),
+    h('p', { class: 'hint' }, 'Optional: Cloister reads the image’s manifest and config from its registry, ' +
+      'and the form below can start from what they say.'),
+    form, result);
+}
+
+/* ---- edit --------------------------------------------------------------------- */
+
+async function renderEdit(ctx, id) {
+  const loaded = await loadApp(ctx, id);
+  if (!loaded) return null;
+  const { body: app, etag } = loaded;
+  ctx.setTitle(`Edit ${app.name}`);
+  ctx.main.append(
+    h('p', { class: 'breadcrumb' }, h('a', { href: '/apps' }, 'Apps'), ' / ',
+      h('a', { href: `/apps/${app.id}` }, app.name), ' / Edit'),
+    pageHeading(`Edit ${app.name}`, 'Only the fields you change are sent.'));
+  if (!ctx.can('apps.write')) {
+    ctx.main.append(h('p', { class: 'note' }, 'Only the account’s operators and admins can change apps.'));
+    return null;
+  }
+  const { form, read, submit } = appForm(app, 'Save changes');
+  ctx.main.append(h('section', { class: 'section card', 'aria-label': `Settings of ${app.name}` }, form,
+    h('p', { class: 'form-footer' }, h('a', { href: `/apps/${app.id}` }, 'Back to the app without saving'))));
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearFormErrors(form);
+    const { body, errors } = read();
+    if (errors) {
+      showFormError(form, { fields: errors });
+      return;
+    }
+    // What changed: an emptied field goes back to its default (null).
+    const patch = {};
+    for (const [k, v] of Object.entries(body)) {
+      const now = v === null && k in DEFAULTS ? DEFAULTS[k] : v;
+      if (!same(now, app[k])) patch[k] = v;
+    }
+    if (!Object.keys(patch).length) {
+      notify('Nothing to save: the form is as the app is.');
+      return;
+    }
+    await busy(submit, async () => {
+      try {
+        const saved = await api.patch(`/v1/apps/${encodeURIComponent(app.id)}`, patch,
+                                      { headers: api.ifMatch(etag) });
+        await ctx.navigate(`/apps/${saved.id}`);
+        notify(`The app ${saved.name} was saved.`);
+      } catch (err) {
+        showFormError(form, err);
+      }
+    }, 'Saving…');
+  });
+  return null;
+}
