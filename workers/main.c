@@ -438,7 +438,10 @@ static int run(worker *w, cl_error *err)
                 }
             }
         }
-        if ((fds[1].revents & POLLIN) && cl_queue_notified(&w->q) == 1)
+        /* Every time, not only when the socket is readable: a notification
+         * that arrived while another query ran was read by libpq then, and
+         * waits in its queue without making the socket readable again. */
+        if (cl_queue_notified(&w->q) == 1)
             next_beat = 0;      /* someone asked to cancel: look now */
         for (int k = 2; k < nfds; k++)
             if (fds[k].revents & (POLLIN | POLLHUP)) {

@@ -115,7 +115,7 @@ class Queue(unittest.TestCase):
         started = time.monotonic()
         api.ok("POST", f"/v1/jobs/{job}/cancel")
         self.wait_for(job, {"canceled"}, timeout=30)
-        self.assertLess(time.monotonic() - started, 8)     # sooner than a heartbeat (10 s)
+        self.assertLess(time.monotonic() - started, 5)     # well before a heartbeat (10 s)
         self.assertEqual(self.attempts(job)[-1]["outcome"], "canceled")
         events = api.ok("GET", f"/v1/jobs/{job}/events?limit=500")["items"]
         self.assertIn("phase", [e["type"] for e in events])
