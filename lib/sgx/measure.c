@@ -15,7 +15,24 @@
 struct cl_sgx_measure {
     EVP_MD_CTX *md;
     uint64_t size;
+    uint8_t ecreate[RECORD];
+    FILE *tee;
 };
+
+/* Every byte of the stream goes through here: the hash, and the copy. */
+static void emit(cl_sgx_measure *m, const void *bytes, size_t len)
+{
+    EVP_DigestUpdate(m->md, bytes, len);
+    if (m->tee != NULL)
+        fwrite(bytes, 1, len, m->tee);
+}
+
+void cl_sgx_measure_tee(cl_sgx_measure *m, FILE *sgxs)
+{
+    m->tee = sgxs;
+    if (sgxs != NULL)
+        fwrite(m->ecreate, 1, RECORD, sgxs);   /* ECREATE was measured already */
+}
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
@@ -48,9 +65,19 @@ int cl_sgx_measure_new(cl_sgx_measure **out, uint32_t ssa_frame_pages, uint64_t 
     m->size = size;
     put_u32(rec + 8, ssa_frame_pages);
     put_u64(rec + 12, size);
-    EVP_DigestUpdate(m->md, rec, sizeof(rec));
+    memcpy(m->ecreate, rec, RECORD);
+    emit(m, rec, sizeof(rec));
     *out = m;
     return 0;
+}
+
+static void extend(cl_sgx_measure *m, uint64_t offset, const uint8_t *chunk)
+{
+    uint8_t ext[RECORD] = "EEXTEND";
+
+    put_u64(ext + 8, offset);
+    emit(m, ext, sizeof(ext));
+    emit(m, chunk, CHUNK);
 }
 
 int cl_sgx_measure_page(cl_sgx_measure *m, uint64_t offset, uint64_t flags,
@@ -63,14 +90,9 @@ int cl_sgx_measure_page(cl_sgx_measure *m, uint64_t offset, uint64_t flags,
                             "not page-aligned", (unsigned long long)offset);
     put_u64(rec + 8, offset);
     put_u64(rec + 16, flags);
-    EVP_DigestUpdate(m->md, rec, sizeof(rec));
-    for (int c = 0; contents != NULL && c < CL_SGX_PAGE / CHUNK; c++) {
-        uint8_t ext[RECORD] = "EEXTEND";
-
-        put_u64(ext + 8, offset + (uint64_t)c * CHUNK);
-        EVP_DigestUpdate(m->md, ext, sizeof(ext));
-        EVP_DigestUpdate(m->md, contents + c * CHUNK, CHUNK);
-    }
+    emit(m, rec, sizeof(rec));
+    for (int c = 0; contents != NULL && c < CL_SGX_PAGE / CHUNK; c++)
+        extend(m, offset + (uint64_t)c * CHUNK, contents + c * CHUNK);
     return 0;
 }
 
@@ -100,39 +122,62 @@ static uint64_t get_u64(const uint8_t *p)
     return v;
 }
 
-int cl_sgx_measure_sgxs(const uint8_t *s, size_t len, uint8_t mrenclave[32], cl_error *err)
+static int zero(const uint8_t *p, size_t n)
 {
-    EVP_MD_CTX *md;
-    size_t at = 0;
-    unsigned int n = 0;
-    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
 
-    if (len < RECORD || memcmp(s, "ECREATE\0", 8) != 0)
-        return cl_error_set(err, CL_EINVALID, "an SGXS stream starts with ECREATE");
-    if ((md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(md);
-        return cl_error_set(err, CL_ERROR, "could not start a SHA-256");
-    }
+/*
+ * Each record is parsed into its fields and fed back to the engine, which
+ * rebuilds it: a record whose reserved bytes are not zero, or whose fields
+ * the engine would not write the same way, is refused rather than hashed
+ * as given.
+ */
+int cl_sgx_measure_sgxs(const uint8_t *s, size_t len, uint8_t mrenclave[32], FILE *reemit,
+                        cl_error *err)
+{
+    cl_sgx_measure *m = NULL;
+    size_t at = RECORD;
+    int rc;
+
+    if (len < RECORD || memcmp(s, "ECREATE\0", 8) != 0 || !zero(s + 20, 44))
+        return cl_error_set(err, CL_EINVALID, "an SGXS stream starts with an ECREATE record");
+    if ((rc = cl_sgx_measure_new(&m, (uint32_t)(s[8] | s[9] << 8 | s[10] << 16 |
+                                                (uint32_t)s[11] << 24), get_u64(s + 12), err)) < 0)
+        return rc;
+    cl_sgx_measure_tee(m, reemit);
     while (at < len && rc == 0) {
-        size_t take = RECORD;
-
-        if (len - at < RECORD)
+        if (len - at < RECORD) {
             rc = cl_error_set(err, CL_EINVALID, "the SGXS stream ends inside a record at %zu", at);
-        else if (memcmp(s + at, "EEXTEND\0", 8) == 0)
-            take += CHUNK;
-        else if (memcmp(s + at, "EADD\0\0\0\0", 8) != 0 &&
-                 (at != 0 || memcmp(s + at, "ECREATE\0", 8) != 0))
-            rc = cl_error_set(err, CL_EINVALID, "unknown SGXS record at %zu", at);
-        if (rc == 0 && len - at < take)
-            rc = cl_error_set(err, CL_EINVALID, "an EEXTEND at %zu lacks its 256 bytes", at);
-        if (rc == 0 && memcmp(s + at, "EEXTEND\0", 8) == 0 && get_u64(s + at + 8) % CHUNK != 0)
-            rc = cl_error_set(err, CL_EINVALID, "an EEXTEND at %zu is not 256-byte aligned", at);
-        if (rc == 0)
-            EVP_DigestUpdate(md, s + at, take);
-        at += take;
+        } else if (memcmp(s + at, "EADD\0\0\0\0", 8) == 0 && zero(s + at + 24, 40)) {
+            uint64_t offset = get_u64(s + at + 8);
+
+            if (offset % CL_SGX_PAGE != 0 || offset >= m->size)
+                rc = cl_error_set(err, CL_EINVALID, "an EADD at %zu names offset 0x%llx", at,
+                                  (unsigned long long)offset);
+            else
+                rc = cl_sgx_measure_page(m, offset, get_u64(s + at + 16), NULL, err);
+            at += RECORD;
+        } else if (memcmp(s + at, "EEXTEND\0", 8) == 0 && zero(s + at + 16, 48)) {
+            uint64_t offset = get_u64(s + at + 8);
+
+            if (len - at < RECORD + CHUNK)
+                rc = cl_error_set(err, CL_EINVALID, "an EEXTEND at %zu lacks its 256 bytes", at);
+            else if (offset % CHUNK != 0 || offset >= m->size)
+                rc = cl_error_set(err, CL_EINVALID, "an EEXTEND at %zu names offset 0x%llx", at,
+                                  (unsigned long long)offset);
+            else
+                extend(m, offset, s + at + RECORD);
+            at += RECORD + CHUNK;
+        } else {
+            rc = cl_error_set(err, CL_EINVALID, "unknown or malformed SGXS record at %zu", at);
+        }
     }
-    if (rc == 0 && (EVP_DigestFinal_ex(md, mrenclave, &n) != 1 || n != 32))
-        rc = cl_error_set(err, CL_ERROR, "could not finish the SHA-256");
-    EVP_MD_CTX_free(md);
+    if (rc == 0)
+        return cl_sgx_measure_end(m, mrenclave, err);
+    cl_sgx_measure_free(m);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include "error.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define CL_SGX_PAGE 4096
@@ -32,6 +33,10 @@ typedef struct cl_sgx_measure cl_sgx_measure;
 int cl_sgx_measure_new(cl_sgx_measure **out, uint32_t ssa_frame_pages, uint64_t size,
                        cl_error *err);
 
+/* Also write every record (and EEXTEND data) to sgxs as it is measured: the
+ * enclave's SGXS stream, a debugging artifact.  Call before the first page. */
+void cl_sgx_measure_tee(cl_sgx_measure *m, FILE *sgxs);
+
 /* EADD the page at offset (page-aligned) with flags; with contents (4096
  * bytes) also its 16 EEXTENDs, without (NULL) none. */
 int cl_sgx_measure_page(cl_sgx_measure *m, uint64_t offset, uint64_t flags,
@@ -42,8 +47,10 @@ int cl_sgx_measure_end(cl_sgx_measure *m, uint8_t mrenclave[32], cl_error *err);
 void cl_sgx_measure_free(cl_sgx_measure *m);
 
 /* MRENCLAVE of an SGXS stream (the records above, each EEXTEND with its
- * data), as sgxs-tools writes it: checks that the stream is well formed. */
+ * data), as sgxs-tools writes it, read record by record through the same
+ * engine (so a stream re-emitted with cl_sgx_measure_tee is identical);
+ * malformed streams are refused. */
 int cl_sgx_measure_sgxs(const uint8_t *stream, size_t len, uint8_t mrenclave[32],
-                        cl_error *err);
+                        FILE *reemit, cl_error *err);
 
 #endif

@@ -49,10 +49,21 @@ static void test_sgxs_stream(void **state)
     cl_error err = { 0 };
     (void)state;
 
-    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, &err), 0);
+    char *copy = NULL;
+    size_t copy_len = 0;
+    FILE *out = open_memstream(&copy, &copy_len);
+
+    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, out, &err), 0);
+    fclose(out);
     hex_equal(mr, "784acfd7d5096a8f0fbd3265760bff21b120f62407a9a9e5ba31aa3c8ed198fc");
-    /* a stream cut inside an EEXTEND is refused, not measured */
-    assert_int_equal(cl_sgx_measure_sgxs(s, len - 100, mr, &err), CL_EINVALID);
+    /* parsed record by record and re-emitted by the engine: the same bytes */
+    assert_int_equal(copy_len, len);
+    assert_memory_equal(copy, s, len);
+    free(copy);
+    /* a stream cut inside an EEXTEND, or with a damaged record, is refused */
+    assert_int_equal(cl_sgx_measure_sgxs(s, len - 100, mr, NULL, &err), CL_EINVALID);
+    s[64 + 30] = 1;         /* reserved bytes of the first EADD */
+    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, NULL, &err), CL_EINVALID);
     free(s);
 }
 
