@@ -1,0 +1,414 @@
+/*
+ * toml.c - a recursive-descent reader of the TOML subset in toml.h.
+ *
+ * The reader walks the text once with a cursor; every value lands in a
+ * jansson tree.  Tables opened with [a.b] and keys a.b = v both create the
+ * intermediate tables; writing a key twice, or over a value that is not a
+ * table, is an error, as TOML says.
+ */
+#include "toml.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct reader {
+    const char *p, *end;
+    int line;
+    int depth;
+    cl_error *err;
+} reader;
+
+static int fail(reader *r, const char *what)
+{
+    return cl_error_set(r->err, CL_EINVALID, "TOML line %d: %s", r->line, what);
+}
+
+/* Spaces and tabs; with newlines also newlines and comments. */
+static void skip(reader *r, int newlines)
+{
+    while (r->p < r->end) {
+        if (*r->p == ' ' || *r->p == '\t' || *r->p == '\r') {
+            r->p++;
+        } else if (*r->p == '#') {
+            while (r->p < r->end && *r->p != '\n')
+                r->p++;
+        } else if (newlines && *r->p == '\n') {
+            r->p++;
+            r->line++;
+        } else {
+            break;
+        }
+    }
+}
+
+static int append_utf8(char *buf, size_t *n, size_t cap, unsigned long cp)
+{
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || *n + 4 >= cap)
+        return -1;
+    if (cp < 0x80) {
+        buf[(*n)++] = (char)cp;
+    } else if (cp < 0x800) {
+        buf[(*n)++] = (char)(0xC0 | cp >> 6);
+        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        buf[(*n)++] = (char)(0xE0 | cp >> 12);
+        buf[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3F));
+        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    } else {
+        buf[(*n)++] = (char)(0xF0 | cp >> 18);
+        buf[(*n)++] = (char)(0x80 | (cp >> 12 & 0x3F));
+        buf[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3F));
+        buf[(*n)++] = (char)(0x80 | (cp & 0x3F));
+    }
+    return 0;
+}
+
+/* A basic "..." or literal '...' string, on one line; malloc'd. */
+static int string(reader *r, char **out)
+{
+    char quote = *r->p++;
+    size_t cap = 256, n = 0;
+    char *buf = malloc(cap);
+
+    *out = NULL;
+    if (buf == NULL)
+        return fail(r, "out of memory");
+    if (r->end - r->p >= 2 && r->p[0] == quote && r->p[1] == quote) {
+        free(buf);
+        return fail(r, "multi-line strings are not supported");
+    }
+    while (r->p < r->end && *r->p != quote) {
+        char c = *r->p++;
+
+        if (c == '\n') {
+            free(buf);
+            return fail(r, "a string must end on its line");
+        }
+        if (n + 8 >= cap) {
+            char *grown = cap < CL_TOML_MAX ? realloc(buf, cap *= 2) : NULL;
+            if (grown == NULL) {
+                free(buf);
+                return fail(r, "a string is too long");
+            }
+            buf = grown;
+        }
+        if (c == '\\' && quote == '"') {
+            char e = r->p < r->end ? *r->p++ : 0;
+            const char *from = "btnfr\"\\", *to = "\b\t\n\f\r\"\\", *at;
+
+            if (e != 0 && (at = strchr(from, e)) != NULL) {
+                buf[n++] = to[at - from];
+            } else if (e == 'u' || e == 'U') {
+                int digits = e == 'u' ? 4 : 8;
+                char hex[9] = { 0 };
+
+                if (r->end - r->p < digits) {
+                    free(buf);
+                    return fail(r, "a \\u escape is cut short");
+                }
+                memcpy(hex, r->p, (size_t)digits);
+                r->p += digits;
+                if (strspn(hex, "0123456789abcdefABCDEF") != (size_t)digits ||
+                    append_utf8(buf, &n, cap, strtoul(hex, NULL, 16)) < 0) {
+                    free(buf);
+                    return fail(r, "a \\u escape is not a character");
+                }
+            } else {
+                free(buf);
+                return fail(r, "an unknown escape in a string");
+            }
+        } else {
+            buf[n++] = c;
+        }
+    }
+    if (r->p >= r->end) {
+        free(buf);
+        return fail(r, "a string is not closed");
+    }
+    r->p++;
+    buf[n] = '\0';
+    *out = buf;
+    return 0;
+}
+
+/* A bare or quoted key segment; malloc'd. */
+static int key_segment(reader *r, char **out)
+{
+    const char *start = r->p;
+
+    if (r->p < r->end && (*r->p == '"' || *r->p == '\''))
+        return string(r, out);
+    while (r->p < r->end && (isalnum((unsigned char)*r->p) || *r->p == '_' || *r->p == '-'))
+        r->p++;
+    if (r->p == start)
+        return fail(r, "a key is expected");
+    *out = strndup(start, (size_t)(r->p - start));
+    return *out ? 0 : fail(r, "out of memory");
+}
+
+/* Walk (creating) the tables of a dotted key in `table`; *last gets the
+ * final segment (malloc'd) and *owner the table that will hold it. */
+static int dotted_key(reader *r, json_t *table, json_t **owner, char **last)
+{
+    char *seg;
+    int rc;
+
+    for (;;) {
+        skip(r, 0);
+        if ((rc = key_segment(r, &seg)) < 0)
+            return rc;
+        skip(r, 0);
+        if (r->p >= r->end || *r->p != '.') {
+            *owner = table;
+            *last = seg;
+            return 0;
+        }
+        r->p++;
+        json_t *next = json_object_get(table, seg);
+        if (next == NULL) {
+            next = json_object();
+            json_object_set_new(table, seg, next);
+        } else if (!json_is_object(next)) {
+            free(seg);
+            return fail(r, "a key is used both as a value and as a table");
+        }
+        free(seg);
+        table = next;
+    }
+}
+
+static int value(reader *r, json_t **out);
+
+static int array(reader *r, json_t **out)
+{
+    json_t *arr = json_array();
+    int rc;
+
+    r->p++;
+    for (;;) {
+        skip(r, 1);
+        if (r->p < r->end && *r->p == ']') {
+            r->p++;
+            *out = arr;
+            return 0;
+        }
+        json_t *v;
+        if ((rc = value(r, &v)) < 0) {
+            json_decref(arr);
+            return rc;
+        }
+        json_array_append_new(arr, v);
+        skip(r, 1);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+        } else if (r->p >= r->end || *r->p != ']') {
+            json_decref(arr);
+            return fail(r, "an array's values are separated by commas and end with ]");
+        }
+    }
+}
+
+static int key_value(reader *r, json_t *table);
+
+static int inline_table(reader *r, json_t **out)
+{
+    json_t *t = json_object();
+    int rc;
+
+    r->p++;
+    skip(r, 0);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        *out = t;
+        return 0;
+    }
+    for (;;) {
+        if ((rc = key_value(r, t)) < 0) {
+            json_decref(t);
+            return rc;
+        }
+        skip(r, 0);
+        if (r->p < r->end && *r->p == ',') {
+            r->p++;
+            skip(r, 0);
+        } else if (r->p < r->end && *r->p == '}') {
+            r->p++;
+            *out = t;
+            return 0;
+        } else {
+            json_decref(t);
+            return fail(r, "an inline table's pairs are separated by commas and end with }");
+        }
+    }
+}
+
+static int value(reader *r, json_t **out)
+{
+    int rc;
+
+    *out = NULL;
+    if (r->p >= r->end)
+        return fail(r, "a value is expected");
+    if (++r->depth > CL_TOML_MAX_DEPTH)
+        return fail(r, "values are nested too deeply");
+    if (*r->p == '"' || *r->p == '\'') {
+        char *s;
+        if ((rc = string(r, &s)) == 0) {
+            *out = json_string(s);
+            free(s);
+            if (*out == NULL)
+                rc = fail(r, "a string is not UTF-8");
+        }
+    } else if (*r->p == '[') {
+        rc = array(r, out);
+    } else if (*r->p == '{') {
+        rc = inline_table(r, out);
+    } else if (r->end - r->p >= 4 && strncmp(r->p, "true", 4) == 0) {
+        r->p += 4;
+        *out = json_true();
+        rc = 0;
+    } else if (r->end - r->p >= 5 && strncmp(r->p, "false", 5) == 0) {
+        r->p += 5;
+        *out = json_false();
+        rc = 0;
+    } else {
+        char digits[32];
+        size_t n = 0;
+
+        if (*r->p == '+' || *r->p == '-')
+            digits[n++] = *r->p++;
+        while (r->p < r->end && (isdigit((unsigned char)*r->p) || *r->p == '_') && n < 30) {
+            if (*r->p != '_')
+                digits[n++] = *r->p;
+            r->p++;
+        }
+        digits[n] = '\0';
+        if (n == 0 || !isdigit((unsigned char)digits[n - 1]) ||
+            (r->p < r->end && strchr(".eE:xob-+", *r->p) != NULL)) {
+            rc = fail(r, "only strings, integers, booleans, arrays and inline tables are "
+                      "supported");
+        } else {
+            char *end;
+            errno = 0;
+            long long v = strtoll(digits, &end, 10);
+            rc = errno != 0 ? fail(r, "an integer is out of range") : 0;
+            if (rc == 0)
+                *out = json_integer(v);
+        }
+    }
+    r->depth--;
+    return rc;
+}
+
+static int key_value(reader *r, json_t *table)
+{
+    json_t *owner, *v;
+    char *key;
+    int rc;
+
+    if ((rc = dotted_key(r, table, &owner, &key)) < 0)
+        return rc;
+    skip(r, 0);
+    if (r->p >= r->end || *r->p != '=') {
+        free(key);
+        return fail(r, "= is expected after a key");
+    }
+    r->p++;
+    skip(r, 0);
+    if ((rc = value(r, &v)) < 0) {
+        free(key);
+        return rc;
+    }
+    if (json_object_get(owner, key) != NULL) {
+        json_decref(v);
+        rc = cl_error_set(r->err, CL_EINVALID, "TOML line %d: key \"%s\" is defined twice",
+                          r->line, key);
+        free(key);
+        return rc;
+    }
+    json_object_set_new(owner, key, v);
+    free(key);
+    return 0;
+}
+
+int cl_toml_parse(json_t **out, const char *text, size_t len, cl_error *err)
+{
+    reader r = { text, text + len, 1, 0, err };
+    json_t *root, *current;
+    int rc = 0;
+
+    *out = NULL;
+    if (len > CL_TOML_MAX)
+        return cl_error_set(err, CL_ETOOBIG, "the TOML text is larger than %d bytes", CL_TOML_MAX);
+    if (memchr(text, '\0', len) != NULL)
+        return cl_error_set(err, CL_EINVALID, "the TOML text contains a NUL byte");
+    root = current = json_object();
+    for (;;) {
+        skip(&r, 1);
+        if (r.p >= r.end)
+            break;
+        if (*r.p == '[') {
+            char *last;
+            json_t *owner, *t;
+
+            r.p++;
+            if (r.p < r.end && *r.p == '[') {
+                rc = fail(&r, "arrays of tables are not supported");
+                break;
+            }
+            if ((rc = dotted_key(&r, root, &owner, &last)) < 0)
+                break;
+            skip(&r, 0);
+            if (r.p >= r.end || *r.p != ']') {
+                free(last);
+                rc = fail(&r, "a table header ends with ]");
+                break;
+            }
+            r.p++;
+            t = json_object_get(owner, last);
+            if (t == NULL) {
+                t = json_object();
+                json_object_set_new(owner, last, t);
+            } else if (!json_is_object(t)) {
+                free(last);
+                rc = fail(&r, "a table's name is already a value");
+                break;
+            }
+            free(last);
+            current = t;
+        } else if ((rc = key_value(&r, current)) < 0) {
+            break;
+        }
+        skip(&r, 0);
+        if (r.p < r.end && *r.p != '\n') {
+            rc = fail(&r, "a line holds one key = value, or one [table]");
+            break;
+        }
+    }
+    if (rc < 0) {
+        json_decref(root);
+        return rc;
+    }
+    *out = root;
+    return 0;
+}
+
+json_t *cl_toml_get(json_t *doc, const char *path)
+{
+    char part[256];
+
+    while (doc != NULL && *path != '\0') {
+        size_t n = strcspn(path, ".");
+
+        if (n >= sizeof(part))
+            return NULL;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        doc = json_object_get(doc, part);
+        path += n + (path[n] == '.');
+    }
+    return doc;
+}

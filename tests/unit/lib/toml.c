@@ -1,0 +1,115 @@
+/* Tests for lib/toml.c: a real Gramine manifest, the corners of the subset,
+ * and everything outside it refused by name. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "toml.h"
+
+static json_t *parse(const char *text)
+{
+    json_t *doc;
+    cl_error err = { 0 };
+
+    if (cl_toml_parse(&doc, text, strlen(text), &err) < 0)
+        fail_msg("refused: %s", err.message);
+    return doc;
+}
+
+static void refuse(const char *text, const char *fragment)
+{
+    json_t *doc;
+    cl_error err = { 0 };
+
+    assert_int_equal(cl_toml_parse(&doc, text, strlen(text), &err), CL_EINVALID);
+    assert_null(doc);
+    if (strstr(err.message, fragment) == NULL)
+        fail_msg("\"%s\" does not mention \"%s\"", err.message, fragment);
+}
+
+static void test_gramine_manifest(void **state)
+{
+    char path[512], text[4096];
+    FILE *f;
+    size_t n;
+    json_t *doc;
+    cl_error err = { 0 };
+    (void)state;
+
+    snprintf(path, sizeof(path), "%s/gramine/case-dev.manifest.sgx", CL_TEST_DATA);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    n = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    assert_int_equal(cl_toml_parse(&doc, text, n, &err), 0);
+    assert_string_equal(json_string_value(cl_toml_get(doc, "sgx.enclave_size")), "512M");
+    assert_int_equal(json_integer_value(cl_toml_get(doc, "sgx.max_threads")), 2);
+    assert_true(json_is_true(cl_toml_get(doc, "sgx.debug")));
+    assert_string_equal(json_string_value(cl_toml_get(doc, "loader.env.PATH")),
+                        "/usr/local/bin:/usr/bin:/bin");
+    json_t *files = cl_toml_get(doc, "sgx.trusted_files");
+    assert_int_equal(json_array_size(files), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(files, 1), "uri")),
+                        "file:/gramine/app_files/trusted_argv");
+    json_decref(doc);
+}
+
+static void test_subset(void **state)
+{
+    json_t *doc = parse("# a comment\n"
+                        "a = 1_000 # trailing\n"
+                        "b.c = 'lit\\eral'\n"
+                        "\"quoted key\" = \"tab\\tq\\\"\\u00e9\"\n"
+                        "[t.u]\n"
+                        "x = [ 1,\n  2, # inside\n  3, ]\n"
+                        "y = { k = true, \"l\" = { m = -5 } }\n");
+    (void)state;
+
+    assert_int_equal(json_integer_value(cl_toml_get(doc, "a")), 1000);
+    assert_string_equal(json_string_value(cl_toml_get(doc, "b.c")), "lit\\eral");
+    assert_string_equal(json_string_value(json_object_get(doc, "quoted key")), "tab\tq\"\xc3\xa9");
+    assert_int_equal(json_array_size(cl_toml_get(doc, "t.u.x")), 3);
+    assert_int_equal(json_integer_value(cl_toml_get(doc, "t.u.y.l.m")), -5);
+    assert_true(json_is_true(cl_toml_get(doc, "t.u.y.k")));
+    json_decref(doc);
+}
+
+static void test_refused(void **state)
+{
+    char deep[200];
+    (void)state;
+
+    refuse("a = 1.5\n", "only strings, integers");
+    refuse("a = 1979-05-27\n", "only strings, integers");
+    refuse("a = 1\na = 2\n", "defined twice");
+    refuse("a = \"open\n", "end on its line");
+    refuse("a = \"\"\"multi\n\"\"\"\n", "multi-line");
+    refuse("[[arr]]\n", "arrays of tables");
+    refuse("a = 1 b = 2\n", "one key = value");
+    refuse("a = [1 2]\n", "separated by commas");
+    refuse("a = \"\\q\"\n", "unknown escape");
+    refuse("a = 1\n[a]\n", "already a value");
+    refuse("= 1\n", "a key is expected");
+    refuse("a = 99999999999999999999\n", "out of range");
+    memset(deep, '[', 40);
+    strcpy(deep + 40, "1");     /* not reached: refused first */
+    char text[256];
+    snprintf(text, sizeof(text), "a = %s\n", deep);
+    refuse(text, "nested too deeply");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gramine_manifest),
+        cmocka_unit_test(test_subset),
+        cmocka_unit_test(test_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
