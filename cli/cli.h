@@ -155,5 +155,6 @@ extern const cli_command cli_job_commands[];
 extern const cli_command cli_registry_commands[];
 extern const cli_command cli_image_commands[];
 extern const cli_command cli_task_commands[];
+extern const cli_command cli_enclave_commands[];
 
 #endif

@@ -124,6 +124,12 @@ static uint64_t pal_page(const uint8_t *elf, const pal_image *p, uint64_t at, ui
 
 int cl_gramine_measure(const cl_gramine_enclave *e, uint8_t mrenclave[32], cl_error *err)
 {
+    return cl_gramine_measure_to(e, mrenclave, NULL, err);
+}
+
+int cl_gramine_measure_to(const cl_gramine_enclave *e, uint8_t mrenclave[32], FILE *sgxs,
+                          cl_error *err)
+{
     uint64_t size = e->enclave_size, top = size, t;
     uint64_t manifest_len = e->manifest_len + 1, manifest, ssa, tcs, tls, pal;
     uint64_t *stack = NULL, *sigstack = NULL;
@@ -163,6 +169,7 @@ int cl_gramine_measure(const cl_gramine_enclave *e, uint8_t mrenclave[32], cl_er
 
     if ((rc = cl_sgx_measure_new(&m, SSA_FRAME / PAGE, size, err)) < 0)
         goto done;
+    cl_sgx_measure_tee(m, sgxs);
 
     /* manifest */
     for (uint64_t at = 0; at < round_up(manifest_len) && rc == 0; at += PAGE) {

@@ -8,6 +8,7 @@
 #include "error.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef struct cl_gramine_enclave {
@@ -23,5 +24,9 @@ typedef struct cl_gramine_enclave {
 /* MRENCLAVE of the enclave; CL_EINVALID names what does not fit (a PAL that
  * is not a 64-bit ET_DYN from 0, areas that do not fit the enclave). */
 int cl_gramine_measure(const cl_gramine_enclave *e, uint8_t mrenclave[32], cl_error *err);
+
+/* The same, also writing the enclave's SGXS stream to sgxs (may be NULL). */
+int cl_gramine_measure_to(const cl_gramine_enclave *e, uint8_t mrenclave[32], FILE *sgxs,
+                          cl_error *err);
 
 #endif

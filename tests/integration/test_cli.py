@@ -1,5 +1,6 @@
 """The `cloister` CLI against a real cloisterd and PostgreSQL: every command,
 its output formats, its errors and exit codes (API.md), and its profiles."""
+import hashlib
 import json
 import os
 import shutil
@@ -14,6 +15,9 @@ import uuid
 from cloister_test import CLOISTERD, SOURCE_DIR, Daemon, create_admin, new_database, psql
 
 CLOISTER = os.environ.get("CLOISTER_CLI", os.path.join(os.path.dirname(CLOISTERD), "cloister"))
+
+
+MRENCLAVE_CASE_DEV = "de830177b0ce393e72d337bc388762f1c0db9ac7cbf0c765d26960627cb186fb"
 
 
 class Cli(unittest.TestCase):
@@ -316,6 +320,46 @@ class Cli(unittest.TestCase):
                          "denied")
         self.run_cli("task", "deny", task["id"], want=4)
         self.run_cli("task", "policy", "--quorum", "0", want=6)
+
+    # ---- offline enclave tools ---------------------------------------------------
+
+    def test_enclave_measure_matches_gramine(self):
+        data = os.path.join(SOURCE_DIR, "tests", "data", "gramine")
+        manifest = os.path.join(data, "case-dev.manifest.sgx")
+        pal = os.path.join(data, "libpal-dev.so")
+        sgxs = os.path.join(self.home, "case.sgxs")
+        out = self.json_of("enclave", "measure", "--manifest", manifest, "--libpal", pal,
+                           "--sgxs", sgxs)
+        self.assertEqual(out["mrenclave"], MRENCLAVE_CASE_DEV)
+        self.assertEqual((out["enclave_size"], out["threads"]), (512 << 20, 2))
+        # The SGXS stream written alongside is exactly the measured records (ECREATE,
+        # EADD, EEXTEND with its 256 data bytes), so its SHA-256 is the MRENCLAVE.
+        with open(sgxs, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), MRENCLAVE_CASE_DEV)
+        res = self.run_cli("enclave", "measure", "--manifest", pal, "--libpal", pal, want=6)
+        self.assertTrue(res.stderr.startswith("cloister: "), res.stderr)
+        self.run_cli("enclave", "measure", "--manifest", manifest, want=2)
+        self.run_cli("enclave", "measure", "--manifest", "/nonexistent", "--libpal", pal, want=2)
+
+    def test_enclave_sigstruct_decodes_and_verifies(self):
+        data = os.path.join(SOURCE_DIR, "tests", "data", "gramine")
+        out = self.json_of("enclave", "sigstruct", os.path.join(data, "case-dev.sig"))
+        self.assertEqual(out["mrenclave"], MRENCLAVE_CASE_DEV)
+        self.assertEqual(out["mrsigner"],
+                         "83d719e77deaca1470f6baf62a4d774303c899db69020f9c70ee1dfc08c7ce9e")
+        self.assertEqual((out["isvprodid"], out["isvsvn"], out["debug"]), (5, 1, True))
+        self.assertEqual(out["attributes"], {"flags": "0x6", "xfrm": "0x3"})
+        self.assertEqual(out["date"], "2024-01-02")
+        # One flipped bit in the signed body and the signature no longer verifies.
+        with open(os.path.join(data, "case-dev.sig"), "rb") as f:
+            sig = bytearray(f.read())
+        sig[960] ^= 1
+        bad = os.path.join(self.home, "bad.sig")
+        with open(bad, "wb") as f:
+            f.write(sig)
+        res = self.run_cli("enclave", "sigstruct", bad, want=6)
+        self.assertTrue(res.stderr.startswith("cloister: "), res.stderr)
+        self.run_cli("enclave", "sigstruct", os.path.join(data, "case-dev.manifest.sgx"), want=6)
 
     # ---- output formats and usage ---------------------------------------------
 
