@@ -412,3 +412,162 @@ json_t *cl_toml_get(json_t *doc, const char *path)
     }
     return doc;
 }
+
+/* ---- writing ------------------------------------------------------------- */
+
+static int emit_string(cl_buf *b, const char *s)
+{
+    int rc = cl_buf_append(b, "\"", 1);
+
+    for (; rc == 0 && *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            rc = cl_buf_appendf(b, "\\%c", c);
+        else if (c == '\n')
+            rc = cl_buf_append(b, "\\n", 2);
+        else if (c == '\t')
+            rc = cl_buf_append(b, "\\t", 2);
+        else if (c < 0x20 || c == 0x7f)
+            rc = cl_buf_appendf(b, "\\u%04x", c);
+        else
+            rc = cl_buf_append(b, s, 1);
+    }
+    return rc ? rc : cl_buf_append(b, "\"", 1);
+}
+
+static int emit_key(cl_buf *b, const char *key)
+{
+    size_t n = strlen(key);
+
+    for (const char *p = key; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return emit_string(b, key);
+    return n == 0 ? emit_string(b, key) : cl_buf_append(b, key, n);
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of obj, sorted, so that output does not depend on how the
+ * document was built; NULL-terminated, free() the array. */
+static const char **sorted_keys(json_t *obj)
+{
+    const char **keys = malloc((json_object_size(obj) + 1) * sizeof(*keys));
+    const char *key;
+    json_t *v;
+    size_t n = 0;
+
+    if (keys == NULL)
+        return NULL;
+    json_object_foreach(obj, key, v)
+        keys[n++] = key;
+    keys[n] = NULL;
+    qsort(keys, n, sizeof(*keys), by_key);
+    return keys;
+}
+
+static int emit_value(cl_buf *b, json_t *v, int depth, cl_error *err);
+
+static int emit_inline_table(cl_buf *b, json_t *obj, int depth, cl_error *err)
+{
+    const char **keys = sorted_keys(obj);
+    int rc = keys ? cl_buf_append(b, "{ ", 2) : cl_error_set(err, CL_ERROR, "out of memory");
+
+    for (size_t i = 0; rc == 0 && keys[i] != NULL; i++) {
+        if ((i > 0 && (rc = cl_buf_append(b, ", ", 2)) < 0) || (rc = emit_key(b, keys[i])) < 0 ||
+            (rc = cl_buf_append(b, " = ", 3)) < 0)
+            break;
+        rc = emit_value(b, json_object_get(obj, keys[i]), depth + 1, err);
+    }
+    free(keys);
+    return rc ? rc : cl_buf_append(b, " }", 2);
+}
+
+static int emit_value(cl_buf *b, json_t *v, int depth, cl_error *err)
+{
+    size_t i;
+    json_t *item;
+    int rc = 0;
+
+    if (depth > CL_TOML_MAX_DEPTH)
+        return cl_error_set(err, CL_EINVALID, "the document nests too deeply for TOML");
+    switch (json_typeof(v)) {
+    case JSON_STRING:
+        return emit_string(b, json_string_value(v));
+    case JSON_INTEGER:
+        return cl_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    case JSON_TRUE:
+    case JSON_FALSE:
+        return cl_buf_appendf(b, "%s", json_is_true(v) ? "true" : "false");
+    case JSON_OBJECT:
+        return emit_inline_table(b, v, depth, err);
+    case JSON_ARRAY:
+        /* One element a line: manifests list hundreds of trusted files. */
+        if ((rc = cl_buf_append(b, "[", 1)) < 0)
+            return rc;
+        json_array_foreach(v, i, item) {
+            if ((rc = cl_buf_append(b, "\n  ", 3)) < 0 ||
+                (rc = emit_value(b, item, depth + 1, err)) < 0 ||
+                (rc = cl_buf_append(b, ",", 1)) < 0)
+                return rc;
+        }
+        return cl_buf_append(b, json_array_size(v) ? "\n]" : "]", json_array_size(v) ? 2 : 1);
+    default:
+        return cl_error_set(err, CL_EINVALID, "TOML has no null, and Gramine no floats");
+    }
+}
+
+/* The table at path (its header, unless it is the root), its plain keys,
+ * then its sub-tables under their own headers. */
+static int emit_table(cl_buf *b, json_t *table, cl_buf *path, int depth, cl_error *err)
+{
+    const char **keys = sorted_keys(table);
+    size_t at = path->len;
+    int rc = 0;
+
+    if (keys == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    if (depth > CL_TOML_MAX_DEPTH)
+        rc = cl_error_set(err, CL_EINVALID, "the document nests too deeply for TOML");
+    if (rc == 0 && path->len > 0)
+        rc = cl_buf_appendf(b, "%s[%s]\n", b->len ? "\n" : "", path->data);
+    for (size_t i = 0; rc == 0 && keys[i] != NULL; i++) {
+        json_t *v = json_object_get(table, keys[i]);
+        if (json_is_object(v))
+            continue;
+        if ((rc = emit_key(b, keys[i])) < 0 || (rc = cl_buf_append(b, " = ", 3)) < 0 ||
+            (rc = emit_value(b, v, depth, err)) < 0 || (rc = cl_buf_append(b, "\n", 1)) < 0)
+            break;
+    }
+    for (size_t i = 0; rc == 0 && keys[i] != NULL; i++) {
+        json_t *v = json_object_get(table, keys[i]);
+        if (!json_is_object(v))
+            continue;
+        if ((at > 0 && (rc = cl_buf_append(path, ".", 1)) < 0) ||
+            (rc = emit_key(path, keys[i])) < 0)
+            break;
+        rc = emit_table(b, v, path, depth + 1, err);
+        path->len = at;
+        path->data[at] = '\0';
+    }
+    free(keys);
+    return rc;
+}
+
+int cl_toml_emit(json_t *doc, cl_buf *out, cl_error *err)
+{
+    cl_buf path;
+    int rc;
+
+    if (!json_is_object(doc))
+        return cl_error_set(err, CL_EINVALID, "a TOML document is a table");
+    cl_buf_init(&path, CL_TOML_KEY_PATH_MAX);
+    rc = emit_table(out, doc, &path, 0, err);
+    cl_buf_free(&path);
+    if (rc < 0 && err->code == 0)
+        rc = cl_error_set(err, rc, rc == CL_ETOOBIG ? "the document is too large"
+                                                    : "out of memory");
+    return rc;
+}
