@@ -409,9 +409,12 @@ int cl_fs_resolve(const cl_fs_tree *t, const char *path, char out[CL_FS_PATH_MAX
         if (++hops > CL_FS_SYMLINK_HOPS)
             return cl_error_set(err, CL_EINVALID, "too many symlinks resolving \"%.200s\"",
                                 path);
-        if (strlen(e->target) + 1 + strlen(after) >= sizeof(next))
+        size_t tlen = strlen(e->target), alen = strlen(after);
+        if (tlen + 1 + alen >= sizeof(next))
             return cl_error_set(err, CL_EINVALID, "path is too long");
-        snprintf(next, sizeof(next), "%s/%s", e->target, after);
+        memcpy(next, e->target, tlen);
+        next[tlen] = '/';
+        memcpy(next + tlen + 1, after, alen + 1);
         if (e->target[0] == '/')
             n = 0;
         out[n] = '\0';

@@ -231,9 +231,9 @@ int cl_gramine_measure_to(const cl_gramine_enclave *e, uint8_t mrenclave[32], FI
         rc = cl_sgx_measure_page(m, pal + at, flags, page, err);
     }
     /* the heap, added but not measured */
-    for (uint64_t at = HEAP_MIN; !e->edmm && at < pal && rc == 0; at += PAGE)
-        rc = cl_sgx_measure_page(m, at, CL_SGX_PT_REG | CL_SGX_R | CL_SGX_W | CL_SGX_X, NULL,
-                                 err);
+    if (!e->edmm && rc == 0)
+        rc = cl_sgx_measure_unmeasured(m, HEAP_MIN, pal,
+                                       CL_SGX_PT_REG | CL_SGX_R | CL_SGX_W | CL_SGX_X, err);
     if (rc == 0) {
         rc = cl_sgx_measure_end(m, mrenclave, err);
         m = NULL;

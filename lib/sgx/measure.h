@@ -42,6 +42,10 @@ void cl_sgx_measure_tee(cl_sgx_measure *m, FILE *sgxs);
 int cl_sgx_measure_page(cl_sgx_measure *m, uint64_t offset, uint64_t flags,
                         const uint8_t *contents, cl_error *err);
 
+/* EADD every page in [from, to) with flags, none measured (the heap). */
+int cl_sgx_measure_unmeasured(cl_sgx_measure *m, uint64_t from, uint64_t to, uint64_t flags,
+                              cl_error *err);
+
 /* Finish: the 32 bytes of MRENCLAVE; m is freed. */
 int cl_sgx_measure_end(cl_sgx_measure *m, uint8_t mrenclave[32], cl_error *err);
 void cl_sgx_measure_free(cl_sgx_measure *m);

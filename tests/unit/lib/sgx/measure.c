@@ -97,11 +97,35 @@ static void test_gramine_layout(void **state)
     free(pal);
 }
 
+/* A range of unmeasured pages is the same stream as those pages one by one,
+ * and a range outside the enclave is refused. */
+static void test_unmeasured_range(void **state)
+{
+    (void)state;
+    cl_sgx_measure *a, *b;
+    cl_error err = { 0 };
+    uint8_t ra[32], rb[32];
+    const uint64_t flags = CL_SGX_PT_REG | CL_SGX_R | CL_SGX_W;
+
+    assert_int_equal(cl_sgx_measure_new(&a, 1, 1 << 20, &err), 0);
+    assert_int_equal(cl_sgx_measure_new(&b, 1, 1 << 20, &err), 0);
+    for (uint64_t at = 0x4000; at < 0x40000; at += CL_SGX_PAGE)
+        assert_int_equal(cl_sgx_measure_page(a, at, flags, NULL, &err), 0);
+    assert_int_equal(cl_sgx_measure_unmeasured(b, 0x4000, 0x40000, flags, &err), 0);
+    assert_int_equal(cl_sgx_measure_unmeasured(b, 0x1000, 0x1000, flags, &err), 0);
+    assert_int_equal(cl_sgx_measure_unmeasured(b, 0x4000, 2 << 20, flags, &err), CL_EINVALID);
+    assert_int_equal(cl_sgx_measure_unmeasured(b, 0x4001, 0x8000, flags, &err), CL_EINVALID);
+    assert_int_equal(cl_sgx_measure_end(a, ra, &err), 0);
+    assert_int_equal(cl_sgx_measure_end(b, rb, &err), 0);
+    assert_memory_equal(ra, rb, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sgxs_stream),
         cmocka_unit_test(test_gramine_layout),
+        cmocka_unit_test(test_unmeasured_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
