@@ -374,9 +374,10 @@ int cl_fs_resolve(const cl_fs_tree *t, const char *path, char out[CL_FS_PATH_MAX
     size_t n = 0;
     int hops = 0;
 
-    if (strlen(path) >= CL_FS_PATH_MAX)
+    size_t plen = strlen(path);
+    if (plen >= CL_FS_PATH_MAX)
         return cl_error_set(err, CL_EINVALID, "path is too long");
-    strcpy(rest, path);
+    memcpy(rest, path, plen + 1);
     out[0] = '\0';
     for (char *p = rest; *p != '\0';) {
         char *end = strchr(p, '/');
@@ -418,11 +419,11 @@ int cl_fs_resolve(const cl_fs_tree *t, const char *path, char out[CL_FS_PATH_MAX
         if (e->target[0] == '/')
             n = 0;
         out[n] = '\0';
-        strcpy(rest, next);
+        memcpy(rest, next, tlen + 1 + alen + 1);
         p = rest;
     }
     if (n == 0)
-        strcpy(out, "/");
+        memcpy(out, "/", 2);
     return 0;
 }
 

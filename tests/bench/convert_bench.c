@@ -185,9 +185,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: convert_bench DATA_DIR [IMAGE_MB] [ENCLAVE_GB] [THREADS]\n");
         return 2;
     }
-    measurement(argv[1], argc > 3 ? atoi(argv[3]) : 64, argc > 4 ? atoi(argv[4]) : 64);
+    measurement(argv[1], argc > 3 ? (int)strtol(argv[3], NULL, 10) : 64,
+                argc > 4 ? (int)strtol(argv[4], NULL, 10) : 64);
     printf("  peak RSS %ld MB\n", peak_rss_mb());
-    file_hashing(argc > 2 ? atoi(argv[2]) : 200);
+    file_hashing(argc > 2 ? (int)strtol(argv[2], NULL, 10) : 200);
     printf("  peak RSS %ld MB (the benchmark holds the whole layer in memory)\n",
            peak_rss_mb());
     return 0;

@@ -98,7 +98,7 @@ static void test_refused(void **state)
     refuse("= 1\n", "a key is expected");
     refuse("a = 99999999999999999999\n", "out of range");
     memset(deep, '[', 40);
-    strcpy(deep + 40, "1");     /* not reached: refused first */
+    memcpy(deep + 40, "1", 2);     /* not reached: refused first */
     char text[256];
     snprintf(text, sizeof(text), "a = %s\n", deep);
     refuse(text, "nested too deeply");
