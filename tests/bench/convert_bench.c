@@ -77,6 +77,13 @@ static double evp_seconds(const uint8_t *buf, size_t len, uint64_t total)
     return now() - t0;
 }
 
+static void report(const char *what, uint64_t bytes, double ours, double evp)
+{
+    printf("  %-18s %.3f s  %.2f GB/s\n", what, ours, bytes / ours / 1e9);
+    printf("  %-18s %.3f s  %.2f GB/s\n", "EVP SHA-256", evp, bytes / evp / 1e9);
+    printf("  %-18s %.2f of the EVP rate\n", "ratio", evp / ours);
+}
+
 static ssize_t count_write(void *cookie, const char *buf, size_t len)
 {
     (void)buf;
@@ -137,9 +144,7 @@ static void file_hashing(int image_mb)
 
     printf("file hashing: %zu files, %.0f MB in a %.0f MB layer\n", files, bytes / 1e6,
            used / 1e6);
-    printf("  cl_fs_apply      %.3f s  %.2f GB/s\n", ours, bytes / ours / 1e9);
-    printf("  EVP SHA-256      %.3f s  %.2f GB/s\n", evp, bytes / evp / 1e9);
-    printf("  ratio            %.2f of the EVP rate\n", evp / ours);
+    report("cl_fs_apply", bytes, ours, evp);
     free(layer);
     free(content);
 }
@@ -172,9 +177,7 @@ static void measurement(const char *dir, int gb, int threads)
 
     printf("MRENCLAVE: %d GiB enclave, %d threads, %.2f GB of records hashed\n", gb, threads,
            bytes / 1e9);
-    printf("  cl_gramine_measure %.3f s  %.2f GB/s\n", ours, bytes / ours / 1e9);
-    printf("  EVP SHA-256        %.3f s  %.2f GB/s\n", evp, bytes / evp / 1e9);
-    printf("  ratio              %.2f of the EVP rate\n", evp / ours);
+    report("cl_gramine_measure", bytes, ours, evp);
     free(manifest);
     free(pal);
 }
