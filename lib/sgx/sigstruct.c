@@ -4,7 +4,11 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KEY_BYTES 384
@@ -69,23 +73,36 @@ static int quotients(uint8_t *out, const BIGNUM *s, const BIGNUM *n)
     return rc;
 }
 
+/* *n = the modulus of key, if the CPU accepts the key: RSA-3072, e = 3. */
+static int signing_modulus(EVP_PKEY *key, BIGNUM **n, cl_error *err)
+{
+    BIGNUM *e = NULL;
+    int ok = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA && EVP_PKEY_get_bits(key) == 3072 &&
+             EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, n) &&
+             EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) && BN_is_word(e, 3);
+
+    BN_free(e);
+    if (ok)
+        return 0;
+    BN_free(*n);
+    *n = NULL;
+    return cl_error_set(err, CL_EINVALID, "an enclave signing key must be RSA-3072 with "
+                                          "exponent 3");
+}
+
 int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *f,
                       EVP_PKEY *key, cl_error *err)
 {
-    BIGNUM *n = NULL, *e = NULL, *sig = NULL;
+    BIGNUM *n = NULL, *sig = NULL;
     EVP_PKEY_CTX *pctx = NULL;
     uint8_t digest[32], be[KEY_BYTES];
     size_t siglen = sizeof(be);
     int rc = CL_ERROR;
 
     memset(out, 0, CL_SIGSTRUCT_SIZE);
-    if (EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) != 3072 ||
-        !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_N, &n) ||
-        !EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) || !BN_is_word(e, 3)) {
-        rc = cl_error_set(err, CL_EINVALID, "an enclave signing key must be RSA-3072 with "
-                          "exponent 3");
+    if ((rc = signing_modulus(key, &n, err)) < 0)
         goto done;
-    }
+    rc = CL_ERROR;
     memcpy(out, header, sizeof(header));
     put(out + 20, (uint64_t)bcd(f->day), 1);
     put(out + 21, (uint64_t)bcd(f->month), 1);
@@ -119,7 +136,6 @@ done:
         cl_error_set(err, CL_ERROR, "could not sign the SIGSTRUCT");
     EVP_PKEY_CTX_free(pctx);
     BN_free(n);
-    BN_free(e);
     BN_free(sig);
     return rc;
 }
@@ -186,5 +202,86 @@ int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields 
     BN_free(sig);
     BN_free(m);
     BN_CTX_free(ctx);
+    return rc;
+}
+
+int cl_sgx_key_generate(EVP_PKEY **out, cl_error *err)
+{
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    BIGNUM *e = BN_new();
+    int ok;
+
+    *out = NULL;
+    ok = ctx != NULL && e != NULL && BN_set_word(e, 3) && EVP_PKEY_keygen_init(ctx) > 0 &&
+         EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 3072) > 0 &&
+         EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) > 0 && EVP_PKEY_generate(ctx, out) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    BN_free(e);
+    return ok ? 0 : cl_error_set(err, CL_ERROR, "could not generate an RSA-3072 key");
+}
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf, (void)size, (void)rwflag, (void)u;
+    return 0;
+}
+
+int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err)
+{
+    BIO *bio;
+    BIGNUM *n = NULL;
+    int rc;
+
+    *out = NULL;
+    if (len > CL_SGX_KEY_PEM_MAX)
+        return cl_error_set(err, CL_EINVALID, "a signing key's PEM is at most %d bytes",
+                            CL_SGX_KEY_PEM_MAX);
+    if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    /* An encrypted key is refused, never prompted for. */
+    *out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    ERR_clear_error();
+    if (*out == NULL)
+        return cl_error_set(err, CL_EINVALID, "not an unencrypted PEM private key");
+    if ((rc = signing_modulus(*out, &n, err)) < 0) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+    }
+    BN_free(n);
+    return rc;
+}
+
+int cl_sgx_key_write_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+
+    *pem = NULL;
+    if (bio == NULL || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) ||
+        (n = BIO_get_mem_data(bio, &data)) <= 0 || (*pem = malloc((size_t)n + 1)) == NULL) {
+        BIO_free(bio);
+        return cl_error_set(err, CL_ERROR, "could not write the key as PEM");
+    }
+    memcpy(*pem, data, (size_t)n);
+    (*pem)[n] = '\0';
+    *len = (size_t)n;
+    OPENSSL_cleanse(data, (size_t)n);
+    BIO_free(bio);
+    return 0;
+}
+
+int cl_sgx_key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32], cl_error *err)
+{
+    BIGNUM *n = NULL;
+    uint8_t le[KEY_BYTES];
+    int rc;
+
+    if ((rc = signing_modulus(key, &n, err)) < 0)
+        return rc;
+    rc = to_le(le, n) == 0 && cl_sha256(mrsigner, le, sizeof(le)) == 0
+             ? 0 : cl_error_set(err, CL_ERROR, "could not compute MRSIGNER");
+    BN_free(n);
     return rc;
 }

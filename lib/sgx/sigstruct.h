@@ -45,4 +45,14 @@ int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields 
 int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields *fields,
                         uint8_t mrsigner[32], cl_error *err);
 
+/* Enclave signing keys: RSA-3072 with exponent 3, the only kind the CPU
+ * accepts.  A PEM key is read only if unencrypted and of that kind. */
+#define CL_SGX_KEY_PEM_MAX 16384
+int cl_sgx_key_generate(EVP_PKEY **out, cl_error *err);
+int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err);
+/* *pem is malloc'd, NUL-terminated, and holds a secret: cleanse, then free. */
+int cl_sgx_key_write_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err);
+/* MRSIGNER, the SHA-256 of the little-endian modulus. */
+int cl_sgx_key_mrsigner(EVP_PKEY *key, uint8_t mrsigner[32], cl_error *err);
+
 #endif

@@ -131,12 +131,84 @@ static void test_refuses_other_keys(void **state)
     EVP_PKEY_free(k);
 }
 
+/* A generated key signs SIGSTRUCTs that verify, with the MRSIGNER the key
+ * names; it survives PEM; the shared key gives the MRSIGNER Gramine printed. */
+static void test_signing_keys(void **state)
+{
+    (void)state;
+    EVP_PKEY *k, *back, *shared;
+    cl_error err = { 0 };
+    cl_sigstruct_fields f = { .year = 2026, .month = 11, .day = 28, .isvprodid = 7,
+                              .attributes_flags = 0x4, .attributes_xfrm = 0x3,
+                              .attributes_flags_mask = ~0ULL, .attributes_xfrm_mask = ~0ULL };
+    uint8_t out[CL_SIGSTRUCT_SIZE], named[32], verified[32], again[32];
+    char *pem;
+    size_t len;
+
+    assert_int_equal(cl_sgx_key_generate(&k, &err), 0);
+    assert_int_equal(cl_sgx_key_mrsigner(k, named, &err), 0);
+    assert_int_equal(cl_sigstruct_sign(out, &f, k, &err), 0);
+    assert_int_equal(cl_sigstruct_verify(out, NULL, verified, &err), 0);
+    assert_memory_equal(named, verified, 32);
+
+    assert_int_equal(cl_sgx_key_write_pem(k, &pem, &len, &err), 0);
+    assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
+    assert_int_equal(cl_sgx_key_read_pem(&back, pem, len, &err), 0);
+    assert_int_equal(cl_sgx_key_mrsigner(back, again, &err), 0);
+    assert_memory_equal(named, again, 32);
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+
+    size_t slen;
+    uint8_t *spem = slurp("sgx/sig1.key.pem", &slen);
+    assert_int_equal(cl_sgx_key_read_pem(&shared, (char *)spem, slen, &err), 0);
+    assert_int_equal(cl_sgx_key_mrsigner(shared, again, &err), 0);
+    hex_equal(again, "83d719e77deaca1470f6baf62a4d774303c899db69020f9c70ee1dfc08c7ce9e");
+    free(spem);
+    EVP_PKEY_free(shared);
+    EVP_PKEY_free(back);
+    EVP_PKEY_free(k);
+}
+
+static void test_refuses_keys_the_cpu_would_not(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = EVP_RSA_gen(3072), *got;   /* exponent 65537 */
+    cl_error err = { 0 };
+    char *pem;
+    size_t len;
+
+    assert_int_equal(cl_sgx_key_write_pem(k, &pem, &len, &err), 0);
+    assert_int_equal(cl_sgx_key_read_pem(&got, pem, len, &err), CL_EINVALID);
+    assert_null(got);
+    assert_non_null(strstr(err.message, "exponent 3"));
+    free(pem);
+    EVP_PKEY_free(k);
+
+    /* An encrypted key is refused, not prompted for. */
+    BIO *bio = BIO_new(BIO_s_mem());
+    assert_int_equal(cl_sgx_key_generate(&k, &err), 0);
+    assert_true(PEM_write_bio_PrivateKey(bio, k, EVP_aes_256_cbc(), NULL, 0, NULL,
+                                         (void *)"secret"));
+    len = (size_t)BIO_get_mem_data(bio, &pem);
+    assert_int_equal(cl_sgx_key_read_pem(&got, pem, len, &err), CL_EINVALID);
+    assert_non_null(strstr(err.message, "unencrypted"));
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+
+    assert_int_equal(cl_sgx_key_read_pem(&got, "not a key", 9, &err), CL_EINVALID);
+    assert_int_equal(cl_sgx_key_read_pem(&got, "x", CL_SGX_KEY_PEM_MAX + 1, &err),
+                     CL_EINVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reproduces_gramines_sigstruct),
         cmocka_unit_test(test_verifies_other_tools_sigstructs),
         cmocka_unit_test(test_refuses_other_keys),
+        cmocka_unit_test(test_signing_keys),
+        cmocka_unit_test(test_refuses_keys_the_cpu_would_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
