@@ -30,25 +30,12 @@ static const char *const roles[] = { "admin", "operator", "auditor", NULL };
 /* GET /v1/api-keys */
 static int keys_list(cl_req *r, json_t **out)
 {
-    char limit[16];
-    cl_page page;
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
-        (rc = cl_req_db(r, &db)) < 0)
-        return rc;
-    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
-    const char *params[3] = { cl_req_principal(r)->account_id, page.after, limit };
-    if ((rc = cl_req_exec(r, db, &res,
+    return cl_page_account_rows(r, out,
             "SELECT " KEY_COLUMNS ", cl_time(k.created_at) || '|' || k.id AS _cursor FROM api_keys k"
             " WHERE k.account_id = $1"
             "   AND ($2::text IS NULL OR (k.created_at, k.id) >"
             "        (split_part($2, '|', 1)::timestamptz, split_part($2, '|', 2)::uuid))"
-            " ORDER BY k.created_at, k.id LIMIT $3", 3, params)) < 0)
-        return rc;
-    return cl_page_items(r, out, res, page.limit);
+            " ORDER BY k.created_at, k.id LIMIT $3");
 }
 
 /* POST /v1/api-keys */

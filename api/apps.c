@@ -273,25 +273,12 @@ static int inspect_input(cl_req *r, cl_pg *db, const char *id, const char *image
 /* GET /v1/apps */
 static int apps_list(cl_req *r, json_t **out)
 {
-    char limit[16];
-    cl_page page;
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
-        (rc = cl_req_db(r, &db)) < 0)
-        return rc;
-    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
-    const char *params[3] = { cl_req_principal(r)->account_id, page.after, limit };
-    if ((rc = cl_req_exec(r, db, &res,
+    return cl_page_account_rows(r, out,
             "SELECT " APP_COLUMNS ", cl_time(a.created_at) || '|' || a.id AS _cursor"
             "  FROM apps a WHERE a.account_id = $1"
             "   AND ($2::text IS NULL OR (a.created_at, a.id) >"
             "        (split_part($2, '|', 1)::timestamptz, split_part($2, '|', 2)::uuid))"
-            " ORDER BY a.created_at, a.id LIMIT $3", 3, params)) < 0)
-        return rc;
-    return cl_page_items(r, out, res, page.limit);
+            " ORDER BY a.created_at, a.id LIMIT $3");
 }
 
 /* POST /v1/apps */

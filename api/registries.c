@@ -114,25 +114,12 @@ static int conflict_on_name(cl_req *r, int rc)
 /* GET /v1/registries */
 static int registries_list(cl_req *r, json_t **out)
 {
-    char limit[16];
-    cl_page page;
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
-        (rc = cl_req_db(r, &db)) < 0)
-        return rc;
-    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
-    const char *params[3] = { cl_req_principal(r)->account_id, page.after, limit };
-    if ((rc = cl_req_exec(r, db, &res,
+    return cl_page_account_rows(r, out,
             "SELECT " REGISTRY_COLUMNS ", cl_time(g.created_at) || '|' || g.id AS _cursor"
             "  FROM registries g WHERE g.account_id = $1"
             "   AND ($2::text IS NULL OR (g.created_at, g.id) >"
             "        (split_part($2, '|', 1)::timestamptz, split_part($2, '|', 2)::uuid))"
-            " ORDER BY g.created_at, g.id LIMIT $3", 3, params)) < 0)
-        return rc;
-    return cl_page_items(r, out, res, page.limit);
+            " ORDER BY g.created_at, g.id LIMIT $3");
 }
 
 /* POST /v1/registries */

@@ -20,7 +20,6 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
         { NULL, NULL, 0, NULL },
     };
     const char *names[] = { "action", "actor", "target", "since", "until" };
-    const char *values[5];
     char path[4096] = "/v1/audit";
     json_t *items;
     long max = 100;
@@ -35,17 +34,8 @@ static int audit_list(cli_ctx *c, int argc, char **argv)
         if (*end != '\0' || max < 0)
             return cli_usage_error(&cli_audit_commands[0], "--limit must be a number (0: all)");
     }
-    values[0] = action; values[1] = actor; values[2] = target; values[3] = since;
-    values[4] = until;
-    for (size_t i = 0; i < 5; i++) {
-        char *e;
-
-        if (values[i] == NULL || (e = cl_http_escape(values[i])) == NULL)
-            continue;
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s=%s",
-                 strchr(path, '?') ? "&" : "?", names[i], e);
-        free(e);
-    }
+    const char *values[] = { action, actor, target, since, until };
+    cli_query(path, sizeof(path), names, values, 5);
     if ((rc = cli_list(c, path, (size_t)max, &items)) != 0)
         return rc;
     cli_print_list(c, items, columns, "id");

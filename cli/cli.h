@@ -71,6 +71,11 @@ int cli_call(cli_ctx *c, const char *method, const char *path, json_t *body,
              cli_reply *reply);
 void cli_reply_free(cli_reply *reply);
 
+/* Append "?name=value" (then "&...") to path, value percent-encoded, for
+ * each of the n pairs whose value is not NULL. */
+void cli_query(char *path, size_t size, const char *const *names,
+               const char *const *values, size_t n);
+
 /* GET every page of a list (following next_cursor), appending the items to
  * *items (a new array); max 0 means all. */
 int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items);

@@ -120,6 +120,21 @@ void cli_reply_free(cli_reply *reply)
     memset(reply, 0, sizeof(*reply));
 }
 
+void cli_query(char *path, size_t size, const char *const *names,
+               const char *const *values, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *e = values[i] ? cl_http_escape(values[i]) : NULL;
+        size_t used = strlen(path);
+
+        if (e == NULL)
+            continue;
+        snprintf(path + used, size - used, "%s%s=%s", strchr(path, '?') ? "&" : "?", names[i],
+                 e);
+        free(e);
+    }
+}
+
 int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items)
 {
     char page[8192];

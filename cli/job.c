@@ -34,23 +34,15 @@ static int job_list(cli_ctx *c, int argc, char **argv)
     const char *kind = NULL, *state = NULL, *target = NULL, *pos[1];
     const cli_flag flags[] = { { "--kind", &kind, 0, NULL }, { "--state", &state, 0, NULL },
                                { "--target", &target, 0, NULL }, { NULL, NULL, 0, NULL } };
-    const char *names[] = { "kind", "state", "target" }, *values[3];
+    const char *names[] = { "kind", "state", "target" };
     char path[2048] = "/v1/jobs";
     json_t *items;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_job_commands[0], argc, argv, flags, pos, 0, 0, &npos)) != 0)
         return rc;
-    values[0] = kind; values[1] = state; values[2] = target;
-    for (size_t i = 0; i < 3; i++) {
-        char *e = values[i] ? cl_http_escape(values[i]) : NULL;
-
-        if (e == NULL)
-            continue;
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s=%s",
-                 strchr(path, '?') ? "&" : "?", names[i], e);
-        free(e);
-    }
+    const char *values[] = { kind, state, target };
+    cli_query(path, sizeof(path), names, values, 3);
     if ((rc = cli_list(c, path, 100, &items)) != 0)
         return rc;
     cli_print_list(c, items, columns, "id");

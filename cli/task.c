@@ -24,15 +24,8 @@ static int task_list(cli_ctx *c, int argc, char **argv)
 
     if ((rc = cli_args(c, &cli_task_commands[0], argc, argv, flags, pos, 0, 0, &npos)) != 0)
         return rc;
-    const char *names[2] = { "state", "type" }, *values[2] = { state, type };
-    for (size_t i = 0; i < 2; i++) {
-        char *e = values[i] ? cl_http_escape(values[i]) : NULL;
-        if (e == NULL)
-            continue;
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s%s=%s",
-                 strchr(path, '?') ? "&" : "?", names[i], e);
-        free(e);
-    }
+    const char *names[] = { "state", "type" }, *values[] = { state, type };
+    cli_query(path, sizeof(path), names, values, 2);
     if ((rc = cli_list(c, path, 100, &items)) != 0)
         return rc;
     cli_print_list(c, items, columns, "id");

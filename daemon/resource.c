@@ -283,6 +283,24 @@ int cl_page_respond(cl_req *r, json_t **out, json_t *items, const char *next_aft
     return *out ? 0 : cl_req_fail(r, CL_ERROR, "out of memory");
 }
 
+int cl_page_account_rows(cl_req *r, json_t **out, const char *sql)
+{
+    char limit[16];
+    cl_page page;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 ||
+        (rc = cl_req_db(r, &db)) < 0)
+        return rc;
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    const char *params[3] = { cl_req_principal(r)->account_id, page.after, limit };
+    if ((rc = cl_req_exec(r, db, &res, sql, 3, params)) < 0)
+        return rc;
+    return cl_page_items(r, out, res, page.limit);
+}
+
 int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit)
 {
     json_t *items = json_array();

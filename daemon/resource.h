@@ -100,6 +100,11 @@ int cl_page_parse(cl_req *r, cl_page *page, cl_cursor_kind kind);
  * an item (cl_row_json), its position in the column "_cursor". */
 int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit);
 
+/* The whole of a plain list of the caller's account's rows in creation
+ * order: parse the page, run sql with $1 the account, $2 the cursor (NULL
+ * on the first page) and $3 the limit + 1, and respond with the page. */
+int cl_page_account_rows(cl_req *r, json_t **out, const char *sql);
+
 /*
  * The list envelope {"items": items, "next_cursor": ...} (items stolen).
  * When the query fetched limit + 1 rows, pass the last item's position as

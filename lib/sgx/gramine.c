@@ -19,6 +19,7 @@
  * (EADD only, REG RWX).
  */
 #include "gramine.h"
+#include "sgx/le.h"
 #include "measure.h"
 
 #include <elf.h>
@@ -36,18 +37,6 @@
 
 static uint64_t round_up(uint64_t v) { return (v + PAGE - 1) & ~(uint64_t)(PAGE - 1); }
 static uint64_t round_down(uint64_t v) { return v & ~(uint64_t)(PAGE - 1); }
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
 
 typedef struct pal_image {
     const Elf64_Phdr *load[MAX_SEGMENTS];
@@ -187,12 +176,12 @@ int cl_gramine_measure_to(const cl_gramine_enclave *e, uint8_t mrenclave[32], FI
     /* TCS */
     for (t = 0; t < (uint64_t)threads && rc == 0; t++) {
         memset(page, 0, PAGE);
-        put_u64(page + 0x10, ssa + t * SSA_FRAME * SSA_FRAMES);
-        put_u32(page + 0x1C, SSA_FRAMES);
-        put_u64(page + 0x20, pal + img.entry);
-        put_u64(page + 0x38, tls + t * PAGE);
-        put_u32(page + 0x40, 0xFFF);
-        put_u32(page + 0x44, 0xFFF);
+        cl_le_put(page + 0x10, ssa + t * SSA_FRAME * SSA_FRAMES, 8);
+        cl_le_put(page + 0x1C, SSA_FRAMES, 4);
+        cl_le_put(page + 0x20, pal + img.entry, 8);
+        cl_le_put(page + 0x38, tls + t * PAGE, 8);
+        cl_le_put(page + 0x40, 0xFFF, 4);
+        cl_le_put(page + 0x44, 0xFFF, 4);
         rc = cl_sgx_measure_page(m, tcs + t * PAGE, CL_SGX_PT_TCS, page, err);
     }
     /* TLS */
@@ -200,18 +189,18 @@ int cl_gramine_measure_to(const cl_gramine_enclave *e, uint8_t mrenclave[32], FI
         uint64_t thread_ssa = ssa + t * SSA_FRAME * SSA_FRAMES;
 
         memset(page, 0, PAGE);
-        put_u64(page + 0x0, tls + t * PAGE);
-        put_u64(page + 0x8, 0xbadbadbadbadULL);
-        put_u64(page + 0x110, size);
-        put_u64(page + 0x118, tcs + t * PAGE);
-        put_u64(page + 0x120, stack[t] + STACK);
-        put_u64(page + 0x130, sigstack[t]);
-        put_u64(page + 0x138, sigstack[t] + SIGNAL_STACK);
-        put_u64(page + 0x148, thread_ssa);
-        put_u64(page + 0x150, thread_ssa + SSA_FRAME - 0xB8);
-        put_u64(page + 0x1A0, manifest_len);
-        put_u64(page + 0x1A8, HEAP_MIN);
-        put_u64(page + 0x1B0, pal);
+        cl_le_put(page + 0x0, tls + t * PAGE, 8);
+        cl_le_put(page + 0x8, 0xbadbadbadbadULL, 8);
+        cl_le_put(page + 0x110, size, 8);
+        cl_le_put(page + 0x118, tcs + t * PAGE, 8);
+        cl_le_put(page + 0x120, stack[t] + STACK, 8);
+        cl_le_put(page + 0x130, sigstack[t], 8);
+        cl_le_put(page + 0x138, sigstack[t] + SIGNAL_STACK, 8);
+        cl_le_put(page + 0x148, thread_ssa, 8);
+        cl_le_put(page + 0x150, thread_ssa + SSA_FRAME - 0xB8, 8);
+        cl_le_put(page + 0x1A0, manifest_len, 8);
+        cl_le_put(page + 0x1A8, HEAP_MIN, 8);
+        cl_le_put(page + 0x1B0, pal, 8);
         rc = cl_sgx_measure_page(m, tls + t * PAGE, CL_SGX_PT_REG | CL_SGX_R | CL_SGX_W, page,
                                  err);
     }

@@ -5,6 +5,7 @@
  * and one EVP call each costs a third of the hashing rate.
  */
 #include "measure.h"
+#include "sgx/le.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -65,18 +66,6 @@ void cl_sgx_measure_tee(cl_sgx_measure *m, FILE *sgxs)
         fwrite(m->ecreate, 1, RECORD, sgxs);   /* ECREATE was measured already */
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int cl_sgx_measure_new(cl_sgx_measure **out, uint32_t ssa_frame_pages, uint64_t size,
                        cl_error *err)
 {
@@ -94,8 +83,8 @@ int cl_sgx_measure_new(cl_sgx_measure **out, uint32_t ssa_frame_pages, uint64_t 
         return cl_error_set(err, CL_EINVALID, "an enclave's size must be a power of two");
     }
     m->size = size;
-    put_u32(rec + 8, ssa_frame_pages);
-    put_u64(rec + 12, size);
+    cl_le_put(rec + 8, ssa_frame_pages, 4);
+    cl_le_put(rec + 12, size, 8);
     memcpy(m->ecreate, rec, RECORD);
     emit(m, rec, sizeof(rec));
     *out = m;
@@ -104,7 +93,7 @@ int cl_sgx_measure_new(cl_sgx_measure **out, uint32_t ssa_frame_pages, uint64_t 
 
 static void extend(cl_sgx_measure *m, uint64_t offset, const uint8_t *chunk)
 {
-    put_u64(record(m, "EEXTEND") + 8, offset);
+    cl_le_put(record(m, "EEXTEND") + 8, offset, 8);
     emit(m, chunk, CHUNK);
 }
 
@@ -115,8 +104,8 @@ int cl_sgx_measure_page(cl_sgx_measure *m, uint64_t offset, uint64_t flags,
         return cl_error_set(err, CL_EINVALID, "page offset 0x%llx is outside the enclave or "
                             "not page-aligned", (unsigned long long)offset);
     uint8_t *rec = record(m, "EADD");
-    put_u64(rec + 8, offset);
-    put_u64(rec + 16, flags);
+    cl_le_put(rec + 8, offset, 8);
+    cl_le_put(rec + 16, flags, 8);
     for (int c = 0; contents != NULL && c < CL_SGX_PAGE / CHUNK; c++)
         extend(m, offset + (uint64_t)c * CHUNK, contents + c * CHUNK);
     return 0;
@@ -130,8 +119,8 @@ int cl_sgx_measure_unmeasured(cl_sgx_measure *m, uint64_t from, uint64_t to, uin
                             "not page-aligned", (unsigned long long)from, (unsigned long long)to);
     for (uint64_t at = from; at < to; at += CL_SGX_PAGE) {
         uint8_t *rec = record(m, "EADD");
-        put_u64(rec + 8, at);
-        put_u64(rec + 16, flags);
+        cl_le_put(rec + 8, at, 8);
+        cl_le_put(rec + 16, flags, 8);
     }
     return 0;
 }
@@ -153,15 +142,6 @@ void cl_sgx_measure_free(cl_sgx_measure *m)
         return;
     EVP_MD_CTX_free(m->md);
     free(m);
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
 }
 
 static int zero(const uint8_t *p, size_t n)
@@ -187,24 +167,24 @@ int cl_sgx_measure_sgxs(const uint8_t *s, size_t len, uint8_t mrenclave[32], FIL
 
     if (len < RECORD || memcmp(s, "ECREATE\0", 8) != 0 || !zero(s + 20, 44))
         return cl_error_set(err, CL_EINVALID, "an SGXS stream starts with an ECREATE record");
-    if ((rc = cl_sgx_measure_new(&m, (uint32_t)(s[8] | s[9] << 8 | s[10] << 16 |
-                                                (uint32_t)s[11] << 24), get_u64(s + 12), err)) < 0)
+    if ((rc = cl_sgx_measure_new(&m, (uint32_t)cl_le_get(s + 8, 4), cl_le_get(s + 12, 8),
+                                 err)) < 0)
         return rc;
     cl_sgx_measure_tee(m, reemit);
     while (at < len && rc == 0) {
         if (len - at < RECORD) {
             rc = cl_error_set(err, CL_EINVALID, "the SGXS stream ends inside a record at %zu", at);
         } else if (memcmp(s + at, "EADD\0\0\0\0", 8) == 0 && zero(s + at + 24, 40)) {
-            uint64_t offset = get_u64(s + at + 8);
+            uint64_t offset = cl_le_get(s + at + 8, 8);
 
             if (offset % CL_SGX_PAGE != 0 || offset >= m->size)
                 rc = cl_error_set(err, CL_EINVALID, "an EADD at %zu names offset 0x%llx", at,
                                   (unsigned long long)offset);
             else
-                rc = cl_sgx_measure_page(m, offset, get_u64(s + at + 16), NULL, err);
+                rc = cl_sgx_measure_page(m, offset, cl_le_get(s + at + 16, 8), NULL, err);
             at += RECORD;
         } else if (memcmp(s + at, "EEXTEND\0", 8) == 0 && zero(s + at + 16, 48)) {
-            uint64_t offset = get_u64(s + at + 8);
+            uint64_t offset = cl_le_get(s + at + 8, 8);
 
             if (len - at < RECORD + CHUNK)
                 rc = cl_error_set(err, CL_EINVALID, "an EEXTEND at %zu lacks its 256 bytes", at);

@@ -1,5 +1,6 @@
 /* sigstruct.c - SIGSTRUCT; see sigstruct.h for the layout. */
 #include "sigstruct.h"
+#include "sgx/le.h"
 #include "digest.h"
 
 #include <openssl/bn.h>
@@ -16,21 +17,6 @@
 static const uint8_t header[16] = { 0x06, 0, 0, 0, 0xE1, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0, 0 };
 static const uint8_t header2[16] = { 0x01, 0x01, 0, 0, 0x60, 0, 0, 0, 0x60, 0, 0, 0,
                                      0x01, 0, 0, 0 };
-
-static void put(uint8_t *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get(const uint8_t *p, int bytes)
-{
-    uint64_t v = 0;
-
-    for (int i = bytes - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 static int bcd(int v)
 {
@@ -104,22 +90,22 @@ int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields 
         goto done;
     rc = CL_ERROR;
     memcpy(out, header, sizeof(header));
-    put(out + 20, (uint64_t)bcd(f->day), 1);
-    put(out + 21, (uint64_t)bcd(f->month), 1);
-    put(out + 22, (uint64_t)(bcd(f->year / 100) << 8 | bcd(f->year % 100)), 2);
+    cl_le_put(out + 20, (uint64_t)bcd(f->day), 1);
+    cl_le_put(out + 21, (uint64_t)bcd(f->month), 1);
+    cl_le_put(out + 22, (uint64_t)(bcd(f->year / 100) << 8 | bcd(f->year % 100)), 2);
     memcpy(out + 24, header2, sizeof(header2));
     if (to_le(out + 128, n) < 0)
         goto done;
-    put(out + 512, 3, 4);
-    put(out + 900, f->miscselect, 4);
-    put(out + 904, f->miscmask, 4);
-    put(out + 928, f->attributes_flags, 8);
-    put(out + 936, f->attributes_xfrm, 8);
-    put(out + 944, f->attributes_flags_mask, 8);
-    put(out + 952, f->attributes_xfrm_mask, 8);
+    cl_le_put(out + 512, 3, 4);
+    cl_le_put(out + 900, f->miscselect, 4);
+    cl_le_put(out + 904, f->miscmask, 4);
+    cl_le_put(out + 928, f->attributes_flags, 8);
+    cl_le_put(out + 936, f->attributes_xfrm, 8);
+    cl_le_put(out + 944, f->attributes_flags_mask, 8);
+    cl_le_put(out + 952, f->attributes_xfrm_mask, 8);
     memcpy(out + 960, f->enclave_hash, 32);
-    put(out + 1024, f->isvprodid, 2);
-    put(out + 1026, f->isvsvn, 2);
+    cl_le_put(out + 1024, f->isvprodid, 2);
+    cl_le_put(out + 1026, f->isvsvn, 2);
 
     signed_digest(out, digest);
     if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
@@ -151,7 +137,7 @@ int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields 
 
     if (memcmp(s, header, sizeof(header)) != 0 || memcmp(s + 24, header2, sizeof(header2)) != 0)
         rc = cl_error_set(err, CL_EINVALID, "not a SIGSTRUCT: its headers are wrong");
-    else if (get(s + 512, 4) != 3)
+    else if (cl_le_get(s + 512, 4) != 3)
         rc = cl_error_set(err, CL_EINVALID, "the SIGSTRUCT's exponent is not 3");
     else if (!n || !sig || !m || !ctx || BN_num_bits(n) != 3072)
         rc = cl_error_set(err, CL_EINVALID, "the SIGSTRUCT's modulus is not 3072 bits");
@@ -184,14 +170,14 @@ int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields 
     }
     if (rc == 0 && f != NULL) {
         memcpy(f->enclave_hash, s + 960, 32);
-        f->attributes_flags = get(s + 928, 8);
-        f->attributes_xfrm = get(s + 936, 8);
-        f->attributes_flags_mask = get(s + 944, 8);
-        f->attributes_xfrm_mask = get(s + 952, 8);
-        f->miscselect = (uint32_t)get(s + 900, 4);
-        f->miscmask = (uint32_t)get(s + 904, 4);
-        f->isvprodid = (uint16_t)get(s + 1024, 2);
-        f->isvsvn = (uint16_t)get(s + 1026, 2);
+        f->attributes_flags = cl_le_get(s + 928, 8);
+        f->attributes_xfrm = cl_le_get(s + 936, 8);
+        f->attributes_flags_mask = cl_le_get(s + 944, 8);
+        f->attributes_xfrm_mask = cl_le_get(s + 952, 8);
+        f->miscselect = (uint32_t)cl_le_get(s + 900, 4);
+        f->miscmask = (uint32_t)cl_le_get(s + 904, 4);
+        f->isvprodid = (uint16_t)cl_le_get(s + 1024, 2);
+        f->isvsvn = (uint16_t)cl_le_get(s + 1026, 2);
         f->day = (s[20] >> 4) * 10 + (s[20] & 15);
         f->month = (s[21] >> 4) * 10 + (s[21] & 15);
         f->year = (s[23] >> 4) * 1000 + (s[23] & 15) * 100 + (s[22] >> 4) * 10 + (s[22] & 15);

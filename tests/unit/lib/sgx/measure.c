@@ -14,25 +14,7 @@
 #include "digest.h"
 #include "sgx/gramine.h"
 #include "sgx/measure.h"
-
-static uint8_t *slurp(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    uint8_t *buf;
-
-    snprintf(path, sizeof(path), "%s/%s", CL_TEST_DATA, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    buf = malloc(*len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, *len, f), *len);
-    fclose(f);
-    return buf;
-}
+#include "test_data.h"
 
 static void hex_equal(const uint8_t got[32], const char *want)
 {

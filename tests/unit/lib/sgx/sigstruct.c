@@ -13,38 +13,18 @@
 
 #include "digest.h"
 #include "sgx/sigstruct.h"
-
-static uint8_t *slurp(const char *name, size_t *len)
-{
-    char path[512];
-    FILE *f;
-    uint8_t *buf;
-
-    snprintf(path, sizeof(path), "%s/%s", CL_TEST_DATA, name);
-    f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *len = (size_t)ftell(f);
-    rewind(f);
-    buf = malloc(*len + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, *len, f), *len);
-    fclose(f);
-    return buf;
-}
+#include "test_data.h"
 
 static EVP_PKEY *key(void)
 {
-    char path[512];
-    FILE *f;
+    size_t len;
+    uint8_t *pem = slurp("sgx/sig1.key.pem", &len);
     EVP_PKEY *k;
+    cl_error err = { 0 };
 
-    snprintf(path, sizeof(path), "%s/sgx/sig1.key.pem", CL_TEST_DATA);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    assert_non_null(k);
+    if (cl_sgx_key_read_pem(&k, (const char *)pem, len, &err) < 0)
+        fail_msg("sig1.key.pem: %s", err.message);
+    free(pem);
     return k;
 }
 
@@ -159,12 +139,9 @@ static void test_signing_keys(void **state)
     OPENSSL_cleanse(pem, len);
     free(pem);
 
-    size_t slen;
-    uint8_t *spem = slurp("sgx/sig1.key.pem", &slen);
-    assert_int_equal(cl_sgx_key_read_pem(&shared, (char *)spem, slen, &err), 0);
+    shared = key();
     assert_int_equal(cl_sgx_key_mrsigner(shared, again, &err), 0);
     hex_equal(again, "83d719e77deaca1470f6baf62a4d774303c899db69020f9c70ee1dfc08c7ce9e");
-    free(spem);
     EVP_PKEY_free(shared);
     EVP_PKEY_free(back);
     EVP_PKEY_free(k);
