@@ -72,14 +72,21 @@ static int tasks_get(cl_req *r, json_t **out)
     return 0;
 }
 
-/* What an approved task changes. */
-static int apply(cl_req *r, cl_pg *db, PGresult *task)
+/* What a decided task changes: an approved domain joins the app's
+ * approved_domains; a build becomes approved or rejected. */
+static int apply(cl_req *r, cl_pg *db, PGresult *task, const char *outcome)
 {
     json_t *details = cl_row_value(task, 0, PQfnumber(task, "details"));
     const char *type = cl_row_text(task, 0, "type");
-    int rc = 0;
+    int approved = strcmp(outcome, "approved") == 0, rc = 0;
 
-    if (strcmp(type, "domain_approval") == 0) {
+    if (strcmp(type, "build_approval") == 0) {
+        const char *params[2] = { json_string_value(json_object_get(details, "build_id")),
+                                  approved ? "approved" : "rejected" };
+        rc = cl_req_exec(r, db, NULL,
+            "UPDATE builds SET state = $2, decided_at = now()"
+            " WHERE id = $1::uuid AND state = 'pending'", 2, params);
+    } else if (strcmp(type, "domain_approval") == 0 && approved) {
         const char *params[2] = { json_string_value(json_object_get(details, "app_id")),
                                   json_string_value(json_object_get(details, "domain")) };
         rc = cl_req_exec(r, db, NULL,
@@ -131,7 +138,7 @@ static int decide(cl_req *r, json_t **out, const char *decision)
         const char *set[2] = { id, outcome };
         if ((rc = cl_req_exec(r, db, NULL, "UPDATE tasks SET state = $2, decided_at = now() "
                               "WHERE id = $1", 2, set)) < 0 ||
-            (strcmp(outcome, "approved") == 0 && (rc = apply(r, db, res)) < 0) ||
+            (rc = apply(r, db, res, outcome)) < 0 ||
             (rc = load(r, db, "", &res)) < 0)
             return rc;
     }

@@ -7,7 +7,9 @@
 #ifndef CL_RESOURCE_H
 #define CL_RESOURCE_H
 
+#include "audit.h"
 #include "http.h"
+#include "token.h"
 
 /* ---- transactions ------------------------------------------------------- */
 
@@ -65,18 +67,6 @@ int cl_req_row(cl_req *r, json_t **out, PGresult *res, int status, const char *l
  */
 int cl_audit(cl_req *r, cl_pg *db, const char *account_id, const char *action,
              const char *target, json_t *details);
-
-/* The same outside a request (start-up tasks): actor and request id given. */
-int cl_audit_append(cl_pg *db, cl_arena *a, cl_error *err, const char *account_id,
-                    const char *actor, const char *request_id, const char *action,
-                    const char *target, json_t *details);
-
-/* The canonical JSON of an audit row and the row's hash (API.md, "Audit
- * chain"); shared by writing and verifying. */
-char *cl_audit_canonical(const char *account_id, const char *action, const char *actor,
-                         const char *at, json_t *details, const char *id,
-                         const char *request_id, const char *target);
-int cl_audit_hash(char out[65], const char *prev_hash, const char *canonical);
 
 /* ---- lists ------------------------------------------------------------- */
 
@@ -144,13 +134,5 @@ void cl_body_only(cl_req *r, const char *const *known);
 
 /* CL_EINVALID when any field was wrong, else 0. */
 int cl_body_done(cl_req *r);
-
-/* ---- ids --------------------------------------------------------------- */
-
-/* Is text a UUID in its canonical textual form? */
-int cl_uuid_valid(const char *text);
-
-/* A new random (version 4) UUID into out (37 bytes). */
-int cl_uuid_new(char out[37]);
 
 #endif

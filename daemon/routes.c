@@ -15,6 +15,8 @@ extern const cl_route cl_apps_routes[];
 extern const cl_route cl_registries_routes[];
 extern const cl_route cl_images_routes[];
 extern const cl_route cl_tasks_routes[];
+extern const cl_route cl_builds_routes[];
+extern const cl_route cl_signing_keys_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -28,5 +30,7 @@ const cl_route *const cl_route_tables[] = {
     cl_registries_routes,
     cl_images_routes,
     cl_tasks_routes,
+    cl_builds_routes,
+    cl_signing_keys_routes,
     NULL,
 };

@@ -98,3 +98,14 @@ char *cl_buf_take(cl_buf *b, size_t *len)
     b->cap = 0;
     return p;
 }
+
+ssize_t cl_mem_read(void *ctx, const void **buf)
+{
+    cl_mem_source *m = ctx;
+    size_t n = m->len;
+
+    *buf = m->data;
+    m->data = (const char *)m->data + n;
+    m->len = 0;
+    return (ssize_t)n;
+}

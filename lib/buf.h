@@ -28,4 +28,14 @@ void cl_buf_free(cl_buf *b);    /* release everything; the buffer is reusable */
 /* Hand the contents to the caller (free() them); the buffer is emptied. */
 char *cl_buf_take(cl_buf *b, size_t *len);
 
+/* Bytes in memory handed out by a pull reader (cl_fs_read_fn's shape):
+ * all of them on the first call, then 0. */
+typedef struct cl_mem_source {
+    const void *data;
+    size_t len;
+} cl_mem_source;
+
+#include <sys/types.h>
+ssize_t cl_mem_read(void *ctx, const void **buf);
+
 #endif

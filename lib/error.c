@@ -62,6 +62,21 @@ int cl_error_set(cl_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int cl_error_prefix(cl_error *err, const char *fmt, ...)
+{
+    char prefix[CL_ERROR_MSG_MAX], joined[2 * CL_ERROR_MSG_MAX];
+    va_list ap;
+
+    if (err == NULL)
+        return CL_ERROR;
+    va_start(ap, fmt);
+    format_message(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    snprintf(joined, sizeof(joined), "%s%s", prefix, err->message);
+    cl_error_set(err, err->code, "%s", joined);
+    return err->code;
+}
+
 int cl_error_field(cl_error *err, const char *field, const char *fmt, ...)
 {
     char message[CL_ERROR_MSG_MAX];

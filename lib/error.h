@@ -63,6 +63,11 @@ typedef struct cl_error_info {
 int cl_error_set(cl_error *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Put a printf-style prefix in front of err's message ("layer 2: ...");
+ * returns err's code. */
+int cl_error_prefix(cl_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Append a field error (422); sets err->code to CL_EINVALID. */
 int cl_error_field(cl_error *err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -308,6 +308,20 @@ static la_ssize_t pull_read(struct archive *a, void *p, const void **buf)
     return n;
 }
 
+/* A libarchive reader over src: tar, plain or gzip- or zstd-compressed. */
+static struct archive *open_layer(pull *src)
+{
+    struct archive *a = archive_read_new();
+
+    if (a == NULL)
+        return NULL;
+    archive_read_support_filter_gzip(a);
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    archive_read_open(a, src, NULL, pull_read, NULL);
+    return a;
+}
+
 int cl_fs_apply(cl_fs_tree *t, cl_fs_read_fn read, void *ctx, cl_error *err)
 {
     struct archive *a;
@@ -317,16 +331,9 @@ int cl_fs_apply(cl_fs_tree *t, cl_fs_read_fn read, void *ctx, cl_error *err)
 
     if (t->broken)
         return cl_error_set(err, CL_ERROR, "a layer failed to apply; start a new tree");
-    if ((a = archive_read_new()) == NULL)
+    if ((a = open_layer(&src)) == NULL)
         return cl_error_set(err, CL_ERROR, "out of memory");
-    archive_read_support_filter_gzip(a);
-    archive_read_support_filter_zstd(a);
-    archive_read_support_format_tar(a);
     t->sorted_valid = false;
-    if (archive_read_open(a, &src, NULL, pull_read, NULL) != ARCHIVE_OK) {
-        rc = cl_error_set(err, CL_EINVALID, "layer %u: %s", t->layers, archive_error_string(a));
-        goto done;
-    }
     while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
         if ((rc = apply_entry(t, a, ae, err)) < 0)
             goto done;
@@ -342,27 +349,56 @@ done:
     return rc;
 }
 
-typedef struct memory {
-    const void *data;
-    size_t len;
-} memory;
-
-static ssize_t memory_read(void *ctx, const void **buf)
-{
-    memory *m = ctx;
-    size_t n = m->len;
-
-    *buf = m->data;
-    m->data = (const uint8_t *)m->data + n;
-    m->len = 0;
-    return (ssize_t)n;
-}
-
 int cl_fs_apply_memory(cl_fs_tree *t, const void *data, size_t len, cl_error *err)
 {
-    memory m = { data, len };
+    cl_mem_source m = { data, len };
 
-    return cl_fs_apply(t, memory_read, &m, err);
+    return cl_fs_apply(t, cl_mem_read, &m, err);
+}
+
+int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, cl_error *err)
+{
+    struct archive_entry *ae;
+    pull src = { read, ctx, false };
+    struct archive *a = open_layer(&src);
+    char name[CL_FS_PATH_MAX];
+    bool found = false;
+    int r = ARCHIVE_OK, rc = 0;
+
+    if (a == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    while (rc == 0 && (r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
+        const void *buf;
+        size_t len;
+        la_int64_t offset;
+        int d;
+
+        if (normalise(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "", name,
+                      NULL) < 0 || strcmp(name, path) != 0)
+            continue;
+        if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae) != NULL) {
+            rc = cl_error_set(err, CL_EINVALID, "\"%s\" is not a regular file in its layer",
+                              path);
+            break;
+        }
+        found = true;           /* the last entry for a path is the one that counts */
+        cl_buf_reset(out);
+        while ((d = archive_read_data_block(a, &buf, &len, &offset)) == ARCHIVE_OK)
+            if (cl_buf_append(out, buf, len) < 0) {
+                rc = cl_error_set(err, CL_ETOOBIG, "\"%s\" is larger than %zu bytes", path,
+                                  out->max);
+                break;
+            }
+        if (rc == 0 && d != ARCHIVE_EOF)
+            rc = cl_error_set(err, CL_EINVALID, "layer data: %s", archive_error_string(a));
+    }
+    if (rc == 0 && r != ARCHIVE_EOF)
+        rc = cl_error_set(err, src.failed ? CL_ERROR : CL_EINVALID, "layer: %s",
+                          archive_error_string(a));
+    archive_read_free(a);
+    if (rc == 0 && !found)
+        rc = cl_error_set(err, CL_ENOTFOUND, "the layer has no file \"%s\"", path);
+    return rc;
 }
 
 /* Resolution works on a queue of components still to walk ("rest"), so a

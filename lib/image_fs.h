@@ -19,6 +19,7 @@
 #ifndef CL_IMAGE_FS_H
 #define CL_IMAGE_FS_H
 
+#include "buf.h"
 #include "error.h"
 
 #include <stdbool.h>
@@ -60,6 +61,12 @@ typedef ssize_t (*cl_fs_read_fn)(void *ctx, const void **buf);
  * CL_ETOOBIG past the limits, CL_ERROR if read failed. */
 int cl_fs_apply(cl_fs_tree *t, cl_fs_read_fn read, void *ctx, cl_error *err);
 int cl_fs_apply_memory(cl_fs_tree *t, const void *data, size_t len, cl_error *err);
+
+/* Read one layer for the regular file at path (normalised, absolute) and
+ * put its bytes in out (bounded by out's max: CL_ETOOBIG past it);
+ * CL_ENOTFOUND when the layer has no such file.  For the few files whose
+ * bytes, not just their hash, a conversion needs (libpal.so). */
+int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, cl_error *err);
 
 /* The entry at exactly path (no symlinks followed), or NULL. */
 const cl_fs_entry *cl_fs_lookup(const cl_fs_tree *t, const char *path);

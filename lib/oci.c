@@ -23,6 +23,7 @@ int cl_oci_client_init(cl_oci_client *c, const char *host, int tls, const char *
     c->http.timeout_s = 30;
     c->http.max_body = 4 * 1024 * 1024;
     c->max_retries = 3;
+    c->chunk_size = 16u * 1024 * 1024;
     return 0;
 }
 
@@ -157,48 +158,95 @@ static int fetch_token(cl_oci_client *c, json_t *challenge, cl_error *err)
     return 0;
 }
 
-int cl_oci_get(cl_oci_client *c, const char *path, const char *accept, size_t max,
-               cl_oci_answer *out, cl_error *err)
+int cl_oci_auth_header(cl_oci_client *c, char *out, size_t size)
 {
-    char url[1200], accept_header[600];
+    out[0] = '\0';
+    if (c->token != NULL && time(NULL) < c->token_expires) {
+        snprintf(out, size, "Authorization: Bearer %s", c->token);
+    } else if (c->basic && c->username != NULL) {
+        char joined[1100], b64[1500];
+
+        snprintf(joined, sizeof(joined), "%s:%s", c->username, c->password ? c->password : "");
+        cl_b64_encode(b64, (const unsigned char *)joined, strlen(joined));
+        snprintf(out, size, "Authorization: Basic %s", b64);
+        memset(joined, 0, sizeof(joined));
+        memset(b64, 0, sizeof(b64));
+    }
+    return out[0] != '\0';
+}
+
+int cl_oci_url(const cl_oci_client *c, const char *path, char *out, size_t size, cl_error *err)
+{
+    int absolute = strncmp(path, "http://", 7) == 0 || strncmp(path, "https://", 8) == 0;
+
+    if (!absolute && path[0] != '/')
+        return cl_error_set(err, CL_EUNAVAILABLE, "the registry gave an unusable location "
+                            "\"%.100s\"", path);
+    if (snprintf(out, size, "%s%s", absolute ? "" : c->base, path) >= (int)size)
+        return cl_error_set(err, CL_EINVALID, "the registry URL is too long");
+    return 0;
+}
+
+static void pause_before(int attempt)
+{
+    struct timespec pause = { 0, (long)(100000000L << attempt) };
+
+    nanosleep(&pause, NULL);
+}
+
+static void keep(char *dst, size_t size, const cl_http_response *resp, const char *name)
+{
+    const char *v = cl_http_kept(resp, name);
+
+    if (v != NULL)
+        snprintf(dst, size, "%s", v);
+}
+
+int cl_oci_send(cl_oci_client *c, const cl_oci_call *call, cl_oci_answer *out, cl_error *err)
+{
+    char url[4200], accept_header[600], type_header[300], range_header[100];
+    const char *fixed[4] = { NULL, NULL, NULL, NULL };
+    size_t nfixed = 0;
     int rc, challenged = 0;
 
     memset(out, 0, sizeof(*out));
-    if (snprintf(url, sizeof(url), "%s%s", c->base, path) >= (int)sizeof(url))
-        return cl_error_set(err, CL_EINVALID, "the registry path is too long");
-    snprintf(accept_header, sizeof(accept_header), "Accept: %s", accept ? accept : "*/*");
+    if ((rc = cl_oci_url(c, call->path, url, sizeof(url), err)) < 0)
+        return rc;
+    snprintf(accept_header, sizeof(accept_header), "Accept: %s",
+             call->accept ? call->accept : "*/*");
+    fixed[nfixed++] = accept_header;
+    if (call->content_type != NULL) {
+        snprintf(type_header, sizeof(type_header), "Content-Type: %s", call->content_type);
+        fixed[nfixed++] = type_header;
+    }
+    if (call->content_range != NULL) {
+        snprintf(range_header, sizeof(range_header), "Content-Range: %s", call->content_range);
+        fixed[nfixed++] = range_header;
+    }
     for (int attempt = 0; attempt <= c->max_retries; attempt++) {
         cl_http_response resp = { .keep = { "WWW-Authenticate", "Docker-Distribution-Api-Version",
-                                            "Content-Type", "Docker-Content-Digest", NULL } };
+                                            "Content-Type", "Docker-Content-Digest", "Location",
+                                            "Range", NULL } };
         cl_http_options opt = c->http;
         char auth[8300];
-        const char *headers[3] = { accept_header, NULL, NULL };
+        const char *headers[6] = { NULL };
         long status;
 
-        if (max != 0)
-            opt.max_body = max;
-        if (c->token != NULL && time(NULL) < c->token_expires) {
-            snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-            headers[1] = auth;
-        } else if (c->basic && c->username != NULL) {
-            char joined[1100], b64[1500];
-
-            snprintf(joined, sizeof(joined), "%s:%s", c->username,
-                     c->password ? c->password : "");
-            cl_b64_encode(b64, (const unsigned char *)joined, strlen(joined));
-            snprintf(auth, sizeof(auth), "Authorization: Basic %s", b64);
-            headers[1] = auth;
-            memset(joined, 0, sizeof(joined));
-        }
-        rc = cl_http_request(&resp, &opt, "GET", url, headers, NULL, 0, err);
+        memcpy(headers, fixed, sizeof(fixed));
+        if (call->max != 0)
+            opt.max_body = call->max;
+        if (cl_oci_auth_header(c, auth, sizeof(auth)))
+            headers[nfixed] = auth;
+        rc = cl_http_request(&resp, &opt, call->method, url, headers,
+                             call->body ? call->body : (call->method[0] == 'P' ? "" : NULL),
+                             call->body_len, err);
         memset(auth, 0, sizeof(auth));
         if (rc == CL_ETOOBIG)
             return rc;
         if (rc < 0) {
             if (attempt == c->max_retries)
                 return rc;
-            struct timespec pause = { 0, (long)(100000000L << attempt) };
-            nanosleep(&pause, NULL);
+            pause_before(attempt);
             continue;
         }
         status = resp.status;
@@ -233,30 +281,35 @@ int cl_oci_get(cl_oci_client *c, const char *path, const char *accept, size_t ma
         }
         if ((status == 429 || status >= 500) && attempt < c->max_retries) {
             cl_http_response_free(&resp);
-            struct timespec pause = { 0, (long)(100000000L << attempt) };
-            nanosleep(&pause, NULL);
+            pause_before(attempt);
             continue;
         }
         out->status = status;
         out->body = resp.body;
         out->body_len = resp.body_len;
         resp.body = NULL;
-        if (cl_http_kept(&resp, "Content-Type"))
-            snprintf(out->content_type, sizeof(out->content_type), "%s",
-                     cl_http_kept(&resp, "Content-Type"));
-        if (cl_http_kept(&resp, "Docker-Content-Digest"))
-            snprintf(out->digest, sizeof(out->digest), "%s",
-                     cl_http_kept(&resp, "Docker-Content-Digest"));
-        if (cl_http_kept(&resp, "Docker-Distribution-Api-Version"))
-            snprintf(out->api_version, sizeof(out->api_version), "%s",
-                     cl_http_kept(&resp, "Docker-Distribution-Api-Version"));
+        keep(out->content_type, sizeof(out->content_type), &resp, "Content-Type");
+        keep(out->digest, sizeof(out->digest), &resp, "Docker-Content-Digest");
+        keep(out->api_version, sizeof(out->api_version), &resp, "Docker-Distribution-Api-Version");
+        keep(out->location, sizeof(out->location), &resp, "Location");
+        keep(out->range, sizeof(out->range), &resp, "Range");
         cl_http_response_free(&resp);
-        if (status == 401 || status == 403)
+        if (status == 401 || status == 403) {
+            cl_oci_answer_free(out);
             return cl_error_set(err, CL_EUNAUTHORIZED, "the registry refused the credentials "
                                 "(%ld)", status);
+        }
         return 0;
     }
     return cl_error_set(err, CL_EUNAVAILABLE, "the registry kept failing");
+}
+
+int cl_oci_get(cl_oci_client *c, const char *path, const char *accept, size_t max,
+               cl_oci_answer *out, cl_error *err)
+{
+    cl_oci_call call = { .method = "GET", .path = path, .accept = accept, .max = max };
+
+    return cl_oci_send(c, &call, out, err);
 }
 
 void cl_oci_answer_free(cl_oci_answer *a)

@@ -30,6 +30,7 @@ typedef struct cl_oci_client {
     int basic;                /* the registry asked for Basic */
     cl_http_options http;
     int max_retries;
+    size_t chunk_size;        /* uploads above it go in PATCH chunks of it */
 } cl_oci_client;
 
 int cl_oci_client_init(cl_oci_client *c, const char *host, int tls, const char *username,
@@ -44,13 +45,40 @@ typedef struct cl_oci_answer {
     char content_type[256];
     char digest[136];         /* Docker-Content-Digest, when sent */
     char api_version[64];
+    char location[4096];      /* Location, for uploads */
+    char range[64];           /* Range: what an upload holds so far */
 } cl_oci_answer;
 
-/* GET base + path with the authentication dance and retries on 429/5xx;
- * the body is bounded by max (0: the client's default). */
+/* One request to the registry.  path is "/v2/..." or an absolute URL the
+ * registry gave (an upload's Location); body may be NULL. */
+typedef struct cl_oci_call {
+    const char *method;
+    const char *path;
+    const char *accept;
+    const char *content_type;
+    const char *content_range;
+    const char *body;
+    size_t body_len;
+    size_t max;               /* bound on the answer's body; 0: the client's */
+} cl_oci_call;
+
+/* Send call with the authentication dance and retries on 429/5xx (and on
+ * transport failures); *out gets any status but 401/403, which are
+ * CL_EUNAUTHORIZED. */
+int cl_oci_send(cl_oci_client *c, const cl_oci_call *call, cl_oci_answer *out, cl_error *err);
+
+/* cl_oci_send of a GET. */
 int cl_oci_get(cl_oci_client *c, const char *path, const char *accept, size_t max,
                cl_oci_answer *out, cl_error *err);
 void cl_oci_answer_free(cl_oci_answer *a);
+
+/* The Authorization header line the client holds now into out (empty when
+ * none); 1 when there is one.  out holds a secret: clear it after use. */
+int cl_oci_auth_header(cl_oci_client *c, char *out, size_t size);
+
+/* base + path, or path when it is an absolute URL. */
+int cl_oci_url(const cl_oci_client *c, const char *path, char *out, size_t size,
+               cl_error *err);
 
 /*
  * GET /v2/: the registry answers and accepts our credentials.  *info
@@ -69,6 +97,25 @@ int cl_oci_ping(cl_oci_client *c, json_t **info, cl_error *err);
  * that do not match their digest or documents over their bounds.
  */
 int cl_oci_inspect(cl_oci_client *c, const char *reference, json_t **out, cl_error *err);
+
+/*
+ * The image a reference resolves to (its linux/amd64 variant), read and
+ * verified as for cl_oci_inspect: the manifest and config documents (owned;
+ * cl_oci_image_free releases them) and where they came from.
+ */
+typedef struct cl_oci_image {
+    char registry[256];
+    char repository[256];
+    char digest[72];          /* of the manifest */
+    char media_type[256];
+    char config_digest[72];
+    json_t *manifest;
+    json_t *config;
+} cl_oci_image;
+
+int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *out,
+                       cl_error *err);
+void cl_oci_image_free(cl_oci_image *img);
 
 /* Parse a WWW-Authenticate value: the scheme ("Basic", "Bearer") into
  * scheme and its parameters into a new object; CL_EINVALID if malformed. */

@@ -96,17 +96,17 @@ static int is_index(const char *media, json_t *doc)
            (media[0] == '\0' && json_is_array(json_object_get(doc, "manifests")));
 }
 
-int cl_oci_inspect(cl_oci_client *c, const char *reference, json_t **out, cl_error *err)
+int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *out,
+                       cl_error *err)
 {
     cl_oci_ref ref;
-    char media[256] = "", digest[72], path[700], config_digest[72];
-    json_t *manifest = NULL, *config = NULL, *layers, *l;
+    char media[256] = "", digest[72], path[700];
+    json_t *manifest = NULL;
     cl_oci_answer a = { 0 };
-    long long size = 0;
     size_t i;
     int rc;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if ((rc = cl_oci_ref_parse(&ref, reference, err)) < 0)
         return cl_error_set(err, CL_EINVALID, "image reference \"%s\" %s", reference,
                             err ? err->message : "is malformed");
@@ -145,18 +145,14 @@ int cl_oci_inspect(cl_oci_client *c, const char *reference, json_t **out, cl_err
 
     const char *cfg = json_string_value(json_object_get(json_object_get(manifest, "config"),
                                                         "digest"));
-    if (cfg == NULL || strlen(cfg) != 71 || strncmp(cfg, "sha256:", 7) != 0) {
+    if (cfg == NULL || strlen(cfg) != 71 || strncmp(cfg, "sha256:", 7) != 0 ||
+        !json_is_array(json_object_get(manifest, "layers"))) {
         json_decref(manifest);
-        return cl_error_set(err, CL_EINVALID, "the manifest of %s names no sha256 config",
-                            reference);
+        return cl_error_set(err, CL_EINVALID, "the manifest of %s names no sha256 config or "
+                            "no layers", reference);
     }
-    snprintf(config_digest, sizeof(config_digest), "%s", cfg);
-    size += json_integer_value(json_object_get(json_object_get(manifest, "config"), "size"));
-    layers = json_object_get(manifest, "layers");
-    json_array_foreach(layers, i, l)
-        size += json_integer_value(json_object_get(l, "size"));
-
-    snprintf(path, sizeof(path), "/v2/%s/blobs/%s", ref.repository, config_digest);
+    snprintf(out->config_digest, sizeof(out->config_digest), "%s", cfg);
+    snprintf(path, sizeof(path), "/v2/%s/blobs/%s", ref.repository, out->config_digest);
     c->http.follow = 1;     /* blobs may be served from elsewhere; no credentials go along */
     rc = cl_oci_get(c, path, NULL, CONFIG_MAX, &a, err);
     c->http.follow = 0;
@@ -173,30 +169,65 @@ int cl_oci_inspect(cl_oci_client *c, const char *reference, json_t **out, cl_err
     }
     char got[72];
     digest_of(got, a.body, a.body_len);
-    if (strcmp(got, config_digest) != 0) {
+    if (strcmp(got, out->config_digest) != 0) {
         cl_oci_answer_free(&a);
         json_decref(manifest);
         return cl_error_set(err, CL_EINVALID, "the config of %s does not match its digest %s",
-                            reference, config_digest);
+                            reference, out->config_digest);
     }
-    config = json_loadb(a.body, a.body_len, 0, NULL);
+    out->config = json_loadb(a.body, a.body_len, 0, NULL);
     cl_oci_answer_free(&a);
-    json_t *cc = json_object_get(config, "config");
+    if (!json_is_object(out->config)) {
+        json_decref(manifest);
+        cl_oci_image_free(out);
+        return cl_error_set(err, CL_EINVALID, "the config of %s is not a JSON object",
+                            reference);
+    }
+    out->manifest = manifest;
+    snprintf(out->repository, sizeof(out->repository), "%s", ref.repository);
+    snprintf(out->registry, sizeof(out->registry), "%s", ref.registry);
+    snprintf(out->digest, sizeof(out->digest), "%s", digest);
+    snprintf(out->media_type, sizeof(out->media_type), "%s", media);
+    return 0;
+}
+
+void cl_oci_image_free(cl_oci_image *img)
+{
+    json_decref(img->manifest);
+    json_decref(img->config);
+    img->manifest = img->config = NULL;
+}
+
+int cl_oci_inspect(cl_oci_client *c, const char *reference, json_t **out, cl_error *err)
+{
+    cl_oci_image img;
+    long long size;
+    json_t *l;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    if ((rc = cl_oci_image_fetch(c, reference, &img, err)) < 0)
+        return rc;
+    json_t *layers = json_object_get(img.manifest, "layers");
+    size = json_integer_value(json_object_get(json_object_get(img.manifest, "config"), "size"));
+    json_array_foreach(layers, i, l)
+        size += json_integer_value(json_object_get(l, "size"));
+    json_t *cc = json_object_get(img.config, "config");
     json_t *ports = json_array();
     const char *port;
     json_t *ignored;
     json_object_foreach(json_object_get(cc, "ExposedPorts"), port, ignored)
         json_array_append_new(ports, json_string(port));
     *out = json_pack("{s:s, s:s, s:s, s:{s:s?, s:s?}, s:I, s:i, s:O?, s:O?, s:O?, s:s?, s:o}",
-        "reference", reference, "digest", digest, "media_type", media,
-        "platform", "os", json_string_value(json_object_get(config, "os")),
-        "architecture", json_string_value(json_object_get(config, "architecture")),
+        "reference", reference, "digest", img.digest, "media_type", img.media_type,
+        "platform", "os", json_string_value(json_object_get(img.config, "os")),
+        "architecture", json_string_value(json_object_get(img.config, "architecture")),
         "size", (json_int_t)size, "layers", (int)json_array_size(layers),
         "entrypoint", json_object_get(cc, "Entrypoint"), "cmd", json_object_get(cc, "Cmd"),
         "env", json_object_get(cc, "Env"),
         "working_dir", json_string_value(json_object_get(cc, "WorkingDir")),
         "exposed_ports", ports);
-    json_decref(config);
-    json_decref(manifest);
+    cl_oci_image_free(&img);
     return *out ? 0 : cl_error_set(err, CL_ERROR, "out of memory");
 }

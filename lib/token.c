@@ -2,6 +2,7 @@
 #include "token.h"
 #include "error.h"
 
+#include <ctype.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -62,4 +63,41 @@ int cl_token_equal(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
 
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
+}
+
+/* ---- ids ------------------------------------------------------------- */
+
+int cl_uuid_valid(const char *text)
+{
+    if (text == NULL || strlen(text) != 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (text[i] != '-')
+                return 0;
+        } else if (!isxdigit((unsigned char)text[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int cl_uuid_new(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    int j = 0;
+
+    if (RAND_bytes(b, sizeof(b)) != 1)
+        return CL_ERROR;
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[j++] = '-';
+        out[j++] = hex[b[i] >> 4];
+        out[j++] = hex[b[i] & 15];
+    }
+    out[j] = '\0';
+    return 0;
 }

@@ -26,4 +26,10 @@ int cl_b64_decode(unsigned char *out, size_t out_size, size_t *out_len,
 /* Do a and b hold the same text?  Time depends only on the lengths. */
 int cl_token_equal(const char *a, const char *b);
 
+/* Is text a UUID in its canonical textual form? */
+int cl_uuid_valid(const char *text);
+
+/* A new random (version 4) UUID into out (37 bytes). */
+int cl_uuid_new(char out[37]);
+
 #endif

@@ -9,10 +9,10 @@
  */
 #include "oci.h"
 #include "oci_ref.h"
-#include <stdio.h>
 #include "seal.h"
 #include "worker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,13 +43,25 @@ static int noop(cl_job *j, json_t **result, cl_error *err)
     return 0;
 }
 
-/*
- * A client for the registry a job names by id (its address, TLS setting and
- * unsealed credentials), or, with no id, an anonymous client for `host`.
- * *host_out is the registry's host as configured.
- */
-static int registry_client(cl_job *j, const char *id, const char *host, cl_oci_client *client,
-                           char host_out[256], cl_error *err)
+int cl_job_db(PGconn **out, cl_error *err)
+{
+    return cl_pg_connect(out, cl_worker.database_url, "cloister-worker-job", err);
+}
+
+/* Whether host is one of the comma-separated hosts in list. */
+static int listed(const char *list, const char *host)
+{
+    size_t n = strlen(host);
+
+    for (const char *p = list; p != NULL && *p != '\0'; p = strchr(p, ',') ? strchr(p, ',') + 1
+                                                                          : NULL)
+        if (strncmp(p, host, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+int cl_job_registry(cl_job *j, const char *id, const char *host, cl_oci_client *client,
+                    char host_out[256], cl_error *err)
 {
     char *password = NULL, aad[64];
     size_t len = 0;
@@ -57,7 +69,7 @@ static int registry_client(cl_job *j, const char *id, const char *host, cl_oci_c
     PGresult *res = NULL;
     int rc;
 
-    if ((rc = cl_pg_connect(&conn, cl_worker.database_url, "cloister-worker-job", err)) < 0)
+    if ((rc = cl_job_db(&conn, err)) < 0)
         return rc;
     if (id == NULL) {
         /* no registry named: one of the account's for this host, or none */
@@ -70,7 +82,8 @@ static int registry_client(cl_job *j, const char *id, const char *host, cl_oci_c
             PQfinish(conn);
             snprintf(host_out, 256, "%s", host);
             return cl_oci_client_init(client, strcmp(host, "docker.io") == 0
-                                              ? "registry-1.docker.io" : host, 1, NULL, NULL,
+                                              ? "registry-1.docker.io" : host,
+                                      !listed(cl_worker.insecure_registries, host), NULL, NULL,
                                       err);
         }
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -117,7 +130,7 @@ static int registry_check(cl_job *j, json_t **result, cl_error *err)
 
     if (id == NULL)
         return cl_error_set(err, CL_EINVALID, "the job names no registry");
-    if ((rc = registry_client(j, id, NULL, &client, host, err)) < 0)
+    if ((rc = cl_job_registry(j, id, NULL, &client, host, err)) < 0)
         return rc;
     cl_job_phase(j, "contacting the registry");
     cl_job_log(j, "GET %s/v2/", client.base);
@@ -138,7 +151,7 @@ static int record_digest(cl_job *j, const char *app, const char *reference, cons
     PGresult *res;
     int rc;
 
-    if ((rc = cl_pg_connect(&conn, cl_worker.database_url, "cloister-worker-job", err)) < 0)
+    if ((rc = cl_job_db(&conn, err)) < 0)
         return rc;
     res = PQexecParams(conn, "UPDATE apps SET input_digest = $4 WHERE id = $1 AND "
                        "account_id = $2 AND input_image = $3 AND input_inspect_job = $5",
@@ -164,7 +177,7 @@ static int image_inspect(cl_job *j, json_t **result, cl_error *err)
 
     if (reference == NULL || cl_oci_ref_parse(&ref, reference, err) < 0)
         return cl_error_set(err, CL_EINVALID, "the job's image reference is malformed");
-    if ((rc = registry_client(j, id, ref.registry, &client, host, err)) < 0)
+    if ((rc = cl_job_registry(j, id, ref.registry, &client, host, err)) < 0)
         return rc;
     if (id != NULL && strcmp(host, ref.registry) != 0) {
         cl_oci_client_free(&client);
@@ -193,6 +206,7 @@ const cl_job_kind cl_job_kinds[] = {
     { "noop", noop, 3, 600, 100, 5000 },
     { "registry.check", registry_check, 3, 120, 2000, 30000 },
     { "image.inspect", image_inspect, 3, 300, 2000, 30000 },
+    { "convert", cl_convert_run, 3, 3600, 5000, 60000 },
     { NULL, NULL, 0, 0, 0, 0 },
 };
 

@@ -48,6 +48,13 @@ typedef struct settings {
     long long job_memory_limit;
     char *log_format;
     char *log_level;
+    char *insecure_registries;
+    char *gramine_image;
+    char *gramine_pkglibdir;
+    char *gramine_sgx;
+    char *untrusted_paths;
+    long long max_image_size;
+    long long max_image_files;
 } settings;
 
 #define S(field) offsetof(settings, field)
@@ -71,6 +78,22 @@ static const cl_config_setting table[] = {
       "address-space limit of each job's process (0: none)" },
     { "log-format", CL_CFG_STRING, S(log_format), "json", 0, 0, "json or text" },
     { "log-level", CL_CFG_STRING, S(log_level), "info", 0, 0, "debug, info, warn or error" },
+    { "insecure-registries", CL_CFG_STRING, S(insecure_registries), "", 0, 0,
+      "comma-separated registry hosts reached over plain HTTP when no account registry "
+      "says how (the runtime image's, on a private network)" },
+    { "gramine-image", CL_CFG_STRING, S(gramine_image),
+      "ghcr.io/cloister-dev/gramine-runtime:1.9", 0, 0,
+      "the Gramine runtime image merged into converted images (docs/enclaves.md)" },
+    { "gramine-pkglibdir", CL_CFG_STRING, S(gramine_pkglibdir),
+      "/usr/lib/x86_64-linux-gnu/gramine", 0, 0, "where the runtime image keeps Gramine's files" },
+    { "gramine-sgx", CL_CFG_STRING, S(gramine_sgx), "/usr/bin/gramine-sgx", 0, 0,
+      "the launcher a converted image runs" },
+    { "untrusted-paths", CL_CFG_STRING, S(untrusted_paths), "/boot,/dev,/proc,/sys,/var,/tmp,/run",
+      0, 0, "comma-separated paths whose files a manifest never trusts" },
+    { "max-image-size", CL_CFG_SIZE, S(max_image_size), "16G", 1LL << 20, 1LL << 40,
+      "the most uncompressed bytes a converted image may hold (bounds decompression)" },
+    { "max-image-files", CL_CFG_INT, S(max_image_files), "1000000", 1000, 100000000,
+      "the most entries a converted image may hold, over all its layers" },
 };
 #define NSETTINGS (sizeof(table) / sizeof(table[0]))
 
@@ -359,6 +382,10 @@ static int run(worker *w, cl_error *err)
         (rc = parse_kinds(w, err)) < 0)
         return rc;
     cl_worker.database_url = w->cfg.database_url;
+    cl_worker.insecure_registries = w->cfg.insecure_registries;
+    cl_worker.convert = (cl_convert_settings){
+        w->cfg.gramine_image, w->cfg.gramine_pkglibdir, w->cfg.gramine_sgx,
+        w->cfg.untrusted_paths, w->cfg.max_image_size, w->cfg.max_image_files };
     if ((rc = cl_queue_open(&w->q, w->cfg.database_url, (int)w->cfg.lease, err)) < 0)
         return rc;
     if (w->cfg.name[0] != '\0') {

@@ -14,9 +14,21 @@
 
 /* ---- what a job's code may use ------------------------------------------ */
 
+/* How conversions are done: the runtime and the bounds on an image. */
+typedef struct cl_convert_settings {
+    const char *gramine_image;      /* the pinned runtime image */
+    const char *gramine_pkglibdir;  /* where its files live in that image */
+    const char *gramine_sgx;        /* the launcher the output runs */
+    const char *untrusted_paths;    /* comma-separated: never trusted files */
+    long long max_image_size;       /* uncompressed bytes over all layers */
+    long long max_image_files;      /* entries over all layers */
+} cl_convert_settings;
+
 typedef struct cl_worker_env {
     const char *database_url;
     unsigned char kek[32];
+    const char *insecure_registries;  /* comma-separated hosts reached over plain HTTP */
+    cl_convert_settings convert;
 } cl_worker_env;
 
 extern cl_worker_env cl_worker;
@@ -55,6 +67,23 @@ typedef struct cl_job_kind {
 
 extern const cl_job_kind cl_job_kinds[];
 const cl_job_kind *cl_job_kind_find(const char *name);
+
+/*
+ * A client for a registry of the job's account: the one with id `id`, or,
+ * with no id, the account's first registry for `host` (its credentials),
+ * else an anonymous client for `host`, over TLS unless the worker's
+ * insecure-registries setting names the host.  *host_out is the
+ * registry's host as configured.
+ */
+struct cl_oci_client;
+int cl_job_registry(cl_job *j, const char *id, const char *host,
+                    struct cl_oci_client *client, char host_out[256], cl_error *err);
+
+/* A connection of the job's own to the database; PQfinish it. */
+int cl_job_db(PGconn **out, cl_error *err);
+
+/* The convert job (workers/convert/convert.c). */
+int cl_convert_run(cl_job *j, json_t **result, cl_error *err);
 
 /* ---- the queue (queue.c), used by the worker's parent process ----------- */
 

@@ -1,0 +1,236 @@
+/*
+ * builds.c - /v1/builds and POST /v1/apps/{id}/builds: enclave builds of
+ * an account's apps.
+ *
+ * Asking for a build queues a `convert` job (202) carrying the app's
+ * settings as they are now and the SIGSTRUCT date (today in UTC, or the
+ * `date` given, so a build can be reproduced byte for byte later); the
+ * worker records the build only when the conversion succeeds, `pending`
+ * with a build_approval task (workers/convert/convert.c).  Approving the
+ * task makes the build `approved`, denying it `rejected` (api/tasks.c);
+ * `POST /v1/builds/{id}/deprecate` withdraws an approval.
+ *
+ * A build's manifest is served on its own (GET /v1/builds/{id}/manifest)
+ * with the trusted files it lists, since it can run to megabytes.
+ */
+#include "daemon.h"
+#include "jobs.h"
+#include "resource.h"
+#include "toml.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define BUILD_COLUMNS \
+    "b.id, b.app_id, (SELECT name FROM apps WHERE id = b.app_id) AS app_name, b.state," \
+    " b.input_image, b.input_digest, b.runtime, b.runtime_version, b.runtime_image," \
+    " b.runtime_digest, b.output_image, b.output_digest, b.mrenclave, b.mrsigner," \
+    " b.signing_key_id, b.isvprodid, b.isvsvn, b.debug, b.enclave_size, b.max_threads," \
+    " to_char(b.sigstruct_date, 'YYYY-MM-DD') AS sigstruct_date, b.trusted_files, b.task_id," \
+    " b.job_id, b.created_by, b.created_at, b.decided_at, b.deprecated_at"
+
+#define BUILD_SELECT "SELECT " BUILD_COLUMNS " FROM builds b"
+
+/* The settings a conversion uses, as the app has them now. */
+#define APP_SNAPSHOT \
+    "SELECT a.id, a.name, a.runtime, a.input_image, a.output_image, a.enclave_size," \
+    " a.max_threads, a.isvprodid, a.isvsvn, a.entrypoint, a.args, a.env, a.encrypted_paths," \
+    " a.writable_paths, a.debug FROM apps a"
+
+/* "YYYY-MM-DD", a real day from 2000 to 9999. */
+static int valid_date(const char *s)
+{
+    struct tm tm = { 0 };
+    int y, m, d, n = 0;
+
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+        y < 2000 || m < 1 || m > 12 || d < 1 || d > 31)
+        return 0;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = 12;
+    timegm(&tm);                /* normalises 02-30 to 03-02: then it was no day */
+    return tm.tm_mday == d && tm.tm_mon == m - 1;
+}
+
+/* POST /v1/apps/{id}/builds */
+static int builds_create(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "date", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    const char *date = NULL;
+    char today[16];
+    json_t *job;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if (cl_req_body(r) != NULL) {
+        cl_body_only(r, fields);
+        date = cl_body_string(r, "date", 0, 10);
+        if (date != NULL && !valid_date(date))
+            cl_error_field(cl_req_err(r), "date", "must be a day as YYYY-MM-DD");
+        if ((rc = cl_body_done(r)) < 0)
+            return rc;
+    }
+    if (date == NULL) {
+        time_t now = time(NULL);
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+        date = today;
+    }
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "app", APP_SNAPSHOT, "a", "FOR SHARE")) < 0)
+        return rc;
+    json_t *app = cl_row_json(res, 0);
+    const char *id = cl_req_param(r, "id");
+    if ((rc = cl_job_enqueue(r, db, "convert", cl_arena_printf(cl_req_arena(r), "app:%s", id),
+                             json_pack("{s:s, s:o, s:s, s:s}", "app_id", id, "app", app,
+                                       "date", date, "requested_by", p->actor), 3, &job)) < 0)
+        return rc;
+    if ((rc = cl_audit(r, db, p->account_id, "build.request",
+                       cl_arena_printf(cl_req_arena(r), "app:%s", id),
+                       json_pack("{s:s, s:s}", "job_id",
+                                 json_string_value(json_object_get(job, "id")), "date",
+                                 date))) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0) {
+        json_decref(job);
+        return rc;
+    }
+    return cl_job_accepted(r, job, out);
+}
+
+/* GET /v1/builds and GET /v1/apps/{id}/builds, newest first */
+static int list(cl_req *r, json_t **out, const char *app)
+{
+    char limit[16];
+    cl_page page;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 || (rc = cl_req_db(r, &db)) < 0)
+        return rc;
+    if (app != NULL && !cl_uuid_valid(app))
+        return cl_req_fail(r, CL_ENOTFOUND, "no app \"%s\"", app);
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    const char *params[5] = { cl_req_principal(r)->account_id, app, cl_req_query(r, "state"),
+                              page.after, limit };
+    if ((rc = cl_req_exec(r, db, &res,
+            "SELECT " BUILD_COLUMNS ", cl_time(b.created_at) || '|' || b.id AS _cursor"
+            "  FROM builds b WHERE b.account_id = $1"
+            "   AND ($2::uuid IS NULL OR b.app_id = $2::uuid)"
+            "   AND ($3::text IS NULL OR b.state = $3)"
+            "   AND ($4::text IS NULL OR (b.created_at, b.id) <"
+            "        (split_part($4, '|', 1)::timestamptz, split_part($4, '|', 2)::uuid))"
+            " ORDER BY b.created_at DESC, b.id DESC LIMIT $5::int", 5, params)) < 0)
+        return rc;
+    return cl_page_items(r, out, res, page.limit);
+}
+
+static int builds_list(cl_req *r, json_t **out)
+{
+    return list(r, out, cl_req_query(r, "app_id"));
+}
+
+static int app_builds_list(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "app", "SELECT a.id FROM apps a", "a", "")) < 0)
+        return rc;
+    return list(r, out, cl_req_param(r, "id"));
+}
+
+/* GET /v1/builds/{id} */
+static int builds_get(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "build", BUILD_SELECT, "b", "")) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* GET /v1/builds/{id}/manifest: the .manifest.sgx text and its trusted
+ * files, [{"uri", "sha256"}] as the manifest lists them. */
+static int builds_manifest(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    json_t *doc;
+    cl_error why = { 0 };
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "build", "SELECT b.manifest FROM builds b", "b", "")) < 0)
+        return rc;
+    const char *text = cl_row_text(res, 0, "manifest");
+    if (cl_toml_parse(&doc, text, strlen(text), &why) < 0) {
+        cl_error_clear(&why);
+        return cl_req_fail(r, CL_ERROR, "the build's manifest could not be read");
+    }
+    *out = json_pack("{s:s, s:O}", "manifest", text, "trusted_files",
+                     json_is_array(cl_toml_get(doc, "sgx.trusted_files"))
+                         ? cl_toml_get(doc, "sgx.trusted_files") : json_array());
+    json_decref(doc);
+    return *out ? 0 : CL_ERROR;
+}
+
+/* POST /v1/builds/{id}/deprecate */
+static int builds_deprecate(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "reason", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    const char *id = cl_req_param(r, "id"), *reason = NULL;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if (cl_req_body(r) != NULL) {
+        cl_body_only(r, fields);
+        reason = cl_body_string(r, "reason", 0, 2000);
+        if ((rc = cl_body_done(r)) < 0)
+            return rc;
+    }
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "build", BUILD_SELECT, "b", "FOR UPDATE OF b")) < 0)
+        return rc;
+    const char *state = cl_row_text(res, 0, "state");
+    if (strcmp(state, "approved") != 0)
+        return cl_req_fail(r, CL_ECONFLICT, "build \"%s\" is %s; only an approved build can be "
+                           "deprecated", id, state);
+    const char *params[1] = { id };
+    if ((rc = cl_req_exec(r, db, NULL, "UPDATE builds SET state = 'deprecated', "
+                          "deprecated_at = now() WHERE id = $1", 1, params)) < 0 ||
+        (rc = cl_audit(r, db, p->account_id, "build.deprecate",
+                       cl_arena_printf(cl_req_arena(r), "build:%s", id),
+                       json_pack("{s:s, s:s}", "reason", reason ? reason : "", "mrenclave",
+                                 cl_row_text(res, 0, "mrenclave")))) < 0 ||
+        (rc = cl_req_load(r, db, &res, "build", BUILD_SELECT, "b", "")) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+const cl_route cl_builds_routes[] = {
+    { "POST", "/v1/apps/{id}/builds",     builds_create,
+      CL_ROLE_WRITE | CL_JSON_OPTIONAL | CL_IDEMPOTENT },
+    { "GET",  "/v1/apps/{id}/builds",     app_builds_list,  CL_ROLE_READ },
+    { "GET",  "/v1/builds",               builds_list,      CL_ROLE_READ },
+    { "GET",  "/v1/builds/{id}",          builds_get,       CL_ROLE_READ },
+    { "GET",  "/v1/builds/{id}/manifest", builds_manifest,  CL_ROLE_READ },
+    { "POST", "/v1/builds/{id}/deprecate", builds_deprecate,
+      CL_ROLE_ADMIN | CL_JSON_OPTIONAL },
+    { NULL, NULL, NULL, 0 },
+};

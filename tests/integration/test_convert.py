@@ -1,0 +1,401 @@
+"""The convert job end to end against Debian's docker-registry: images made
+with umoci from files these tests build (a static busybox, a shell-script
+app, a stand-in Gramine runtime whose libpal.so is a real ELF shared object
+compiled here), converted by cloister-worker, pulled back with skopeo and
+unpacked with umoci, and checked with tools that are not Cloister's:
+sha256sum for every trusted file, openssl for the SIGSTRUCT's signature.
+Then reproducibility, approvals, and each kind of bad input."""
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import unittest
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
+from registry import Registry  # noqa: E402
+
+from cloister_test import Api, Daemon, Worker, create_admin, new_database  # noqa: E402
+from oci_build import build_image, pull_unpacked, push  # noqa: E402
+
+CLI = os.environ.get("CLOISTER_CLI")
+PKG = "/usr/lib/x86_64-linux-gnu/gramine"
+DATE = "2026-01-15"
+
+PAL_SOURCE = b"""
+int pal_state = 19;
+char pal_table[12288] = { 1, 2, 3 };
+int pal_main(int x) { return x * pal_state + pal_table[x & 7]; }
+"""
+
+HELLO = b"#!/bin/sh\necho \"$GREETING from a converted image: $*\"\n"
+
+
+def compile_so(tmp, name, source):
+    src = os.path.join(tmp, name + ".c")
+    out = os.path.join(tmp, name + ".so")
+    with open(src, "wb") as f:
+        f.write(source)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-nostdlib", "-O2", "-o", out, src], check=True)
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def runtime_files(tmp):
+    """The stand-in runtime: Gramine's package layout with small real files."""
+    return {
+        f"{PKG}/sgx/libpal.so": compile_so(tmp, "libpal", PAL_SOURCE),
+        f"{PKG}/sgx/loader": compile_so(tmp, "loader", b"int loader(void) { return 1; }\n"),
+        f"{PKG}/libsysdb.so": compile_so(tmp, "libsysdb", b"int sysdb(void) { return 2; }\n"),
+        f"{PKG}/runtime/glibc/libc.so.6": compile_so(tmp, "libc", b"int c(void) { return 3; }\n"),
+        f"{PKG}/runtime/glibc/ld-linux-x86-64.so.2":
+            compile_so(tmp, "ld", b"int ld(void) { return 4; }\n"),
+        "/usr/bin/gramine-sgx": b"#!/bin/sh\nexec " + PKG.encode() + b"/sgx/loader \"$@\"\n",
+    }
+
+
+def app_layers(script=HELLO, extra=None):
+    with open("/bin/busybox", "rb") as f:
+        busybox = f.read()
+    base = {"/bin/busybox": busybox, "/bin/sh": ("symlink", "busybox"),
+            "/bin/echo": ("symlink", "/bin/busybox"), "/etc/hostname": b"enclave\n",
+            "/var/cache/app/state": b"not trusted\n", "/tmp/scratch": b"not trusted\n"}
+    top = {"/app/hello.sh": script, "/app/data/config.json": b'{"mode": "enclave"}\n'}
+    top.update(extra or {})
+    return [base, top]
+
+
+def openssl_verify_sigstruct(sig, tmp):
+    """Verify a SIGSTRUCT's RSA signature with the openssl command: the
+    public key (n little-endian at 128, e = 3) as DER, the signed bytes
+    [0, 128) and [900, 1028)."""
+    n = int.from_bytes(sig[128:512], "little")
+    s = int.from_bytes(sig[516:900], "little").to_bytes(384, "big")
+
+    def der(tag, body):
+        if len(body) < 128:
+            return bytes([tag, len(body)]) + body
+        length = len(body).to_bytes((len(body).bit_length() + 7) // 8, "big")
+        return bytes([tag, 0x80 | len(length)]) + length + body
+
+    def integer(v):
+        b = v.to_bytes((v.bit_length() + 8) // 8, "big")
+        return der(0x02, b)
+
+    rsa_key = der(0x30, integer(n) + integer(3))
+    algorithm = der(0x30, bytes.fromhex("06092a864886f70d010101") + b"\x05\x00")
+    spki = der(0x30, algorithm + der(0x03, b"\x00" + rsa_key))
+    pem = os.path.join(tmp, "signer.pem")
+    with open(pem, "w") as f:
+        f.write("-----BEGIN PUBLIC KEY-----\n" + base64.encodebytes(spki).decode() +
+                "-----END PUBLIC KEY-----\n")
+    data = os.path.join(tmp, "signed.bin")
+    with open(data, "wb") as f:
+        f.write(sig[0:128] + sig[900:1028])
+    sigfile = os.path.join(tmp, "signature.bin")
+    with open(sigfile, "wb") as f:
+        f.write(s)
+    return subprocess.run(["openssl", "dgst", "-sha256", "-verify", pem, "-signature", sigfile,
+                           data], capture_output=True, text=True)
+
+
+class Convert(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        url, _ = new_database()
+        cls.d = Daemon(url).start()
+        cls.password = create_admin(cls.d)
+        cls.reg = Registry()
+        cls.other = Registry()
+        cls.locked = Registry(users={"robot": "pw-robot-1"})
+        cls.tmp = tempfile.mkdtemp(prefix="cl-convert-")
+        layout = os.path.join(cls.tmp, "layout")
+        build_image(layout, "runtime", [runtime_files(cls.tmp)],
+                    labels={"org.opencontainers.image.version": "1.9.0"})
+        push(layout, "runtime", cls.reg.host, "gramine/runtime:1.9")
+        build_image(layout, "v1", app_layers(), entrypoint=["/app/hello.sh"],
+                    cmd=["--greet", "world"], env=["GREETING=hello"], workdir="/app")
+        push(layout, "v1", cls.reg.host, "team/app:v1")
+        push(layout, "v1", cls.locked.host, "private/app:v1", creds="robot:pw-robot-1")
+        # one byte of the script changed
+        build_image(layout, "v2", app_layers(HELLO.replace(b"from", b"From")),
+                    entrypoint=["/app/hello.sh"], cmd=["--greet", "world"],
+                    env=["GREETING=hello"], workdir="/app")
+        push(layout, "v2", cls.reg.host, "team/app:v2")
+        build_image(layout, "noentry", app_layers())
+        push(layout, "noentry", cls.reg.host, "team/noentry:v1")
+        # 20 MB that do not compress: more than one upload chunk
+        build_image(layout, "big", app_layers(extra={"/app/blob.bin": os.urandom(20 << 20)}),
+                    entrypoint=["/app/hello.sh"])
+        push(layout, "big", cls.reg.host, "team/big:v1")
+        # 80 MB of zeros: a small layer that unpacks past the worker's 64M bound
+        build_image(layout, "bomb", app_layers(extra={"/app/zeros": bytes(80 << 20)}),
+                    entrypoint=["/app/hello.sh"])
+        push(layout, "bomb", cls.reg.host, "team/bomb:v1")
+        # a layer of its own, whose stored bytes the test then changes
+        build_image(layout, "tampered",
+                    app_layers(extra={"/app/unique": uuid.uuid4().hex.encode()}),
+                    entrypoint=["/app/hello.sh"])
+        push(layout, "tampered", cls.reg.host, "team/tampered:v1")
+        cls.tamper(cls.reg, "team/tampered:v1")
+        cls.odd_media_type(cls.reg, "team/app:v1", "team/odd:v1")
+        cls.worker = Worker(url, cls.d.kek, "--slots=2", "--poll-interval=1",
+                            f"--gramine-image={cls.reg.host}/gramine/runtime:1.9",
+                            f"--insecure-registries={cls.reg.host}",
+                            "--max-image-size=64M")
+
+    @classmethod
+    def tearDownClass(cls):
+        for x in (cls.worker, cls.reg, cls.other, cls.locked):
+            x.close()
+        cls.d.stop()
+        cls.d.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @staticmethod
+    def manifest_of(registry, repo, tag):
+        req = urllib.request.Request(f"http://{registry.host}/v2/{repo}/manifests/{tag}",
+                                     headers={"Accept":
+                                              "application/vnd.oci.image.manifest.v1+json"})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+
+    @classmethod
+    def tamper(cls, registry, ref):
+        """Flip a byte of the image's last layer where the registry keeps it."""
+        repo, tag = ref.split(":")
+        digest = cls.manifest_of(registry, repo, tag)["layers"][-1]["digest"][7:]
+        path = os.path.join(registry.dir, "data", "docker", "registry", "v2", "blobs", "sha256",
+                            digest[:2], digest, "data")
+        with open(path, "r+b") as f:
+            f.seek(100)
+            b = f.read(1)
+            f.seek(100)
+            f.write(bytes([b[0] ^ 0xff]))
+
+    @classmethod
+    def odd_media_type(cls, registry, source, target):
+        """The source image again, its last layer of a media type no one knows."""
+        repo, tag = source.split(":")
+        m = cls.manifest_of(registry, repo, tag)
+        m["layers"][-1]["mediaType"] = "application/vnd.example.strange.layer"
+        trepo, ttag = target.split(":")
+        for blob in [m["config"]] + m["layers"]:
+            mount = urllib.request.Request(
+                f"http://{registry.host}/v2/{trepo}/blobs/uploads/?mount={blob['digest']}"
+                f"&from={repo}", method="POST")
+            urllib.request.urlopen(mount).close()
+        put = urllib.request.Request(
+            f"http://{registry.host}/v2/{trepo}/manifests/{ttag}", data=json.dumps(m).encode(),
+            method="PUT", headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        urllib.request.urlopen(put).close()
+
+    def setUp(self):
+        self.api = Api(self.d)
+        self.api.login("admin@example.com", self.password)
+        account = self.api.ok("POST", "/v1/accounts", {"name": "cv-" + uuid.uuid4().hex[:8]},
+                              want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": account})
+        for host in (self.reg.host, self.other.host):
+            self.api.ok("POST", "/v1/registries", {"name": "r" + uuid.uuid4().hex[:8],
+                                                   "host": host, "tls": False}, want=201)
+        self.work = tempfile.mkdtemp(dir=self.tmp)
+
+    def app(self, input_image, output_image=None, **settings):
+        body = {"name": "app-" + uuid.uuid4().hex[:8], "input_image": input_image,
+                "output_image": output_image or f"{self.reg.host}/out/{uuid.uuid4().hex[:8]}:v1",
+                "enclave_size": 256 << 20, "max_threads": 8, "isvprodid": 7, "isvsvn": 3}
+        body.update(settings)
+        return self.api.ok("POST", "/v1/apps", body, want=201)
+
+    def convert(self, app_id, date=DATE):
+        status, _, job = self.api.call("POST", f"/v1/apps/{app_id}/builds", {"date": date})
+        self.assertEqual(status, 202, job)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = self.api.ok("GET", f"/v1/jobs/{job['id']}")
+            if job["state"] in ("succeeded", "failed"):
+                return job
+            time.sleep(0.2)
+        self.fail(f"the conversion did not end: {job}\n{self.worker.output()[-3000:]}")
+
+    def build_of(self, job):
+        self.assertEqual(job["state"], "succeeded", job)
+        return self.api.ok("GET", f"/v1/builds/{job['result']['build_id']}")
+
+    def test_a_converted_image_checks_out_with_other_tools(self):
+        app = self.app(f"{self.reg.host}/team/app:v1")
+        build = self.build_of(self.convert(app["id"]))
+        self.assertEqual(build["state"], "pending")
+        self.assertEqual(build["app_id"], app["id"])
+        self.assertEqual((build["isvprodid"], build["isvsvn"], build["debug"]), (7, 3, False))
+        self.assertEqual(build["sigstruct_date"], DATE)
+        self.assertEqual(build["runtime"], "gramine")
+        self.assertEqual(build["runtime_version"], "1.9")
+
+        out_repo = app["output_image"].split("/", 1)[1]
+        rootfs, config, manifest = pull_unpacked(self.reg.host, out_repo, self.work)
+        raw = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
+                              f"docker://{app['output_image']}"], check=True,
+                             capture_output=True).stdout
+        self.assertEqual(build["output_digest"], "sha256:" + hashlib.sha256(raw).hexdigest())
+
+        # every trusted file's hash is sha256sum's
+        with open(os.path.join(rootfs, "gramine/app/entrypoint.manifest.sgx"), "rb") as f:
+            text = f.read()
+        toml = tomllib.loads(text.decode())
+        trusted = toml["sgx"]["trusted_files"]
+        self.assertEqual(len(trusted), build["trusted_files"])
+        paths = set()
+        for entry in trusted:
+            self.assertTrue(entry["uri"].startswith("file:/"), entry)
+            path = entry["uri"][len("file:"):]
+            paths.add(path)
+            out = subprocess.run(["sha256sum", os.path.join(rootfs, path.lstrip("/"))],
+                                 check=True, capture_output=True, text=True).stdout
+            self.assertEqual(entry["sha256"], out.split()[0], path)
+        for want in ("/bin/busybox", "/app/hello.sh", "/app/data/config.json",
+                     "/gramine/app/argv", f"{PKG}/runtime/glibc/libc.so.6"):
+            self.assertIn(want, paths)
+        self.assertFalse([p for p in paths if p.startswith(("/var/", "/tmp/"))], paths)
+        self.assertEqual(toml["sgx"]["isvprodid"], 7)
+        self.assertEqual(toml["sgx"]["remote_attestation"], "dcap")
+        self.assertEqual(toml["libos"]["entrypoint"], "/app/hello.sh")
+        with open(os.path.join(rootfs, "gramine/app/argv"), "rb") as f:
+            self.assertEqual(f.read(), b"/app/hello.sh\0--greet\0world\0")
+        got = self.api.ok("GET", f"/v1/builds/{build['id']}/manifest")
+        self.assertEqual(got["manifest"].encode(), text)
+        self.assertEqual(len(got["trusted_files"]), len(trusted))
+
+        # the SIGSTRUCT: openssl verifies it; it carries the build's figures
+        with open(os.path.join(rootfs, "gramine/app/entrypoint.sig"), "rb") as f:
+            sig = f.read()
+        self.assertEqual(len(sig), 1808)
+        verdict = openssl_verify_sigstruct(sig, self.work)
+        self.assertEqual(verdict.returncode, 0, verdict.stdout + verdict.stderr)
+        self.assertEqual(sig[960:992].hex(), build["mrenclave"])
+        self.assertEqual(hashlib.sha256(sig[128:512]).hexdigest(), build["mrsigner"])
+        self.assertEqual(int.from_bytes(sig[1024:1026], "little"), 7)
+        self.assertEqual(int.from_bytes(sig[928:936], "little"), 0x4)   # not debug
+        keys = self.api.ok("GET", "/v1/signing-keys")["items"]
+        self.assertEqual([(k["mrsigner"], k["state"]) for k in keys],
+                         [(build["mrsigner"], "active")])
+        tampered = bytearray(sig)
+        tampered[1026] ^= 1                                    # ISVSVN
+        self.assertNotEqual(openssl_verify_sigstruct(bytes(tampered), self.work).returncode, 0)
+
+        # MRENCLAVE again from the pulled files, by the offline tool
+        measured = subprocess.run(
+            [CLI, "enclave", "measure", "--manifest",
+             os.path.join(rootfs, "gramine/app/entrypoint.manifest.sgx"),
+             "--libpal", os.path.join(rootfs, PKG.lstrip("/"), "sgx/libpal.so"), "-o", "json"],
+            check=True, capture_output=True, text=True).stdout
+        self.assertEqual(json.loads(measured)["mrenclave"], build["mrenclave"])
+
+        # the config: launcher, labels equal to the record, the input's layers kept
+        cc = config["config"]
+        self.assertEqual(cc["Entrypoint"], ["/usr/bin/gramine-sgx", "/gramine/app/entrypoint"])
+        self.assertNotIn("Cmd", cc)
+        labels = cc["Labels"]
+        self.assertEqual(labels["dev.cloister.mrenclave"], build["mrenclave"])
+        self.assertEqual(labels["dev.cloister.mrsigner"], build["mrsigner"])
+        self.assertEqual(labels["dev.cloister.isvprodid"], "7")
+        self.assertEqual(labels["dev.cloister.isvsvn"], "3")
+        self.assertEqual(labels["dev.cloister.input-digest"], build["input_digest"])
+        source = self.manifest_of(self.reg, "team/app", "v1")
+        self.assertEqual([l["digest"] for l in manifest["layers"][:2]],
+                         [l["digest"] for l in source["layers"]])
+        self.assertEqual(len(manifest["layers"]), 2 + 1 + 2)
+        self.assertEqual(len(config["rootfs"]["diff_ids"]), len(manifest["layers"]))
+
+        # the approval task decides the build
+        tasks = self.api.ok("GET", "/v1/tasks?type=build_approval")["items"]
+        self.assertEqual([t["target"] for t in tasks], [f"build:{build['id']}"])
+        self.api.ok("POST", f"/v1/tasks/{tasks[0]['id']}/approve", {})
+        self.assertEqual(self.api.ok("GET", f"/v1/builds/{build['id']}")["state"], "approved")
+        gone = self.api.ok("POST", f"/v1/builds/{build['id']}/deprecate", {"reason": "test"})
+        self.assertEqual(gone["state"], "deprecated")
+        status, _, problem = self.api.call("POST", f"/v1/builds/{build['id']}/deprecate", {})
+        self.assertEqual(status, 409, problem)
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]
+        for action in ("build.request", "signing_key.create", "build.create", "task.approve",
+                       "build.deprecate"):
+            self.assertIn(action, actions)
+
+    def test_same_inputs_same_bytes_and_one_byte_changes_mrenclave(self):
+        app = self.app(f"{self.reg.host}/team/app:v1")
+        first = self.build_of(self.convert(app["id"]))
+        second = self.build_of(self.convert(app["id"]))
+        self.assertNotEqual(first["id"], second["id"])
+        self.assertEqual(first["output_digest"], second["output_digest"])
+        self.assertEqual(first["mrenclave"], second["mrenclave"])
+        other_day = self.build_of(self.convert(app["id"], date="2026-02-01"))
+        self.assertEqual(other_day["mrenclave"], first["mrenclave"])
+        self.assertNotEqual(other_day["output_digest"], first["output_digest"])  # DATE signed
+
+        self.api.ok("PATCH", f"/v1/apps/{app['id']}",
+                    {"input_image": f"{self.reg.host}/team/app:v2"})
+        changed = self.build_of(self.convert(app["id"]))
+        self.assertNotEqual(changed["mrenclave"], first["mrenclave"])
+        self.assertEqual(changed["mrsigner"], first["mrsigner"])
+        listed = self.api.ok("GET", f"/v1/apps/{app['id']}/builds")["items"]
+        self.assertEqual([b["id"] for b in listed],
+                         [changed["id"], other_day["id"], second["id"], first["id"]])
+
+    def test_to_another_registry_the_layers_are_copied(self):
+        out = f"{self.other.host}/copied/big:v1"
+        app = self.app(f"{self.reg.host}/team/big:v1", output_image=out)
+        build = self.build_of(self.convert(app["id"]))
+        rootfs, _, manifest = pull_unpacked(self.other.host, "copied/big:v1", self.work)
+        source = self.manifest_of(self.reg, "team/big", "v1")
+        self.assertEqual([l["digest"] for l in manifest["layers"][:2]],
+                         [l["digest"] for l in source["layers"]])
+        with open(os.path.join(rootfs, "gramine/app/entrypoint.manifest.sgx"), "rb") as f:
+            trusted = {e["uri"]: e["sha256"]
+                       for e in tomllib.loads(f.read().decode())["sgx"]["trusted_files"]}
+        with open(os.path.join(rootfs, "app/blob.bin"), "rb") as f:
+            self.assertEqual(trusted["file:/app/blob.bin"], hashlib.sha256(f.read()).hexdigest())
+        events = self.api.ok("GET", f"/v1/jobs/{build['job_id']}/events?limit=500")["items"]
+        self.assertTrue([e for e in events if (e.get("message") or "").startswith("copying")],
+                        events)
+
+    def expect_failure(self, app, words, attempts=1):
+        job = self.convert(app["id"])
+        self.assertEqual(job["state"], "failed", job)
+        for w in words:
+            self.assertIn(w, job["error"])
+        self.assertEqual(job["attempts"], attempts, job)
+        self.assertEqual(self.api.ok("GET", f"/v1/apps/{app['id']}/builds")["items"], [])
+        return job
+
+    def test_bad_input_fails_the_job_and_records_nothing(self):
+        cases = [
+            (self.app(f"{self.reg.host}/team/app:missing"), ["no image", "team/app:missing"]),
+            (self.app(f"{self.reg.host}/team/tampered:v1"), ["does not match its digest"]),
+            (self.app(f"{self.reg.host}/team/odd:v1"),
+             ["application/vnd.example.strange.layer"]),
+            (self.app(f"{self.reg.host}/team/bomb:v1"), ["more than 67108864 bytes"]),
+            (self.app(f"{self.reg.host}/team/noentry:v1"), ["no entrypoint"]),
+            (self.app(f"{self.reg.host}/team/app:v1", enclave_size=64 << 20, max_threads=1024),
+             ["enclave"]),
+        ]
+        self.api.ok("POST", "/v1/registries", {"name": "locked", "host": self.locked.host,
+                                               "tls": False, "username": "robot",
+                                               "password": "wrong"}, want=201)
+        cases.append((self.app(f"{self.locked.host}/private/app:v1"),
+                      ["refused the credentials"]))
+        for app, words in cases:
+            with self.subTest(image=app["input_image"]):
+                self.expect_failure(app, words)
+        self.assertEqual(self.api.ok("GET", "/v1/builds")["items"], [])
+
+
+if __name__ == "__main__":
+    unittest.main()

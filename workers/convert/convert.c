@@ -1,0 +1,538 @@
+/*
+ * convert.c - the convert job: an app's container image in, a signed
+ * Gramine SGX enclave image out, and a build recorded with what the CPU
+ * will measure.
+ *
+ *   1. read the input image and the pinned runtime image (pull.c), and
+ *      apply their layers, streamed, to an index of the final tree;
+ *   2. bake the command line into a small layer (the trusted arguments)
+ *      and apply it too;
+ *   3. write the manifest (lib/sgx/gramine_manifest.c) trusting every
+ *      regular file of that tree outside the untrusted paths;
+ *   4. fetch libpal.so's bytes from the runtime layer that holds it, and
+ *      measure the enclave (lib/sgx/gramine.c);
+ *   5. sign the SIGSTRUCT with the account's key (keys.c);
+ *   6. push the input and runtime layers (mounted or copied, push.c), a
+ *      layer with the manifest and the signature, the config and the
+ *      manifest;
+ *   7. record the build, its approval task and the audit rows in one
+ *      transaction.
+ *
+ * Everything that goes into the output is a function of the input digest,
+ * the app's settings as the request captured them, the runtime image, the
+ * key and the SIGSTRUCT date, and is serialised with sorted keys and fixed
+ * timestamps: converting again gives the same bytes and the same digest.
+ * Each step is idempotent, so a retried attempt simply does it again; the
+ * build is keyed by the job, so it is recorded once.
+ */
+#include "audit.h"
+#include "convert.h"
+#include "digest.h"
+#include "oci_layer.h"
+#include "sgx/gramine.h"
+#include "sgx/gramine_manifest.h"
+#include "sgx/sigstruct.h"
+#include "toml.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GRAMINE_VERSION "1.9"
+#define APP_DIR "/gramine/app"
+#define ARGV_PATH APP_DIR "/argv"
+#define MANIFEST_PATH APP_DIR "/entrypoint.manifest.sgx"
+#define SIG_PATH APP_DIR "/entrypoint.sig"
+#define LAUNCH_NAME APP_DIR "/entrypoint"
+#define PAL_MAX (64u * 1024 * 1024)
+#define LAYER_MAX (64u * 1024 * 1024)
+#define MAX_UNTRUSTED 32
+#define LABEL "dev.cloister."
+
+typedef struct conversion {
+    cl_job *j;
+    json_t *app;                /* the app's settings, borrowed from the params */
+    const char *app_id;
+    const char *requested_by;
+    cl_sigstruct_fields sig;    /* everything but the hash, from the params */
+    cv_source input, runtime;
+    cv_target target;
+    cl_fs_tree *tree;
+    cl_layer args_layer, files_layer;
+    json_t *image;              /* the input's entrypoint, cmd, env, working_dir */
+    json_t *argv;
+    char *manifest;             /* the .manifest.sgx text */
+    size_t trusted_files;
+    uint8_t sigstruct[CL_SIGSTRUCT_SIZE];
+    char key_id[37], mrenclave[65], mrsigner[65];
+    char *config;               /* the output config, serialised */
+    char config_digest[72], output_digest[72];
+    char *image_manifest;
+    char build_id[37];
+} conversion;
+
+static void sha256_digest(char out[72], const void *data, size_t len)
+{
+    char hex[CL_SHA256_HEX_LEN + 1];
+
+    cl_sha256_hex(hex, data, len);
+    snprintf(out, 72, "sha256:%s", hex);
+}
+
+/* The params the request captured: the app, the SIGSTRUCT date. */
+static int read_params(conversion *c, cl_error *err)
+{
+    json_t *p = cl_job_params(c->j);
+    const char *date = json_string_value(json_object_get(p, "date"));
+    int y, m, d;
+
+    c->app = json_object_get(p, "app");
+    c->app_id = json_string_value(json_object_get(p, "app_id"));
+    c->requested_by = json_string_value(json_object_get(p, "requested_by"));
+    if (!json_is_object(c->app) || c->app_id == NULL || c->requested_by == NULL ||
+        date == NULL || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3)
+        return cl_error_set(err, CL_EINVALID, "the job's parameters are incomplete");
+    c->sig = (cl_sigstruct_fields){
+        .attributes_flags = 0x4 | (json_is_true(json_object_get(c->app, "debug")) ? 0x2 : 0),
+        .attributes_xfrm = 0x3,
+        .attributes_flags_mask = ~0ULL,
+        .attributes_xfrm_mask = 0xfffffffffff9ff1bULL,
+        .miscselect = 0,
+        .miscmask = 0xffffffff,
+        .isvprodid = (uint16_t)json_integer_value(json_object_get(c->app, "isvprodid")),
+        .isvsvn = (uint16_t)json_integer_value(json_object_get(c->app, "isvsvn")),
+        .year = y, .month = m, .day = d,
+    };
+    return 0;
+}
+
+/* The runtime image must be the Gramine this worker lays enclaves out for. */
+static int check_runtime(conversion *c, cl_error *err)
+{
+    json_t *labels = json_object_get(json_object_get(c->runtime.image.config, "config"),
+                                     "Labels");
+    const char *version = json_string_value(json_object_get(labels,
+                                                            "org.opencontainers.image.version"));
+
+    if (version != NULL && strncmp(version, GRAMINE_VERSION, strlen(GRAMINE_VERSION)) != 0)
+        return cl_error_set(err, CL_EINVALID, "the runtime image is Gramine %.40s; this worker "
+                            "lays out Gramine " GRAMINE_VERSION " enclaves", version);
+    return 0;
+}
+
+/* The input's and the runtime's layers, then the trusted arguments. */
+static int build_tree(conversion *c, cl_error *err)
+{
+    cl_convert_settings *s = &cl_worker.convert;
+    cl_fs_limits limits = { (size_t)s->max_image_files, (uint64_t)s->max_image_size };
+    json_t *cc = json_object_get(c->input.image.config, "config");
+    cl_buf argv_file;
+    int rc;
+
+    if ((c->tree = cl_fs_new(&limits)) == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    cl_job_phase(c->j, "reading the layers");
+    if ((rc = cv_source_apply(c->j, &c->input, c->tree, 5, 45, err)) < 0 ||
+        (rc = cv_source_apply(c->j, &c->runtime, c->tree, 45, 60, err)) < 0)
+        return rc;
+
+    c->image = json_pack("{s:O?, s:O?, s:O?, s:O?}", "entrypoint",
+                         json_object_get(cc, "Entrypoint"), "cmd", json_object_get(cc, "Cmd"),
+                         "env", json_object_get(cc, "Env"),
+                         "working_dir", json_object_get(cc, "WorkingDir"));
+    if ((rc = cl_gramine_argv(c->image, c->app, &c->argv, err)) < 0)
+        return rc;
+    cl_buf_init(&argv_file, 1024 * 1024);
+    if (cl_gramine_argv_file(c->argv, &argv_file) < 0) {
+        cl_buf_free(&argv_file);
+        return cl_error_set(err, CL_EINVALID, "the command line is longer than 1 MiB");
+    }
+    cl_layer_file f = { ARGV_PATH, argv_file.data, argv_file.len, 0644 };
+    cl_buf_init(&c->args_layer.blob, LAYER_MAX);
+    rc = cl_oci_layer_build(&f, 1, &c->args_layer, err);
+    cl_buf_free(&argv_file);
+    if (rc < 0)
+        return rc;
+    return cl_fs_apply_memory(c->tree, c->args_layer.blob.data, c->args_layer.blob.len, err);
+}
+
+static int write_manifest(conversion *c, cl_error *err)
+{
+    cl_convert_settings *s = &cl_worker.convert;
+    const char *untrusted[MAX_UNTRUSTED + 1];
+    char list[1024];
+    size_t n = 0;
+    json_t *doc = NULL;
+    cl_buf text;
+    int rc;
+
+    if (snprintf(list, sizeof(list), "%s", s->untrusted_paths) >= (int)sizeof(list))
+        return cl_error_set(err, CL_EINVALID, "the untrusted-paths setting is too long");
+    for (char *save, *p = strtok_r(list, ",", &save); p != NULL; p = strtok_r(NULL, ",", &save))
+        if (n < MAX_UNTRUSTED)
+            untrusted[n++] = p;
+    untrusted[n] = NULL;
+    cl_gramine_runtime rt = { s->gramine_pkglibdir, ARGV_PATH, untrusted };
+
+    cl_job_phase(c->j, "writing the manifest");
+    if ((rc = cl_gramine_manifest(&doc, c->image, c->app, c->argv, c->tree, &rt, err)) < 0)
+        return rc;
+    c->trusted_files = json_array_size(cl_toml_get(doc, "sgx.trusted_files"));
+    cl_buf_init(&text, 256u * 1024 * 1024);
+    rc = cl_toml_emit(doc, &text, err);
+    json_decref(doc);
+    if (rc < 0) {
+        cl_buf_free(&text);
+        return rc;
+    }
+    c->manifest = cl_buf_take(&text, NULL);
+    cl_job_log(c->j, "the manifest trusts %zu files", c->trusted_files);
+    return 0;
+}
+
+/* MRENCLAVE of the manifest with the runtime's libpal.so. */
+static int measure(conversion *c, cl_error *err)
+{
+    char path[CL_FS_PATH_MAX], resolved[CL_FS_PATH_MAX];
+    uint8_t mr[32], sha[32];
+    const cl_fs_entry *pal;
+    cl_buf bytes;
+    int rc;
+
+    cl_job_phase(c->j, "measuring the enclave");
+    snprintf(path, sizeof(path), "%s/sgx/libpal.so", cl_worker.convert.gramine_pkglibdir);
+    if ((rc = cl_fs_resolve(c->tree, path, resolved, err)) < 0)
+        return rc;
+    pal = cl_fs_lookup(c->tree, resolved);
+    size_t input_layers = json_array_size(c->input.layers);
+    if (pal == NULL || pal->type != CL_FS_FILE || pal->layer < input_layers ||
+        pal->layer >= input_layers + json_array_size(c->runtime.layers))
+        return cl_error_set(err, CL_EINVALID, "the runtime image has no %s (or the input image "
+                            "replaces it)", path);
+    cl_buf_init(&bytes, PAL_MAX);
+    if ((rc = cv_source_extract(&c->runtime, pal->layer - input_layers, resolved, &bytes,
+                                err)) < 0) {
+        cl_buf_free(&bytes);
+        return rc;
+    }
+    cl_sha256(sha, bytes.data, bytes.len);
+    if (memcmp(sha, pal->sha256, 32) != 0) {
+        cl_buf_free(&bytes);
+        return cl_error_set(err, CL_EINVALID, "%s changed between two reads of its layer",
+                            resolved);
+    }
+    cl_gramine_enclave e = {
+        .enclave_size = (uint64_t)json_integer_value(json_object_get(c->app, "enclave_size")),
+        .threads = (int)json_integer_value(json_object_get(c->app, "max_threads")),
+        .manifest = (const uint8_t *)c->manifest, .manifest_len = strlen(c->manifest),
+        .pal = (const uint8_t *)bytes.data, .pal_len = bytes.len,
+    };
+    rc = cl_gramine_measure(&e, mr, err);
+    cl_buf_free(&bytes);
+    if (rc < 0)
+        return cl_error_prefix(err, "the app's enclave (%lld bytes, %d threads): ",
+                               (long long)e.enclave_size, e.threads);
+    memcpy(c->sig.enclave_hash, mr, 32);
+    cl_hex(c->mrenclave, mr, 32);
+    cl_job_log(c->j, "MRENCLAVE %s", c->mrenclave);
+    return 0;
+}
+
+static int sign(conversion *c, PGconn *conn, cl_error *err)
+{
+    EVP_PKEY *key;
+    int rc;
+
+    cl_job_phase(c->j, "signing");
+    if ((rc = cv_signing_key(c->j, conn, &key, c->key_id, c->mrsigner, err)) < 0)
+        return rc;
+    rc = cl_sigstruct_sign(c->sigstruct, &c->sig, key, err);
+    EVP_PKEY_free(key);
+    if (rc == 0)
+        cl_job_log(c->j, "signed; MRSIGNER %s", c->mrsigner);
+    return rc;
+}
+
+/* The manifest and the SIGSTRUCT, the layer Gramine reads at start. */
+static int files_layer(conversion *c, cl_error *err)
+{
+    cl_layer_file files[2] = {
+        { MANIFEST_PATH, c->manifest, strlen(c->manifest), 0644 },
+        { SIG_PATH, c->sigstruct, sizeof(c->sigstruct), 0644 },
+    };
+
+    cl_buf_init(&c->files_layer.blob, LAYER_MAX);
+    return cl_oci_layer_build(files, 2, &c->files_layer, err);
+}
+
+static void append_all(json_t *to, json_t *from)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(from, i, v)
+        json_array_append(to, v);
+}
+
+/* The input's config with the launcher as entrypoint, the measurements as
+ * labels, and the added layers in rootfs and history. */
+static int output_config(conversion *c, cl_error *err)
+{
+    json_t *cfg = json_deep_copy(c->input.image.config);
+    json_t *cc, *labels, *rootfs, *history, *diff_ids;
+    char prodid[8], svn[8];
+
+    if (cfg == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    if (!json_is_object(cc = json_object_get(cfg, "config")))
+        json_object_set_new(cfg, "config", cc = json_object());
+    json_object_set_new(cc, "Entrypoint", json_pack("[s, s]", cl_worker.convert.gramine_sgx,
+                                                    LAUNCH_NAME));
+    json_object_del(cc, "Cmd");
+    if (!json_is_object(labels = json_object_get(cc, "Labels")))
+        json_object_set_new(cc, "Labels", labels = json_object());
+    snprintf(prodid, sizeof(prodid), "%u", c->sig.isvprodid);
+    snprintf(svn, sizeof(svn), "%u", c->sig.isvsvn);
+    json_object_set_new(labels, LABEL "mrenclave", json_string(c->mrenclave));
+    json_object_set_new(labels, LABEL "mrsigner", json_string(c->mrsigner));
+    json_object_set_new(labels, LABEL "isvprodid", json_string(prodid));
+    json_object_set_new(labels, LABEL "isvsvn", json_string(svn));
+    json_object_set_new(labels, LABEL "input-digest", json_string(c->input.image.digest));
+    json_object_set_new(labels, LABEL "runtime", json_string("gramine-" GRAMINE_VERSION));
+    json_object_set_new(labels, LABEL "runtime-digest", json_string(c->runtime.image.digest));
+
+    if (!json_is_object(rootfs = json_object_get(cfg, "rootfs")))
+        json_object_set_new(cfg, "rootfs", rootfs = json_pack("{s:s}", "type", "layers"));
+    if (!json_is_array(diff_ids = json_object_get(rootfs, "diff_ids")))
+        json_object_set_new(rootfs, "diff_ids", diff_ids = json_array());
+    append_all(diff_ids, json_object_get(json_object_get(c->runtime.image.config, "rootfs"),
+                                         "diff_ids"));
+    json_array_append_new(diff_ids, json_string(c->args_layer.diff_id));
+    json_array_append_new(diff_ids, json_string(c->files_layer.diff_id));
+    if (json_array_size(diff_ids) != json_array_size(c->input.layers) +
+                                     json_array_size(c->runtime.layers) + 2) {
+        json_decref(cfg);
+        return cl_error_set(err, CL_EINVALID, "the input or runtime config lists a different "
+                            "number of layers than its manifest");
+    }
+    if (json_is_array(history = json_object_get(cfg, "history"))) {
+        for (size_t i = 0; i < json_array_size(c->runtime.layers); i++)
+            json_array_append_new(history, json_pack("{s:s+}", "created_by",
+                                                     "cloister: Gramine runtime ",
+                                                     c->runtime.image.digest));
+        json_array_append_new(history, json_pack("{s:s}", "created_by",
+                                                 "cloister: trusted arguments"));
+        json_array_append_new(history, json_pack("{s:s}", "created_by",
+                                                 "cloister: manifest and SIGSTRUCT"));
+    }
+    c->config = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(cfg);
+    if (c->config == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    sha256_digest(c->config_digest, c->config, strlen(c->config));
+    return 0;
+}
+
+static json_t *descriptor(const char *media_type, const char *digest, size_t size)
+{
+    return json_pack("{s:s, s:s, s:I}", "mediaType", media_type, "digest", digest,
+                     "size", (json_int_t)size);
+}
+
+static int output_manifest(conversion *c, cl_error *err)
+{
+    json_t *layers = json_array(), *l;
+    cv_source *sources[2] = { &c->input, &c->runtime };
+    size_t i;
+
+    for (int s = 0; s < 2; s++)
+        json_array_foreach(sources[s]->layers, i, l)
+            json_array_append_new(layers, descriptor(
+                cv_layer_media_type(json_string_value(json_object_get(l, "mediaType"))),
+                json_string_value(json_object_get(l, "digest")),
+                (size_t)json_integer_value(json_object_get(l, "size"))));
+    json_array_append_new(layers, descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
+                                             c->args_layer.digest, c->args_layer.blob.len));
+    json_array_append_new(layers, descriptor("application/vnd.oci.image.layer.v1.tar+gzip",
+                                             c->files_layer.digest, c->files_layer.blob.len));
+    json_t *m = json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion", 2,
+                          "mediaType", "application/vnd.oci.image.manifest.v1+json",
+                          "config", descriptor("application/vnd.oci.image.config.v1+json",
+                                               c->config_digest, strlen(c->config)),
+                          "layers", layers);
+    c->image_manifest = m ? json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(m);
+    return c->image_manifest ? 0 : cl_error_set(err, CL_ERROR, "out of memory");
+}
+
+static int push(conversion *c, cl_error *err)
+{
+    cv_source *sources[2] = { &c->input, &c->runtime };
+    json_t *l;
+    size_t i;
+    int rc;
+
+    cl_job_phase(c->j, "pushing the enclave image");
+    for (int s = 0; s < 2; s++)
+        json_array_foreach(sources[s]->layers, i, l)
+            if ((rc = cv_push_from(c->j, &c->target, sources[s], l, err)) < 0)
+                return cl_error_prefix(err, "pushing layer %zu of the %s: ", i,
+                                       sources[s]->role);
+    if ((rc = cv_push_memory(&c->target, c->args_layer.digest, c->args_layer.blob.data,
+                             c->args_layer.blob.len, err)) < 0 ||
+        (rc = cv_push_memory(&c->target, c->files_layer.digest, c->files_layer.blob.data,
+                             c->files_layer.blob.len, err)) < 0 ||
+        (rc = cv_push_memory(&c->target, c->config_digest, c->config, strlen(c->config),
+                             err)) < 0 ||
+        (rc = cl_oci_manifest_put(&c->target.client, c->target.repository, c->target.tag,
+                                  "application/vnd.oci.image.manifest.v1+json",
+                                  c->image_manifest, strlen(c->image_manifest),
+                                  c->output_digest, err)) < 0)
+        return rc;
+    cl_job_log(c->j, "pushed %s/%s:%s as %s", c->target.host, c->target.repository,
+               c->target.tag, c->output_digest);
+    return 0;
+}
+
+/* The build, its approval task and their audit rows, at once. */
+static int record(conversion *c, PGconn *conn, cl_error *err)
+{
+    cl_pg db = { .conn = conn };
+    cl_arena *a = cl_arena_new(1 << 20);
+    const char *account = cl_job_account(c->j);
+    char enclave_size[24], threads[16], prodid[8], svn[8], date[16], trusted[24];
+    PGresult *res;
+    int rc;
+
+    if (a == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    snprintf(enclave_size, sizeof(enclave_size), "%lld",
+             (long long)json_integer_value(json_object_get(c->app, "enclave_size")));
+    snprintf(threads, sizeof(threads), "%lld",
+             (long long)json_integer_value(json_object_get(c->app, "max_threads")));
+    snprintf(prodid, sizeof(prodid), "%u", c->sig.isvprodid);
+    snprintf(svn, sizeof(svn), "%u", c->sig.isvsvn);
+    snprintf(date, sizeof(date), "%04d-%02d-%02d", c->sig.year, c->sig.month, c->sig.day);
+    snprintf(trusted, sizeof(trusted), "%zu", c->trusted_files);
+    char output[700];
+    snprintf(output, sizeof(output), "%s/%s:%s", c->target.host, c->target.repository,
+             c->target.tag);
+    const char *row[23] = {
+        account, c->app_id, cl_job_id(c->j),
+        json_string_value(json_object_get(c->app, "input_image")), c->input.image.digest,
+        "gramine", GRAMINE_VERSION, cl_worker.convert.gramine_image, c->runtime.image.digest,
+        output, c->output_digest, c->mrenclave, c->mrsigner, c->key_id, prodid, svn,
+        json_is_true(json_object_get(c->app, "debug")) ? "true" : "false", enclave_size,
+        threads, date, c->manifest, trusted, c->requested_by,
+    };
+
+    if ((rc = cl_pg_exec(NULL, &db, a, "BEGIN", 0, NULL, err)) < 0 ||
+        (rc = cl_pg_exec(&res, &db, a,
+            "INSERT INTO builds (account_id, app_id, job_id, state, input_image, input_digest,"
+            "  runtime, runtime_version, runtime_image, runtime_digest, output_image,"
+            "  output_digest, mrenclave, mrsigner, signing_key_id, isvprodid, isvsvn, debug,"
+            "  enclave_size, max_threads, sigstruct_date, manifest, trusted_files, created_by)"
+            " VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+            "  $15::int, $16::int, $17::boolean, $18::bigint, $19::int, $20::date, $21,"
+            "  $22::int, $23)"
+            " ON CONFLICT (job_id) DO NOTHING RETURNING id", 23, row, err)) < 0)
+        goto done;
+    if (PQntuples(res) == 0) {          /* an earlier attempt recorded it */
+        const char *job[1] = { cl_job_id(c->j) };
+        if ((rc = cl_pg_exec(&res, &db, a, "SELECT id FROM builds WHERE job_id = $1", 1, job,
+                             err)) == 0)
+            snprintf(c->build_id, sizeof(c->build_id), "%s", PQgetvalue(res, 0, 0));
+        goto done;
+    }
+    snprintf(c->build_id, sizeof(c->build_id), "%s", PQgetvalue(res, 0, 0));
+    const char *task[5] = { account, c->build_id, c->app_id, c->mrenclave, c->requested_by };
+    if ((rc = cl_pg_exec(&res, &db, a,
+            "INSERT INTO tasks (account_id, type, target, details, requested_by, quorum)"
+            " SELECT $1, 'build_approval', 'build:' || $2,"
+            "        jsonb_build_object('build_id', $2::text, 'app_id', $3::text,"
+            "                           'app_name', (SELECT name FROM apps WHERE id = $3::uuid),"
+            "                           'mrenclave', $4::text),"
+            "        $5, coalesce((SELECT quorum FROM approval_policies WHERE account_id = $1), 1)"
+            " RETURNING id", 5, task, err)) < 0)
+        goto done;
+    const char *link[2] = { c->build_id, PQgetvalue(res, 0, 0) };
+    const char *task_id = link[1];
+    if ((rc = cl_pg_exec(NULL, &db, a, "UPDATE builds SET task_id = $2 WHERE id = $1", 2, link,
+                         err)) < 0 ||
+        (rc = cl_audit_append(&db, a, err, account, c->requested_by, cl_job_id(c->j),
+                              "build.create", cl_arena_printf(a, "build:%s", c->build_id),
+                              json_pack("{s:s, s:s, s:s, s:s}", "app_id", c->app_id,
+                                        "mrenclave", c->mrenclave, "mrsigner", c->mrsigner,
+                                        "output_digest", c->output_digest))) < 0 ||
+        (rc = cl_audit_append(&db, a, err, account, c->requested_by, cl_job_id(c->j),
+                              "task.create", cl_arena_printf(a, "task:%s", task_id),
+                              json_pack("{s:s, s:s}", "type", "build_approval", "build_id",
+                                        c->build_id))) < 0)
+        goto done;
+    cl_job_log(c->j, "recorded build %s, pending approval (task %s)", c->build_id, task_id);
+done:
+    if (rc == 0)
+        rc = cl_pg_exec(NULL, &db, a, "COMMIT", 0, NULL, err);
+    else
+        PQclear(PQexec(conn, "ROLLBACK"));
+    cl_arena_free(a);
+    return rc;
+}
+
+static void conversion_free(conversion *c)
+{
+    cv_source_close(&c->input);
+    cv_source_close(&c->runtime);
+    cv_target_close(&c->target);
+    cl_fs_free(c->tree);
+    cl_buf_free(&c->args_layer.blob);
+    cl_buf_free(&c->files_layer.blob);
+    json_decref(c->image);
+    json_decref(c->argv);
+    free(c->manifest);
+    free(c->config);
+    free(c->image_manifest);
+    OPENSSL_cleanse(c->sigstruct, sizeof(c->sigstruct));
+}
+
+int cl_convert_run(cl_job *j, json_t **result, cl_error *err)
+{
+    conversion c = { .j = j };
+    PGconn *conn = NULL;
+    int rc;
+
+    if ((rc = read_params(&c, err)) < 0)
+        return rc;
+    cl_job_phase(j, "reading the images");
+    if ((rc = cv_source_open(j, "input image",
+                             json_string_value(json_object_get(c.app, "input_image")), &c.input,
+                             err)) < 0 ||
+        (rc = cv_source_open(j, "runtime image", cl_worker.convert.gramine_image, &c.runtime,
+                             err)) < 0 ||
+        (rc = check_runtime(&c, err)) < 0 ||
+        (rc = cv_target_open(j, json_string_value(json_object_get(c.app, "output_image")),
+                             &c.target, err)) < 0 ||
+        (rc = build_tree(&c, err)) < 0 ||
+        (rc = write_manifest(&c, err)) < 0 ||
+        (rc = measure(&c, err)) < 0 ||
+        (rc = cl_job_db(&conn, err)) < 0 ||
+        (rc = sign(&c, conn, err)) < 0 ||
+        (rc = files_layer(&c, err)) < 0 ||
+        (rc = output_config(&c, err)) < 0 ||
+        (rc = output_manifest(&c, err)) < 0 ||
+        (rc = push(&c, err)) < 0 ||
+        (rc = record(&c, conn, err)) < 0)
+        goto done;
+    cl_job_progress(j, 100);
+    *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "build_id", c.build_id,
+                        "mrenclave", c.mrenclave, "mrsigner", c.mrsigner,
+                        "input_digest", c.input.image.digest, "output_digest", c.output_digest,
+                        "output_image", json_string_value(json_object_get(c.app,
+                                                                          "output_image")),
+                        "trusted_files", (int)c.trusted_files);
+done:
+    PQfinish(conn);
+    conversion_free(&c);
+    return rc;
+}
