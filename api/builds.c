@@ -92,12 +92,7 @@ static int builds_create(cl_req *r, json_t **out)
                              json_pack("{s:s, s:o, s:s, s:s}", "app_id", id, "app", app,
                                        "date", date, "requested_by", p->actor), 3, &job)) < 0)
         return rc;
-    if ((rc = cl_audit(r, db, p->account_id, "build.request",
-                       cl_arena_printf(cl_req_arena(r), "app:%s", id),
-                       json_pack("{s:s, s:s}", "job_id",
-                                 json_string_value(json_object_get(job, "id")), "date",
-                                 date))) < 0 ||
-        (rc = cl_req_commit(r, db)) < 0) {
+    if ((rc = cl_req_commit(r, db)) < 0) {
         json_decref(job);
         return rc;
     }

@@ -282,7 +282,7 @@ class Convert(unittest.TestCase):
         status, _, problem = self.api.call("POST", f"/v1/builds/{build['id']}/deprecate", {})
         self.assertEqual(status, 409, problem)
         actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]
-        for action in ("build.request", "signing_key.create", "build.create", "task.approve",
+        for action in ("job.create", "signing_key.create", "build.create", "task.approve",
                        "build.deprecate"):
             self.assertIn(action, actions)
 
