@@ -161,5 +161,6 @@ extern const cli_command cli_registry_commands[];
 extern const cli_command cli_image_commands[];
 extern const cli_command cli_task_commands[];
 extern const cli_command cli_enclave_commands[];
+extern const cli_command cli_build_commands[];
 
 #endif

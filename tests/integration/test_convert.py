@@ -323,6 +323,28 @@ class Convert(unittest.TestCase):
         self.assertTrue([e for e in events if (e.get("message") or "").startswith("copying")],
                         events)
 
+    def cli(self, key, *args):
+        env = {"PATH": os.environ["PATH"], "HOME": self.work,
+               "CLOISTER_URL": f"http://127.0.0.1:{self.d.port}", "CLOISTER_API_KEY": key}
+        res = subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        return res.stdout
+
+    def test_the_command_line_converts_and_shows_builds(self):
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "ci", "role": "operator"},
+                          want=201)["secret"]
+        app = self.app(f"{self.reg.host}/team/app:v1")
+        build = json.loads(self.cli(key, "-o", "json", "build", "create", app["name"],
+                                    "--date", DATE))
+        self.assertEqual(build, self.api.ok("GET", f"/v1/builds/{build['id']}"))
+        self.assertEqual(build["sigstruct_date"], DATE)
+        listed = json.loads(self.cli(key, "-o", "json", "build", "list", "--app", app["name"]))
+        self.assertEqual([b["id"] for b in listed], [build["id"]])
+        text = self.cli(key, "build", "manifest", build["id"])
+        self.assertEqual(text, self.api.ok("GET", f"/v1/builds/{build['id']}/manifest")
+                         ["manifest"])
+        self.assertIn(build["mrenclave"], self.cli(key, "build", "get", build["id"]))
+
     def expect_failure(self, app, words, attempts=1):
         job = self.convert(app["id"])
         self.assertEqual(job["state"], "failed", job)
