@@ -32,10 +32,9 @@ static int to_le(uint8_t out[KEY_BYTES], const BIGNUM *n)
 /* The SHA-256 of the signed parts: [0, 128) and [900, 1028). */
 static void signed_digest(const uint8_t *s, uint8_t digest[32])
 {
-    uint8_t data[128 + 128];
+    uint8_t data[CL_SIGSTRUCT_SIGNED_SIZE];
 
-    memcpy(data, s, 128);
-    memcpy(data + 128, s + 900, 128);
+    cl_sigstruct_signed_bytes(s, data);
     cl_sha256(digest, data, sizeof(data));
 }
 
@@ -76,26 +75,14 @@ static int signing_modulus(EVP_PKEY *key, BIGNUM **n, cl_error *err)
                                           "exponent 3");
 }
 
-int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *f,
-                      EVP_PKEY *key, cl_error *err)
+void cl_sigstruct_prepare(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *f)
 {
-    BIGNUM *n = NULL, *sig = NULL;
-    EVP_PKEY_CTX *pctx = NULL;
-    uint8_t digest[32], be[KEY_BYTES];
-    size_t siglen = sizeof(be);
-    int rc = CL_ERROR;
-
     memset(out, 0, CL_SIGSTRUCT_SIZE);
-    if ((rc = signing_modulus(key, &n, err)) < 0)
-        goto done;
-    rc = CL_ERROR;
     memcpy(out, header, sizeof(header));
     cl_le_put(out + 20, (uint64_t)bcd(f->day), 1);
     cl_le_put(out + 21, (uint64_t)bcd(f->month), 1);
     cl_le_put(out + 22, (uint64_t)(bcd(f->year / 100) << 8 | bcd(f->year % 100)), 2);
     memcpy(out + 24, header2, sizeof(header2));
-    if (to_le(out + 128, n) < 0)
-        goto done;
     cl_le_put(out + 512, 3, 4);
     cl_le_put(out + 900, f->miscselect, 4);
     cl_le_put(out + 904, f->miscmask, 4);
@@ -106,23 +93,54 @@ int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields 
     memcpy(out + 960, f->enclave_hash, 32);
     cl_le_put(out + 1024, f->isvprodid, 2);
     cl_le_put(out + 1026, f->isvsvn, 2);
+}
 
+void cl_sigstruct_signed_bytes(const uint8_t s[CL_SIGSTRUCT_SIZE],
+                               uint8_t out[CL_SIGSTRUCT_SIGNED_SIZE])
+{
+    memcpy(out, s, 128);
+    memcpy(out + 128, s + 900, 128);
+}
+
+int cl_sigstruct_attach(uint8_t s[CL_SIGSTRUCT_SIZE], EVP_PKEY *key,
+                        const uint8_t signature[CL_SGX_SIGNATURE_SIZE], cl_error *err)
+{
+    BIGNUM *n = NULL, *sig = NULL;
+    int rc;
+
+    if ((rc = signing_modulus(key, &n, err)) < 0)
+        return rc;
+    if ((sig = BN_bin2bn(signature, CL_SGX_SIGNATURE_SIZE, NULL)) == NULL ||
+        BN_cmp(sig, n) >= 0 || to_le(s + 128, n) < 0 || to_le(s + 516, sig) < 0 ||
+        quotients(s, sig, n) < 0)
+        rc = cl_error_set(err, CL_EINVALID, "the signature is not a number below the modulus");
+    BN_free(n);
+    BN_free(sig);
+    return rc < 0 ? rc : cl_sigstruct_verify(s, NULL, NULL, err);
+}
+
+int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *f,
+                      EVP_PKEY *key, cl_error *err)
+{
+    EVP_PKEY_CTX *pctx = NULL;
+    BIGNUM *n = NULL;
+    uint8_t digest[32], be[KEY_BYTES];
+    size_t siglen = sizeof(be);
+    int rc;
+
+    if ((rc = signing_modulus(key, &n, err)) < 0)
+        return rc;
+    BN_free(n);
+    cl_sigstruct_prepare(out, f);
     signed_digest(out, digest);
     if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
         EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) <= 0 ||
         EVP_PKEY_sign(pctx, be, &siglen, digest, sizeof(digest)) <= 0 || siglen != KEY_BYTES)
-        goto done;
-    if ((sig = BN_bin2bn(be, KEY_BYTES, NULL)) == NULL || to_le(out + 516, sig) < 0 ||
-        quotients(out, sig, n) < 0)
-        goto done;
-    rc = 0;
-done:
-    if (rc == CL_ERROR)
-        cl_error_set(err, CL_ERROR, "could not sign the SIGSTRUCT");
+        rc = cl_error_set(err, CL_ERROR, "could not sign the SIGSTRUCT");
+    else
+        rc = cl_sigstruct_attach(out, key, be, err);
     EVP_PKEY_CTX_free(pctx);
-    BN_free(n);
-    BN_free(sig);
     return rc;
 }
 
@@ -236,6 +254,50 @@ int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *e
     }
     BN_free(n);
     return rc;
+}
+
+int cl_sgx_key_read_public_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err)
+{
+    BIO *bio;
+    BIGNUM *n = NULL;
+    int rc;
+
+    *out = NULL;
+    if (len > CL_SGX_KEY_PEM_MAX)
+        return cl_error_set(err, CL_EINVALID, "a signing key's PEM is at most %d bytes",
+                            CL_SGX_KEY_PEM_MAX);
+    if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    *out = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+    ERR_clear_error();
+    if (*out == NULL)
+        return cl_error_set(err, CL_EINVALID, "not a PEM public key (BEGIN PUBLIC KEY)");
+    if ((rc = signing_modulus(*out, &n, err)) < 0) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+    }
+    BN_free(n);
+    return rc;
+}
+
+int cl_sgx_key_write_public_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data;
+    long n;
+
+    *pem = NULL;
+    if (bio == NULL || !PEM_write_bio_PUBKEY(bio, key) ||
+        (n = BIO_get_mem_data(bio, &data)) <= 0 || (*pem = malloc((size_t)n + 1)) == NULL) {
+        BIO_free(bio);
+        return cl_error_set(err, CL_ERROR, "could not write the public key as PEM");
+    }
+    memcpy(*pem, data, (size_t)n);
+    (*pem)[n] = '\0';
+    *len = (size_t)n;
+    BIO_free(bio);
+    return 0;
 }
 
 int cl_sgx_key_write_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err)

@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #define CL_SIGSTRUCT_SIZE 1808
+#define CL_SIGSTRUCT_SIGNED_SIZE 256    /* the bytes the signature covers */
+#define CL_SGX_SIGNATURE_SIZE 384       /* an RSA-3072 signature, big-endian */
 
 typedef struct cl_sigstruct_fields {
     uint8_t enclave_hash[32];       /* MRENCLAVE */
@@ -40,6 +42,17 @@ typedef struct cl_sigstruct_fields {
 int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *fields,
                       EVP_PKEY *key, cl_error *err);
 
+/* Signing in two steps, for keys kept elsewhere: prepare the SIGSTRUCT
+ * from fields (no key, no signature yet), hand its 256 signed bytes to the
+ * key's holder, who signs them (RSASSA-PKCS1-v1_5, SHA-256), and attach the
+ * signature with the public key: modulus, signature, Q1 and Q2 are filled
+ * in and the result verified (CL_EINVALID when it does not). */
+void cl_sigstruct_prepare(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *fields);
+void cl_sigstruct_signed_bytes(const uint8_t s[CL_SIGSTRUCT_SIZE],
+                               uint8_t out[CL_SIGSTRUCT_SIGNED_SIZE]);
+int cl_sigstruct_attach(uint8_t s[CL_SIGSTRUCT_SIZE], EVP_PKEY *key,
+                        const uint8_t signature[CL_SGX_SIGNATURE_SIZE], cl_error *err);
+
 /* Check a SIGSTRUCT: headers, exponent, the signature against its own
  * modulus, and Q1/Q2.  Fills fields (may be NULL) and mrsigner (may be NULL). */
 int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields *fields,
@@ -50,6 +63,9 @@ int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields 
 #define CL_SGX_KEY_PEM_MAX 16384
 int cl_sgx_key_generate(EVP_PKEY **out, cl_error *err);
 int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err);
+/* A public key ("BEGIN PUBLIC KEY"), for signing kept offline. */
+int cl_sgx_key_read_public_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err);
+int cl_sgx_key_write_public_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err);
 /* *pem is malloc'd, NUL-terminated, and holds a secret: cleanse, then free. */
 int cl_sgx_key_write_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err);
 /* MRSIGNER, the SHA-256 of the little-endian modulus. */

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,61 @@ static void test_refuses_keys_the_cpu_would_not(void **state)
                      CL_EINVALID);
 }
 
+/* Detached signing: the 256 signed bytes signed elsewhere (here, by
+ * OpenSSL directly, as `openssl pkeyutl` would) and attached with only the
+ * public key give the very SIGSTRUCT that signing in one step gives; a
+ * signature of other bytes is refused. */
+static void test_detached_signing(void **state)
+{
+    (void)state;
+    EVP_PKEY *k, *pub;
+    EVP_PKEY_CTX *ctx;
+    cl_error err = { 0 };
+    cl_sigstruct_fields f = { .year = 2026, .month = 1, .day = 15, .isvprodid = 9, .isvsvn = 2,
+                              .attributes_flags = 0x4, .attributes_xfrm = 0x3,
+                              .attributes_flags_mask = ~0ULL,
+                              .attributes_xfrm_mask = 0xfffffffffff9ff1bULL,
+                              .miscmask = 0xffffffff };
+    uint8_t whole[CL_SIGSTRUCT_SIZE], detached[CL_SIGSTRUCT_SIZE];
+    uint8_t payload[CL_SIGSTRUCT_SIGNED_SIZE], digest[32], sig[CL_SGX_SIGNATURE_SIZE];
+    size_t siglen = sizeof(sig), len;
+    char *pem;
+
+    memset(f.enclave_hash, 0xab, 32);
+    assert_int_equal(cl_sgx_key_generate(&k, &err), 0);
+    assert_int_equal(cl_sigstruct_sign(whole, &f, k, &err), 0);
+
+    cl_sigstruct_prepare(detached, &f);
+    cl_sigstruct_signed_bytes(detached, payload);
+    cl_sha256(digest, payload, sizeof(payload));
+    ctx = EVP_PKEY_CTX_new(k, NULL);
+    assert_true(EVP_PKEY_sign_init(ctx) > 0);
+    assert_true(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0);
+    assert_true(EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0);
+    assert_true(EVP_PKEY_sign(ctx, sig, &siglen, digest, sizeof(digest)) > 0);
+    EVP_PKEY_CTX_free(ctx);
+
+    assert_int_equal(cl_sgx_key_write_public_pem(k, &pem, &len, &err), 0);
+    assert_int_equal(cl_sgx_key_read_public_pem(&pub, pem, len, &err), 0);
+    free(pem);
+    assert_int_equal(cl_sigstruct_attach(detached, pub, sig, &err), 0);
+    assert_memory_equal(detached, whole, CL_SIGSTRUCT_SIZE);
+
+    cl_sigstruct_prepare(detached, &f);
+    detached[1026] ^= 1;                           /* another ISVSVN than was signed */
+    assert_int_equal(cl_sigstruct_attach(detached, pub, sig, &err), CL_EINVALID);
+    assert_non_null(strstr(err.message, "does not verify"));
+    EVP_PKEY_free(pub);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reproduces_gramines_sigstruct),
         cmocka_unit_test(test_verifies_other_tools_sigstructs),
         cmocka_unit_test(test_refuses_other_keys),
+        cmocka_unit_test(test_detached_signing),
         cmocka_unit_test(test_signing_keys),
         cmocka_unit_test(test_refuses_keys_the_cpu_would_not),
     };
