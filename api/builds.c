@@ -11,11 +11,21 @@
  * `POST /v1/builds/{id}/deprecate` withdraws an approval.
  *
  * A build's manifest is served on its own (GET /v1/builds/{id}/manifest)
- * with the trusted files it lists, since it can run to megabytes.
+ * with the trusted files it lists, since it can run to megabytes, and so
+ * is its SIGSTRUCT (GET /v1/builds/{id}/sigstruct).
+ *
+ * When the account's key is offline (api/signing_keys.c) the build stops at
+ * `awaiting_signature`, its SIGSTRUCT prepared but unsigned and nothing
+ * pushed: the key's holder signs the SIGSTRUCT's 256 signed bytes and
+ * posts the signature (POST /v1/builds/{id}/signature), which is checked
+ * against the key here before another `convert` job (the first one's
+ * parameters and the build's id) rebuilds the image around the signed
+ * SIGSTRUCT, pushes it, and makes the build `pending`.
  */
 #include "daemon.h"
 #include "jobs.h"
 #include "resource.h"
+#include "sgx/sigstruct.h"
 #include "toml.h"
 
 #include <stdio.h>
@@ -28,7 +38,8 @@
     " b.runtime_digest, b.output_image, b.output_digest, b.mrenclave, b.mrsigner," \
     " b.signing_key_id, b.isvprodid, b.isvsvn, b.debug, b.enclave_size, b.max_threads," \
     " to_char(b.sigstruct_date, 'YYYY-MM-DD') AS sigstruct_date, b.trusted_files, b.task_id," \
-    " b.job_id, b.created_by, b.created_at, b.decided_at, b.deprecated_at"
+    " b.job_id, b.finish_job_id, b.created_by, b.created_at, b.signed_at, b.decided_at," \
+    " b.deprecated_at"
 
 #define BUILD_SELECT "SELECT " BUILD_COLUMNS " FROM builds b"
 
@@ -182,6 +193,122 @@ static int builds_manifest(cl_req *r, json_t **out)
     return *out ? 0 : CL_ERROR;
 }
 
+/* The build's SIGSTRUCT (the .sig) as the API gives it: the 1808 bytes
+ * and the 256 that are signed, in base64. */
+#define SIGSTRUCT_B64 "translate(encode(b.sigstruct, 'base64'), E'\\n', '') AS sigstruct"
+
+static int decode_sigstruct(cl_req *r, PGresult *res, uint8_t s[CL_SIGSTRUCT_SIZE])
+{
+    uint8_t raw[CL_SIGSTRUCT_SIZE + 3];     /* base64 decodes in whole groups of 3 */
+    size_t len = 0;
+
+    if (cl_b64_decode(raw, sizeof(raw), &len, cl_row_text(res, 0, "sigstruct")) < 0 ||
+        len != CL_SIGSTRUCT_SIZE)
+        return cl_req_fail(r, CL_ERROR, "the build's SIGSTRUCT could not be read");
+    memcpy(s, raw, CL_SIGSTRUCT_SIZE);
+    return 0;
+}
+
+/* GET /v1/builds/{id}/sigstruct */
+static int builds_sigstruct(cl_req *r, json_t **out)
+{
+    uint8_t s[CL_SIGSTRUCT_SIZE], signed_bytes[CL_SIGSTRUCT_SIGNED_SIZE];
+    char b64[((CL_SIGSTRUCT_SIZE + 2) / 3) * 4 + 1];
+    char signed_b64[((CL_SIGSTRUCT_SIGNED_SIZE + 2) / 3) * 4 + 1];
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "build", "SELECT " SIGSTRUCT_B64 ", b.signed_at IS NOT "
+                          "NULL AS signed, b.mrsigner FROM builds b", "b", "")) < 0 ||
+        (rc = decode_sigstruct(r, res, s)) < 0)
+        return rc;
+    cl_sigstruct_signed_bytes(s, signed_bytes);
+    cl_b64_encode(b64, s, sizeof(s));
+    cl_b64_encode(signed_b64, signed_bytes, sizeof(signed_bytes));
+    *out = json_pack("{s:s, s:s, s:b, s:s}", "sigstruct", b64, "signed_bytes", signed_b64,
+                     "signed", strcmp(cl_row_text(res, 0, "signed"), "t") == 0,
+                     "mrsigner", cl_row_text(res, 0, "mrsigner"));
+    return *out ? 0 : CL_ERROR;
+}
+
+/* POST /v1/builds/{id}/signature: the offline key's signature */
+static int builds_signature(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "signature", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    const char *id = cl_req_param(r, "id"), *text;
+    uint8_t s[CL_SIGSTRUCT_SIZE], signature[CL_SGX_SIGNATURE_SIZE + 3];
+    char hex[2 + 2 * CL_SIGSTRUCT_SIZE + 1] = "\\x";
+    size_t len = 0;
+    EVP_PKEY *key = NULL;
+    cl_error why = { 0 };
+    PGresult *res, *k;
+    json_t *job;
+    cl_pg *db;
+    int rc;
+
+    cl_body_only(r, fields);
+    text = cl_body_string(r, "signature", 1, 1024);
+    if (text != NULL && (cl_b64_decode(signature, sizeof(signature), &len, text) < 0 ||
+                         len != CL_SGX_SIGNATURE_SIZE))
+        cl_error_field(cl_req_err(r), "signature", "must be the %d bytes of an RSA-3072 "
+                       "signature, big-endian, in base64", CL_SGX_SIGNATURE_SIZE);
+    if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "build", "SELECT " SIGSTRUCT_B64 ", b.state, b.app_id,"
+                          " b.job_id, b.signing_key_id FROM builds b", "b", "FOR UPDATE OF b")) < 0)
+        return rc;
+    if (strcmp(cl_row_text(res, 0, "state"), "awaiting_signature") != 0)
+        return cl_req_fail(r, CL_ECONFLICT, "build \"%s\" is %s; it awaits no signature", id,
+                           cl_row_text(res, 0, "state"));
+    const char *key_params[1] = { cl_row_text(res, 0, "signing_key_id") };
+    if ((rc = decode_sigstruct(r, res, s)) < 0 ||
+        (rc = cl_req_exec(r, db, &k, "SELECT public_pem, mrsigner FROM signing_keys WHERE "
+                          "id = $1", 1, key_params)) < 0)
+        return rc;
+    if (PQntuples(k) != 1 ||
+        cl_sgx_key_read_public_pem(&key, PQgetvalue(k, 0, 0), (size_t)PQgetlength(k, 0, 0),
+                                   &why) < 0) {
+        cl_error_clear(&why);
+        return cl_req_fail(r, CL_ERROR, "the build's signing key could not be read");
+    }
+    rc = cl_sigstruct_attach(s, key, signature, &why);
+    EVP_PKEY_free(key);
+    if (rc < 0) {
+        cl_error_field(cl_req_err(r), "signature", "does not verify with the key whose "
+                       "MRSIGNER is %s: %s", PQgetvalue(k, 0, 1), why.message);
+        cl_error_clear(&why);
+        return CL_EINVALID;
+    }
+
+    /* the first conversion's parameters, with the build to finish */
+    const char *job_params[1] = { cl_row_text(res, 0, "job_id") };
+    PGresult *first;
+    if ((rc = cl_req_exec(r, db, &first, "SELECT params FROM jobs WHERE id = $1", 1,
+                          job_params)) < 0)
+        return rc;
+    if (PQntuples(first) != 1)
+        return cl_req_fail(r, CL_ECONFLICT, "the job that made build \"%s\" is gone", id);
+    json_t *params = cl_row_value(first, 0, 0);
+    json_object_set_new(params, "build_id", json_string(id));
+    if ((rc = cl_job_enqueue(r, db, "convert", cl_arena_printf(cl_req_arena(r), "app:%s",
+                             cl_row_text(res, 0, "app_id")), params, 3, &job)) < 0)
+        return rc;
+    cl_hex(hex + 2, s, sizeof(s));
+    const char *update[3] = { id, hex, json_string_value(json_object_get(job, "id")) };
+    if ((rc = cl_req_exec(r, db, NULL, "UPDATE builds SET sigstruct = $2::bytea, signed_at = "
+                          "now(), finish_job_id = $3 WHERE id = $1", 3, update)) < 0 ||
+        (rc = cl_audit(r, db, p->account_id, "build.sign",
+                       cl_arena_printf(cl_req_arena(r), "build:%s", id),
+                       json_pack("{s:s}", "mrsigner", PQgetvalue(k, 0, 1)))) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0) {
+        json_decref(job);
+        return rc;
+    }
+    return cl_job_accepted(r, job, out);
+}
+
 /* POST /v1/builds/{id}/deprecate */
 static int builds_deprecate(cl_req *r, json_t **out)
 {
@@ -225,6 +352,8 @@ const cl_route cl_builds_routes[] = {
     { "GET",  "/v1/builds",               builds_list,      CL_ROLE_READ },
     { "GET",  "/v1/builds/{id}",          builds_get,       CL_ROLE_READ },
     { "GET",  "/v1/builds/{id}/manifest", builds_manifest,  CL_ROLE_READ },
+    { "GET",  "/v1/builds/{id}/sigstruct", builds_sigstruct, CL_ROLE_READ },
+    { "POST", "/v1/builds/{id}/signature", builds_signature, CL_ROLE_WRITE | CL_JSON_BODY },
     { "POST", "/v1/builds/{id}/deprecate", builds_deprecate,
       CL_ROLE_ADMIN | CL_JSON_OPTIONAL },
     { NULL, NULL, NULL, 0 },

@@ -1,9 +1,15 @@
-/* build.c - cloister build create | list | get | manifest | deprecate:
- * converting an app's image into an enclave image, and the builds that
- * records. */
+/* build.c - cloister build create | list | get | manifest | sign |
+ * deprecate: converting an app's image into an enclave image, and the
+ * builds that records; and cloister signing-key list | import | rotate. */
 #include "cli.h"
+#include "digest.h"
+#include "sgx/sigstruct.h"
+#include "token.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const cli_column columns[] = {
@@ -123,6 +129,87 @@ static int build_manifest(cli_ctx *c, int argc, char **argv)
     return 0;
 }
 
+/* Sign an awaiting build with the offline key here, where the key is:
+ * only the signature leaves this process. */
+static int build_sign(cli_ctx *c, int argc, char **argv)
+{
+    const char *key_path = NULL, *nowait = NULL, *pos[1];
+    const cli_flag flags[] = { { "--key", &key_path, 0, NULL }, { "--no-wait", &nowait, 1, NULL },
+                               { NULL, NULL, 0, NULL } };
+    uint8_t *pem = NULL, payload[CL_SIGSTRUCT_SIGNED_SIZE + 3], signature[CL_SGX_SIGNATURE_SIZE];
+    uint8_t mr[32];
+    char path[256], b64[((CL_SGX_SIGNATURE_SIZE + 2) / 3) * 4 + 1], mrsigner[65];
+    size_t len = 0;
+    EVP_PKEY *key = NULL;
+    cl_error err = { 0 };
+    cli_reply reply;
+    json_t *job = NULL;
+    int npos, rc;
+
+    if ((rc = cli_args(c, &cli_build_commands[4], argc, argv, flags, pos, 1, 1, &npos)) != 0)
+        return rc;
+    if (key_path == NULL)
+        return cli_usage_error(&cli_build_commands[4], "give the private key: --key FILE");
+    if ((rc = cli_read_file(key_path, CL_SGX_KEY_PEM_MAX, &pem, &len)) != 0)
+        return rc;
+    rc = cl_sgx_key_read_pem(&key, (const char *)pem, len, &err);
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+    if (rc < 0 || cl_sgx_key_mrsigner(key, mr, &err) < 0) {
+        fprintf(stderr, "cloister: \"%s\": %s\n", key_path, err.message);
+        EVP_PKEY_free(key);
+        return CLI_EINVALID;
+    }
+    cl_hex(mrsigner, mr, 32);
+
+    snprintf(path, sizeof(path), "/v1/builds/%s/sigstruct", pos[0]);
+    if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0) {
+        EVP_PKEY_free(key);
+        return rc;
+    }
+    const char *want = json_string_value(json_object_get(reply.body, "mrsigner"));
+    const char *bytes = json_string_value(json_object_get(reply.body, "signed_bytes"));
+    if (json_is_true(json_object_get(reply.body, "signed"))) {
+        fprintf(stderr, "cloister: build %s is signed already\n", pos[0]);
+        rc = CLI_ECONFLICT;
+    } else if (want == NULL || strcmp(want, mrsigner) != 0) {
+        fprintf(stderr, "cloister: the build awaits the key with MRSIGNER %s; \"%s\" is %s\n",
+                want ? want : "(none)", key_path, mrsigner);
+        rc = CLI_EINVALID;
+    } else if (bytes == NULL || cl_b64_decode(payload, sizeof(payload), &len, bytes) < 0 ||
+               len != CL_SIGSTRUCT_SIGNED_SIZE) {
+        fprintf(stderr, "cloister: the server sent no signed bytes\n");
+        rc = CLI_ESERVER;
+    } else if (cl_sgx_sign_bytes(key, payload, len, signature, &err) < 0) {
+        fprintf(stderr, "cloister: %s\n", err.message);
+        rc = CLI_EINVALID;
+    }
+    cli_reply_free(&reply);
+    EVP_PKEY_free(key);
+    if (rc != 0)
+        return rc;
+
+    cl_b64_encode(b64, signature, sizeof(signature));
+    snprintf(path, sizeof(path), "/v1/builds/%s/signature", pos[0]);
+    json_t *body = json_pack("{s:s}", "signature", b64);
+    rc = cli_call(c, "POST", path, body, &reply);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    if (nowait != NULL) {
+        static const cli_column job_columns[] = {
+            { "JOB", "id" }, { "STATE", "state" }, { NULL, NULL },
+        };
+        cli_print_one(c, reply.body, job_columns, "id");
+        cli_reply_free(&reply);
+        return 0;
+    }
+    rc = cli_wait_job(c, json_string_value(json_object_get(reply.body, "id")), &job);
+    cli_reply_free(&reply);
+    json_decref(job);
+    return rc == 0 ? show_build(c, pos[0]) : rc;
+}
+
 static int build_deprecate(cli_ctx *c, int argc, char **argv)
 {
     const char *reason = NULL, *pos[1];
@@ -131,7 +218,7 @@ static int build_deprecate(cli_ctx *c, int argc, char **argv)
     cli_reply reply;
     int npos, rc;
 
-    if ((rc = cli_args(c, &cli_build_commands[4], argc, argv, flags, pos, 1, 1, &npos)) != 0)
+    if ((rc = cli_args(c, &cli_build_commands[5], argc, argv, flags, pos, 1, 1, &npos)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/builds/%s/deprecate", pos[0]);
     json_t *body = reason ? json_pack("{s:s}", "reason", reason) : NULL;
@@ -156,8 +243,95 @@ const cli_command cli_build_commands[] = {
     { "build", "manifest", build_manifest, "BUILD",
       "print the build's Gramine manifest (-o json adds its trusted files)",
       "cloister build manifest 6f1c1c1e-8a8e-4b7f-9d7c-2c1f0b8d2a11 > app.manifest.sgx" },
+    { "build", "sign", build_sign, "BUILD --key KEY.pem [--no-wait]",
+      "sign a build that awaits its signature with the account's offline key (the key stays "
+      "here; only the signature is sent), then wait for it to be pushed",
+      "cloister build sign 6f1c1c1e-8a8e-4b7f-9d7c-2c1f0b8d2a11 --key enclave-key.pem" },
     { "build", "deprecate", build_deprecate, "BUILD [--reason TEXT]",
       "withdraw an approved build's approval (admins)",
       "cloister build deprecate 6f1c1c1e-8a8e-4b7f-9d7c-2c1f0b8d2a11 --reason \"CVE fix\"" },
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+/* ---- signing keys ------------------------------------------------------- */
+
+static const cli_column key_columns[] = {
+    { "ID", "id" }, { "MRSIGNER", "mrsigner" }, { "ORIGIN", "origin" }, { "STATE", "state" },
+    { "CREATED", "created_at" }, { "RETIRED", "retired_at" }, { NULL, NULL },
+};
+
+static int key_list(cli_ctx *c, int argc, char **argv)
+{
+    const char *pos[1];
+    json_t *items;
+    int npos, rc;
+
+    if ((rc = cli_args(c, &cli_signing_key_commands[0], argc, argv, NULL, pos, 0, 0,
+                       &npos)) != 0 ||
+        (rc = cli_list(c, "/v1/signing-keys", 0, &items)) != 0)
+        return rc;
+    cli_print_list(c, items, key_columns, "id");
+    json_decref(items);
+    return 0;
+}
+
+static int key_import(cli_ctx *c, int argc, char **argv)
+{
+    const char *private_path = NULL, *public_path = NULL, *pos[1];
+    const cli_flag flags[] = { { "--private", &private_path, 0, NULL },
+                               { "--public", &public_path, 0, NULL }, { NULL, NULL, 0, NULL } };
+    uint8_t *pem;
+    size_t len;
+    cli_reply reply;
+    int npos, rc;
+
+    if ((rc = cli_args(c, &cli_signing_key_commands[1], argc, argv, flags, pos, 0, 0,
+                       &npos)) != 0)
+        return rc;
+    if ((private_path == NULL) == (public_path == NULL))
+        return cli_usage_error(&cli_signing_key_commands[1], "give --private FILE or "
+                               "--public FILE");
+    if ((rc = cli_read_file(private_path ? private_path : public_path, CL_SGX_KEY_PEM_MAX,
+                            &pem, &len)) != 0)
+        return rc;
+    json_t *body = json_pack("{s:s}", private_path ? "private_key_pem" : "public_key_pem",
+                             (const char *)pem);
+    OPENSSL_cleanse(pem, len);
+    free(pem);
+    rc = cli_call(c, "POST", "/v1/signing-keys", body, &reply);
+    json_decref(body);
+    if (rc != 0)
+        return rc;
+    cli_print_one(c, reply.body, key_columns, "id");
+    cli_reply_free(&reply);
+    return 0;
+}
+
+static int key_rotate(cli_ctx *c, int argc, char **argv)
+{
+    const char *pos[1];
+    cli_reply reply;
+    int npos, rc;
+
+    if ((rc = cli_args(c, &cli_signing_key_commands[2], argc, argv, NULL, pos, 0, 0,
+                       &npos)) != 0 ||
+        (rc = cli_call(c, "POST", "/v1/signing-keys/rotate", NULL, &reply)) != 0)
+        return rc;
+    cli_print_one(c, reply.body, key_columns, "id");
+    cli_reply_free(&reply);
+    return 0;
+}
+
+const cli_command cli_signing_key_commands[] = {
+    { "signing-key", "list", key_list, "",
+      "list the account's enclave signing keys by MRSIGNER, active and retired",
+      "cloister signing-key list" },
+    { "signing-key", "import", key_import, "--private KEY.pem | --public PUB.pem",
+      "make a key the account's active one (admins): a private key to sign with here, or "
+      "only the public key of one kept offline (builds then await `build sign`)",
+      "cloister signing-key import --public enclave-key.pub.pem" },
+    { "signing-key", "rotate", key_rotate, "",
+      "retire the active key (admins); the next conversion makes a new one",
+      "cloister signing-key rotate" },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };

@@ -15,6 +15,7 @@
 #define CL_CLI_H
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum {
@@ -110,6 +111,10 @@ int cli_exit_for_status(long status);
 
 /* ---- profiles (config.c) ------------------------------------------------ */
 
+/* A whole file of at most max bytes into *out (malloc'd, NUL-terminated);
+ * CLI_EUSAGE, with a message, when it cannot be read. */
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+
 int cli_config_load(cli_ctx *c);
 int cli_config_save(cli_ctx *c);
 /* The current profile's object in c->config (created when missing). */
@@ -162,5 +167,6 @@ extern const cli_command cli_image_commands[];
 extern const cli_command cli_task_commands[];
 extern const cli_command cli_enclave_commands[];
 extern const cli_command cli_build_commands[];
+extern const cli_command cli_signing_key_commands[];
 
 #endif

@@ -126,3 +126,30 @@ int cli_config_save(cli_ctx *c)
     free(text);
     return 0;
 }
+
+int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    long size;
+
+    *out = NULL;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+        (size_t)size > max || fseek(f, 0, SEEK_SET) != 0) {
+        fprintf(stderr, "cloister: could not read \"%s\"%s\n", path,
+                f != NULL && size >= 0 && (size_t)size > max ? ": it is too large" : "");
+        if (f)
+            fclose(f);
+        return CLI_EUSAGE;
+    }
+    *out = malloc((size_t)size + 1);
+    *len = *out ? fread(*out, 1, (size_t)size, f) : 0;
+    fclose(f);
+    if (*out == NULL || *len != (size_t)size) {
+        free(*out);
+        *out = NULL;
+        fprintf(stderr, "cloister: could not read \"%s\"\n", path);
+        return CLI_EUSAGE;
+    }
+    (*out)[*len] = '\0';
+    return 0;
+}

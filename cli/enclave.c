@@ -18,30 +18,6 @@
 
 #define FILE_MAX (256u * 1024 * 1024)
 
-static int slurp(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    long size;
-
-    *out = NULL;
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
-        (size_t)size > FILE_MAX || fseek(f, 0, SEEK_SET) != 0) {
-        fprintf(stderr, "cloister: could not read \"%s\"\n", path);
-        if (f)
-            fclose(f);
-        return CLI_EUSAGE;
-    }
-    *out = malloc((size_t)size + 1);
-    *len = *out ? fread(*out, 1, (size_t)size, f) : 0;
-    fclose(f);
-    if (*out == NULL || *len != (size_t)size) {
-        free(*out);
-        fprintf(stderr, "cloister: could not read \"%s\"\n", path);
-        return CLI_EUSAGE;
-    }
-    return 0;
-}
-
 static int enclave_measure(cli_ctx *c, int argc, char **argv)
 {
     const char *manifest_path = NULL, *pal_path = NULL, *sgxs = NULL, *pos[1];
@@ -59,8 +35,8 @@ static int enclave_measure(cli_ctx *c, int argc, char **argv)
         return rc;
     if (manifest_path == NULL || pal_path == NULL)
         return cli_usage_error(&cli_enclave_commands[0], "give --manifest and --libpal");
-    if ((rc = slurp(manifest_path, &manifest, &mlen)) != 0 ||
-        (rc = slurp(pal_path, &pal, &plen)) != 0)
+    if ((rc = cli_read_file(manifest_path, FILE_MAX, &manifest, &mlen)) != 0 ||
+        (rc = cli_read_file(pal_path, FILE_MAX, &pal, &plen)) != 0)
         goto done;
     if (cl_toml_parse(&doc, (const char *)manifest, mlen, &err) < 0) {
         fprintf(stderr, "cloister: \"%s\": %s\n", manifest_path, err.message);
@@ -140,7 +116,7 @@ static int enclave_sigstruct(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_enclave_commands[1], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = slurp(pos[0], &sig, &len)) != 0)
+        (rc = cli_read_file(pos[0], FILE_MAX, &sig, &len)) != 0)
         return rc;
     if (len != CL_SIGSTRUCT_SIZE) {
         fprintf(stderr, "cloister: \"%s\" is %zu bytes; a SIGSTRUCT is %d\n", pos[0], len,

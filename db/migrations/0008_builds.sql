@@ -2,13 +2,16 @@
 -- api/signing_keys.c and workers/convert/.
 
 -- One active RSA-3072/e=3 key per account signs its enclaves; a rotated key
--- is retired, not deleted, so the MRSIGNERs of older builds stay listed.
+-- is retired, not deleted, so the MRSIGNERs of older builds stay listed.  An
+-- offline key is only its public half: its holder signs each build.
 CREATE TABLE signing_keys (
     id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     account_id  uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     mrsigner    text NOT NULL CHECK (mrsigner ~ '^[0-9a-f]{64}$'),
-    key_sealed  text NOT NULL,
-    origin      text NOT NULL CHECK (origin IN ('generated', 'imported')),
+    public_pem  text NOT NULL,
+    key_sealed  text,
+    origin      text NOT NULL CHECK (origin IN ('generated', 'imported', 'offline')),
+    CHECK ((origin = 'offline') = (key_sealed IS NULL)),
     state       text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'retired')),
     created_at  timestamptz NOT NULL DEFAULT now(),
     retired_at  timestamptz
@@ -33,7 +36,7 @@ CREATE TABLE builds (
     runtime_image   text NOT NULL,
     runtime_digest  text NOT NULL,
     output_image    text NOT NULL,
-    output_digest   text NOT NULL,
+    output_digest   text,           -- NULL until it is signed and pushed
     mrenclave       text NOT NULL CHECK (mrenclave ~ '^[0-9a-f]{64}$'),
     mrsigner        text NOT NULL CHECK (mrsigner ~ '^[0-9a-f]{64}$'),
     signing_key_id  uuid REFERENCES signing_keys (id),
@@ -45,6 +48,9 @@ CREATE TABLE builds (
     sigstruct_date  date NOT NULL,
     manifest        text NOT NULL,
     trusted_files   integer NOT NULL,
+    sigstruct       bytea NOT NULL,  -- awaiting_signature: prepared, not yet signed
+    signed_at       timestamptz,
+    finish_job_id   uuid,            -- the job that pushes an offline-signed build
     task_id         uuid REFERENCES tasks (id),
     created_by      text NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),

@@ -119,29 +119,40 @@ int cl_sigstruct_attach(uint8_t s[CL_SIGSTRUCT_SIZE], EVP_PKEY *key,
     return rc < 0 ? rc : cl_sigstruct_verify(s, NULL, NULL, err);
 }
 
-int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *f,
-                      EVP_PKEY *key, cl_error *err)
+int cl_sgx_sign_bytes(EVP_PKEY *key, const uint8_t *data, size_t len,
+                      uint8_t signature[CL_SGX_SIGNATURE_SIZE], cl_error *err)
 {
     EVP_PKEY_CTX *pctx = NULL;
     BIGNUM *n = NULL;
-    uint8_t digest[32], be[KEY_BYTES];
-    size_t siglen = sizeof(be);
+    uint8_t digest[32];
+    size_t siglen = CL_SGX_SIGNATURE_SIZE;
     int rc;
 
     if ((rc = signing_modulus(key, &n, err)) < 0)
         return rc;
     BN_free(n);
-    cl_sigstruct_prepare(out, f);
-    signed_digest(out, digest);
+    cl_sha256(digest, data, len);
     if ((pctx = EVP_PKEY_CTX_new(key, NULL)) == NULL || EVP_PKEY_sign_init(pctx) <= 0 ||
         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
         EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) <= 0 ||
-        EVP_PKEY_sign(pctx, be, &siglen, digest, sizeof(digest)) <= 0 || siglen != KEY_BYTES)
-        rc = cl_error_set(err, CL_ERROR, "could not sign the SIGSTRUCT");
-    else
-        rc = cl_sigstruct_attach(out, key, be, err);
+        EVP_PKEY_sign(pctx, signature, &siglen, digest, sizeof(digest)) <= 0 ||
+        siglen != CL_SGX_SIGNATURE_SIZE)
+        rc = cl_error_set(err, CL_ERROR, "could not sign with the key");
     EVP_PKEY_CTX_free(pctx);
     return rc;
+}
+
+int cl_sigstruct_sign(uint8_t out[CL_SIGSTRUCT_SIZE], const cl_sigstruct_fields *f,
+                      EVP_PKEY *key, cl_error *err)
+{
+    uint8_t data[CL_SIGSTRUCT_SIGNED_SIZE], signature[CL_SGX_SIGNATURE_SIZE];
+    int rc;
+
+    cl_sigstruct_prepare(out, f);
+    cl_sigstruct_signed_bytes(out, data);
+    if ((rc = cl_sgx_sign_bytes(key, data, sizeof(data), signature, err)) < 0)
+        return rc;
+    return cl_sigstruct_attach(out, key, signature, err);
 }
 
 int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields *f,

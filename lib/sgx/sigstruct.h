@@ -53,6 +53,11 @@ void cl_sigstruct_signed_bytes(const uint8_t s[CL_SIGSTRUCT_SIZE],
 int cl_sigstruct_attach(uint8_t s[CL_SIGSTRUCT_SIZE], EVP_PKEY *key,
                         const uint8_t signature[CL_SGX_SIGNATURE_SIZE], cl_error *err);
 
+/* RSASSA-PKCS1-v1_5 with SHA-256 of data by key (RSA-3072, e = 3): what the
+ * holder of an offline key does with the signed bytes. */
+int cl_sgx_sign_bytes(EVP_PKEY *key, const uint8_t *data, size_t len,
+                      uint8_t signature[CL_SGX_SIGNATURE_SIZE], cl_error *err);
+
 /* Check a SIGSTRUCT: headers, exponent, the signature against its own
  * modulus, and Q1/Q2.  Fills fields (may be NULL) and mrsigner (may be NULL). */
 int cl_sigstruct_verify(const uint8_t s[CL_SIGSTRUCT_SIZE], cl_sigstruct_fields *fields,

@@ -345,6 +345,111 @@ class Convert(unittest.TestCase):
                          ["manifest"])
         self.assertIn(build["mrenclave"], self.cli(key, "build", "get", build["id"]))
 
+    def new_key(self, name):
+        """An RSA-3072 key with exponent 3 made by openssl: (private, public) PEM paths."""
+        private = os.path.join(self.work, name + ".pem")
+        public = os.path.join(self.work, name + ".pub.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:3072", "-pkeyopt", "rsa_keygen_pubexp:3", "-out",
+                        private], check=True, capture_output=True)
+        subprocess.run(["openssl", "pkey", "-in", private, "-pubout", "-out", public],
+                       check=True, capture_output=True)
+        return private, public
+
+    def mrsigner_of(self, public):
+        """SHA-256 of the modulus, little-endian, as openssl prints the modulus."""
+        out = subprocess.run(["openssl", "rsa", "-pubin", "-in", public, "-noout", "-modulus"],
+                             check=True, capture_output=True, text=True).stdout
+        n = int(out.strip().split("=", 1)[1], 16)
+        return hashlib.sha256(n.to_bytes(384, "little")).hexdigest()
+
+    def test_an_offline_key_signs_builds_that_wait_for_it(self):
+        private, public = self.new_key("offline")
+        with open(public) as f:
+            key = self.api.ok("POST", "/v1/signing-keys", {"public_key_pem": f.read()},
+                              want=201)
+        self.assertEqual((key["origin"], key["state"]), ("offline", "active"))
+        self.assertEqual(key["mrsigner"], self.mrsigner_of(public))
+        app = self.app(f"{self.reg.host}/team/app:v1")
+        job = self.convert(app["id"])
+        self.assertEqual(job["result"]["state"], "awaiting_signature", job)
+        build = self.build_of(job)
+        self.assertEqual(build["state"], "awaiting_signature")
+        self.assertIsNone(build["output_digest"])
+        self.assertEqual(build["mrsigner"], key["mrsigner"])
+        self.assertEqual(self.api.ok("GET", "/v1/tasks?type=build_approval")["items"], [])
+        sig = self.api.ok("GET", f"/v1/builds/{build['id']}/sigstruct")
+        self.assertFalse(sig["signed"])
+        payload = base64.b64decode(sig["signed_bytes"])
+        self.assertEqual(payload, base64.b64decode(sig["sigstruct"])[0:128] +
+                         base64.b64decode(sig["sigstruct"])[900:1028])
+
+        # a signature by another key, or of other bytes, is refused and changes nothing
+        other, _ = self.new_key("other")
+        changed = payload[:-1] + bytes([payload[-1] ^ 1])
+        for signer, data in ((other, payload), (private, changed)):
+            with open(os.path.join(self.work, "payload"), "wb") as f:
+                f.write(data)
+            wrong = subprocess.run(["openssl", "dgst", "-sha256", "-sign", signer,
+                                    os.path.join(self.work, "payload")], check=True,
+                                   capture_output=True).stdout
+            status, _, problem = self.api.call("POST", f"/v1/builds/{build['id']}/signature",
+                                               {"signature": base64.b64encode(wrong).decode()})
+            self.assertEqual(status, 422, problem)
+            self.assertIn("does not verify", problem["errors"][0]["message"])
+        self.assertEqual(self.api.ok("GET", f"/v1/builds/{build['id']}")["state"],
+                         "awaiting_signature")
+
+        # the key's holder signs with the command line; the image is then pushed
+        apikey = self.api.ok("POST", "/v1/api-keys", {"name": "signer", "role": "operator"},
+                             want=201)["secret"]
+        signed = json.loads(self.cli(apikey, "-o", "json", "build", "sign", build["id"],
+                                     "--key", private))
+        self.assertEqual(signed["state"], "pending")
+        self.assertEqual(signed["mrenclave"], build["mrenclave"])
+        rootfs, config, _ = pull_unpacked(self.reg.host, app["output_image"].split("/", 1)[1],
+                                          self.work)
+        with open(os.path.join(rootfs, "gramine/app/entrypoint.sig"), "rb") as f:
+            pushed = f.read()
+        self.assertEqual(openssl_verify_sigstruct(pushed, self.work).returncode, 0)
+        self.assertEqual(hashlib.sha256(pushed[128:512]).hexdigest(), key["mrsigner"])
+        self.assertEqual(pushed, base64.b64decode(
+            self.api.ok("GET", f"/v1/builds/{build['id']}/sigstruct")["sigstruct"]))
+        self.assertEqual(config["config"]["Labels"]["dev.cloister.mrsigner"], key["mrsigner"])
+        tasks = self.api.ok("GET", "/v1/tasks?type=build_approval")["items"]
+        self.assertEqual([t["target"] for t in tasks], [f"build:{build['id']}"])
+        status, _, problem = self.api.call("POST", f"/v1/builds/{build['id']}/signature",
+                                           {"signature": base64.b64encode(bytes(384)).decode()})
+        self.assertEqual(status, 409, problem)
+
+    def test_keys_are_imported_and_rotated_and_old_ones_stay_listed(self):
+        private, public = self.new_key("imported")
+        status, _, problem = self.api.call("POST", "/v1/signing-keys", {
+            "private_key_pem": subprocess.run(
+                ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+                check=True, capture_output=True, text=True).stdout})
+        self.assertEqual(status, 422, problem)
+        self.assertIn("RSA-3072 with exponent 3", problem["errors"][0]["message"])
+        with open(private) as f:
+            imported = self.api.ok("POST", "/v1/signing-keys", {"private_key_pem": f.read()},
+                                   want=201)
+        self.assertNotIn("private_key_pem", imported)
+        app = self.app(f"{self.reg.host}/team/app:v1")
+        first = self.build_of(self.convert(app["id"]))
+        self.assertEqual(first["mrsigner"], self.mrsigner_of(public))
+        self.assertEqual(self.api.ok("POST", "/v1/signing-keys/rotate")["state"], "retired")
+        status, _, _ = self.api.call("POST", "/v1/signing-keys/rotate")
+        self.assertEqual(status, 409)
+        second = self.build_of(self.convert(app["id"]))
+        self.assertNotEqual(second["mrsigner"], first["mrsigner"])
+        keys = self.api.ok("GET", "/v1/signing-keys")["items"]
+        self.assertEqual([(k["mrsigner"], k["origin"], k["state"]) for k in keys],
+                         [(first["mrsigner"], "imported", "retired"),
+                          (second["mrsigner"], "generated", "active")])
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]
+        self.assertEqual(actions.count("signing_key.retire"), 1)
+        self.assertEqual(actions.count("signing_key.create"), 2)
+
     def expect_failure(self, app, words, attempts=1):
         job = self.convert(app["id"])
         self.assertEqual(job["state"], "failed", job)

@@ -32,6 +32,7 @@
 #include "sgx/gramine.h"
 #include "sgx/gramine_manifest.h"
 #include "sgx/sigstruct.h"
+#include "token.h"
 #include "toml.h"
 
 #include <openssl/crypto.h>
@@ -55,6 +56,8 @@ typedef struct conversion {
     json_t *app;                /* the app's settings, borrowed from the params */
     const char *app_id;
     const char *requested_by;
+    const char *finishing;      /* the offline-signed build this job pushes */
+    int awaiting;               /* the key is offline: stop at awaiting_signature */
     cl_sigstruct_fields sig;    /* everything but the hash, from the params */
     cv_source input, runtime;
     cv_target target;
@@ -90,6 +93,7 @@ static int read_params(conversion *c, cl_error *err)
     c->app = json_object_get(p, "app");
     c->app_id = json_string_value(json_object_get(p, "app_id"));
     c->requested_by = json_string_value(json_object_get(p, "requested_by"));
+    c->finishing = json_string_value(json_object_get(p, "build_id"));
     if (!json_is_object(c->app) || c->app_id == NULL || c->requested_by == NULL ||
         date == NULL || sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3)
         return cl_error_set(err, CL_EINVALID, "the job's parameters are incomplete");
@@ -239,18 +243,64 @@ static int measure(conversion *c, cl_error *err)
     return 0;
 }
 
+/* The SIGSTRUCT its key's holder signed (api/builds.c checked the
+ * signature), for the enclave this conversion measured again. */
+static int holder_signed(conversion *c, PGconn *conn, cl_error *err)
+{
+    const char *params[2] = { c->finishing, cl_job_account(c->j) };
+    PGresult *res = PQexecParams(conn, "SELECT translate(encode(sigstruct, 'base64'),"
+                                 " E'\\n', ''), signing_key_id FROM builds WHERE id = $1"
+                                 " AND account_id = $2 AND signed_at IS NOT NULL", 2, NULL,
+                                 params, NULL, NULL, 0);
+    uint8_t prepared[CL_SIGSTRUCT_SIZE], mine[CL_SIGSTRUCT_SIGNED_SIZE],
+            theirs[CL_SIGSTRUCT_SIGNED_SIZE], mrsigner[32], raw[CL_SIGSTRUCT_SIZE + 3];
+    size_t len = 0;
+    int rc = 0;
+
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = cl_error_set(err, CL_EUNAVAILABLE, "could not read the build: %s",
+                          PQerrorMessage(conn));
+    else if (PQntuples(res) != 1 ||
+             cl_b64_decode(raw, sizeof(raw), &len, PQgetvalue(res, 0, 0)) < 0 ||
+             len != CL_SIGSTRUCT_SIZE)
+        rc = cl_error_set(err, CL_ENOTFOUND, "build %s has no signed SIGSTRUCT", c->finishing);
+    if (rc == 0) {
+        memcpy(c->sigstruct, raw, CL_SIGSTRUCT_SIZE);
+        snprintf(c->key_id, sizeof(c->key_id), "%s", PQgetvalue(res, 0, 1));
+        cl_sigstruct_prepare(prepared, &c->sig);
+        cl_sigstruct_signed_bytes(prepared, mine);
+        cl_sigstruct_signed_bytes(c->sigstruct, theirs);
+        if ((rc = cl_sigstruct_verify(c->sigstruct, NULL, mrsigner, err)) == 0 &&
+            memcmp(mine, theirs, sizeof(mine)) != 0)
+            rc = cl_error_set(err, CL_EINVALID, "the signed SIGSTRUCT is not for the enclave "
+                              "this conversion measures (MRENCLAVE %s)", c->mrenclave);
+        cl_hex(c->mrsigner, mrsigner, 32);
+    }
+    PQclear(res);
+    return rc;
+}
+
 static int sign(conversion *c, PGconn *conn, cl_error *err)
 {
-    EVP_PKEY *key;
+    cv_key key;
     int rc;
 
     cl_job_phase(c->j, "signing");
-    if ((rc = cv_signing_key(c->j, conn, &key, c->key_id, c->mrsigner, err)) < 0)
+    if (c->finishing != NULL)
+        return holder_signed(c, conn, err);
+    if ((rc = cv_signing_key(c->j, conn, &key, err)) < 0)
         return rc;
-    rc = cl_sigstruct_sign(c->sigstruct, &c->sig, key, err);
-    EVP_PKEY_free(key);
-    if (rc == 0)
+    memcpy(c->key_id, key.id, sizeof(c->key_id));
+    memcpy(c->mrsigner, key.mrsigner, sizeof(c->mrsigner));
+    if (key.offline) {
+        cl_sigstruct_prepare(c->sigstruct, &c->sig);
+        c->awaiting = 1;
+        cl_job_log(c->j, "the account signs offline: the build awaits the signature of the key "
+                   "with MRSIGNER %s", c->mrsigner);
+    } else if ((rc = cl_sigstruct_sign(c->sigstruct, &c->sig, key.pkey, err)) == 0) {
         cl_job_log(c->j, "signed; MRSIGNER %s", c->mrsigner);
+    }
+    EVP_PKEY_free(key.pkey);
     return rc;
 }
 
@@ -395,18 +445,43 @@ static int push(conversion *c, cl_error *err)
     return 0;
 }
 
-/* The build, its approval task and their audit rows, at once. */
-static int record(conversion *c, PGconn *conn, cl_error *err)
+/* The build's approval task, and the audit row that says so. */
+static int ask_approval(conversion *c, cl_pg *db, cl_arena *a, cl_error *err)
 {
-    cl_pg db = { .conn = conn };
-    cl_arena *a = cl_arena_new(1 << 20);
     const char *account = cl_job_account(c->j);
-    char enclave_size[24], threads[16], prodid[8], svn[8], date[16], trusted[24];
+    const char *task[5] = { account, c->build_id, c->app_id, c->mrenclave, c->requested_by };
     PGresult *res;
     int rc;
 
-    if (a == NULL)
-        return cl_error_set(err, CL_ERROR, "out of memory");
+    if ((rc = cl_pg_exec(&res, db, a,
+            "INSERT INTO tasks (account_id, type, target, details, requested_by, quorum)"
+            " SELECT $1, 'build_approval', 'build:' || $2,"
+            "        jsonb_build_object('build_id', $2::text, 'app_id', $3::text,"
+            "                           'app_name', (SELECT name FROM apps WHERE id = $3::uuid),"
+            "                           'mrenclave', $4::text),"
+            "        $5, coalesce((SELECT quorum FROM approval_policies WHERE account_id = $1), 1)"
+            " RETURNING id", 5, task, err)) < 0)
+        return rc;
+    const char *link[2] = { c->build_id, PQgetvalue(res, 0, 0) };
+    if ((rc = cl_pg_exec(NULL, db, a, "UPDATE builds SET task_id = $2 WHERE id = $1", 2, link,
+                         err)) < 0)
+        return rc;
+    cl_job_log(c->j, "build %s is pending approval (task %s)", c->build_id, link[1]);
+    return cl_audit_append(db, a, err, account, c->requested_by, cl_job_id(c->j),
+                           "task.create", cl_arena_printf(a, "task:%s", link[1]),
+                           json_pack("{s:s, s:s}", "type", "build_approval", "build_id",
+                                     c->build_id));
+}
+
+/* A new build: pending with its approval task, or awaiting_signature. */
+static int insert_build(conversion *c, cl_pg *db, cl_arena *a, cl_error *err)
+{
+    const char *account = cl_job_account(c->j);
+    char enclave_size[24], threads[16], prodid[8], svn[8], date[16], trusted[24], output[700];
+    char sigstruct[2 + 2 * CL_SIGSTRUCT_SIZE + 1] = "\\x";
+    PGresult *res;
+    int rc;
+
     snprintf(enclave_size, sizeof(enclave_size), "%lld",
              (long long)json_integer_value(json_object_get(c->app, "enclave_size")));
     snprintf(threads, sizeof(threads), "%lld",
@@ -415,63 +490,84 @@ static int record(conversion *c, PGconn *conn, cl_error *err)
     snprintf(svn, sizeof(svn), "%u", c->sig.isvsvn);
     snprintf(date, sizeof(date), "%04d-%02d-%02d", c->sig.year, c->sig.month, c->sig.day);
     snprintf(trusted, sizeof(trusted), "%zu", c->trusted_files);
-    char output[700];
     snprintf(output, sizeof(output), "%s/%s:%s", c->target.host, c->target.repository,
              c->target.tag);
-    const char *row[23] = {
+    cl_hex(sigstruct + 2, c->sigstruct, CL_SIGSTRUCT_SIZE);
+    const char *row[25] = {
         account, c->app_id, cl_job_id(c->j),
         json_string_value(json_object_get(c->app, "input_image")), c->input.image.digest,
         "gramine", GRAMINE_VERSION, cl_worker.convert.gramine_image, c->runtime.image.digest,
-        output, c->output_digest, c->mrenclave, c->mrsigner, c->key_id, prodid, svn,
-        json_is_true(json_object_get(c->app, "debug")) ? "true" : "false", enclave_size,
-        threads, date, c->manifest, trusted, c->requested_by,
+        output, c->awaiting ? NULL : c->output_digest, c->mrenclave, c->mrsigner, c->key_id,
+        prodid, svn, json_is_true(json_object_get(c->app, "debug")) ? "true" : "false",
+        enclave_size, threads, date, c->manifest, trusted, c->requested_by, sigstruct,
+        c->awaiting ? "awaiting_signature" : "pending",
     };
 
-    if ((rc = cl_pg_exec(NULL, &db, a, "BEGIN", 0, NULL, err)) < 0 ||
-        (rc = cl_pg_exec(&res, &db, a,
-            "INSERT INTO builds (account_id, app_id, job_id, state, input_image, input_digest,"
+    if ((rc = cl_pg_exec(&res, db, a,
+            "INSERT INTO builds (account_id, app_id, job_id, input_image, input_digest,"
             "  runtime, runtime_version, runtime_image, runtime_digest, output_image,"
             "  output_digest, mrenclave, mrsigner, signing_key_id, isvprodid, isvsvn, debug,"
-            "  enclave_size, max_threads, sigstruct_date, manifest, trusted_files, created_by)"
-            " VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+            "  enclave_size, max_threads, sigstruct_date, manifest, trusted_files, created_by,"
+            "  sigstruct, state, signed_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
             "  $15::int, $16::int, $17::boolean, $18::bigint, $19::int, $20::date, $21,"
-            "  $22::int, $23)"
-            " ON CONFLICT (job_id) DO NOTHING RETURNING id", 23, row, err)) < 0)
-        goto done;
+            "  $22::int, $23, $24::bytea, $25,"
+            "  CASE WHEN $25 = 'pending' THEN now() END)"
+            " ON CONFLICT (job_id) DO NOTHING RETURNING id", 25, row, err)) < 0)
+        return rc;
     if (PQntuples(res) == 0) {          /* an earlier attempt recorded it */
         const char *job[1] = { cl_job_id(c->j) };
-        if ((rc = cl_pg_exec(&res, &db, a, "SELECT id FROM builds WHERE job_id = $1", 1, job,
+        if ((rc = cl_pg_exec(&res, db, a, "SELECT id FROM builds WHERE job_id = $1", 1, job,
                              err)) == 0)
             snprintf(c->build_id, sizeof(c->build_id), "%s", PQgetvalue(res, 0, 0));
-        goto done;
+        return rc;
     }
     snprintf(c->build_id, sizeof(c->build_id), "%s", PQgetvalue(res, 0, 0));
-    const char *task[5] = { account, c->build_id, c->app_id, c->mrenclave, c->requested_by };
-    if ((rc = cl_pg_exec(&res, &db, a,
-            "INSERT INTO tasks (account_id, type, target, details, requested_by, quorum)"
-            " SELECT $1, 'build_approval', 'build:' || $2,"
-            "        jsonb_build_object('build_id', $2::text, 'app_id', $3::text,"
-            "                           'app_name', (SELECT name FROM apps WHERE id = $3::uuid),"
-            "                           'mrenclave', $4::text),"
-            "        $5, coalesce((SELECT quorum FROM approval_policies WHERE account_id = $1), 1)"
-            " RETURNING id", 5, task, err)) < 0)
-        goto done;
-    const char *link[2] = { c->build_id, PQgetvalue(res, 0, 0) };
-    const char *task_id = link[1];
-    if ((rc = cl_pg_exec(NULL, &db, a, "UPDATE builds SET task_id = $2 WHERE id = $1", 2, link,
-                         err)) < 0 ||
-        (rc = cl_audit_append(&db, a, err, account, c->requested_by, cl_job_id(c->j),
+    if ((rc = cl_audit_append(db, a, err, account, c->requested_by, cl_job_id(c->j),
                               "build.create", cl_arena_printf(a, "build:%s", c->build_id),
                               json_pack("{s:s, s:s, s:s, s:s}", "app_id", c->app_id,
                                         "mrenclave", c->mrenclave, "mrsigner", c->mrsigner,
-                                        "output_digest", c->output_digest))) < 0 ||
-        (rc = cl_audit_append(&db, a, err, account, c->requested_by, cl_job_id(c->j),
-                              "task.create", cl_arena_printf(a, "task:%s", task_id),
-                              json_pack("{s:s, s:s}", "type", "build_approval", "build_id",
-                                        c->build_id))) < 0)
-        goto done;
-    cl_job_log(c->j, "recorded build %s, pending approval (task %s)", c->build_id, task_id);
-done:
+                                        "state", row[24]))) < 0)
+        return rc;
+    if (c->awaiting) {
+        cl_job_log(c->j, "build %s awaits its signature", c->build_id);
+        return 0;
+    }
+    return ask_approval(c, db, a, err);
+}
+
+/* An offline-signed build, pushed now: pending with its approval task. */
+static int finish_build(conversion *c, cl_pg *db, cl_arena *a, cl_error *err)
+{
+    const char *params[3] = { c->finishing, cl_job_account(c->j), c->output_digest };
+    PGresult *res;
+    int rc;
+
+    snprintf(c->build_id, sizeof(c->build_id), "%s", c->finishing);
+    if ((rc = cl_pg_exec(&res, db, a,
+            "UPDATE builds SET state = 'pending', output_digest = $3"
+            " WHERE id = $1 AND account_id = $2 AND state = 'awaiting_signature'"
+            " RETURNING id", 3, params, err)) < 0 || PQntuples(res) == 0)
+        return rc;                      /* 0 rows: an earlier attempt did it */
+    if ((rc = cl_audit_append(db, a, err, cl_job_account(c->j), c->requested_by,
+                              cl_job_id(c->j), "build.push",
+                              cl_arena_printf(a, "build:%s", c->build_id),
+                              json_pack("{s:s}", "output_digest", c->output_digest))) < 0)
+        return rc;
+    return ask_approval(c, db, a, err);
+}
+
+/* The build, its approval task and their audit rows, at once. */
+static int record(conversion *c, PGconn *conn, cl_error *err)
+{
+    cl_pg db = { .conn = conn };
+    cl_arena *a = cl_arena_new(1 << 20);
+    int rc;
+
+    if (a == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    if ((rc = cl_pg_exec(NULL, &db, a, "BEGIN", 0, NULL, err)) == 0)
+        rc = c->finishing ? finish_build(c, &db, a, err) : insert_build(c, &db, a, err);
     if (rc == 0)
         rc = cl_pg_exec(NULL, &db, a, "COMMIT", 0, NULL, err);
     else
@@ -518,16 +614,18 @@ int cl_convert_run(cl_job *j, json_t **result, cl_error *err)
         (rc = measure(&c, err)) < 0 ||
         (rc = cl_job_db(&conn, err)) < 0 ||
         (rc = sign(&c, conn, err)) < 0 ||
-        (rc = files_layer(&c, err)) < 0 ||
-        (rc = output_config(&c, err)) < 0 ||
-        (rc = output_manifest(&c, err)) < 0 ||
-        (rc = push(&c, err)) < 0 ||
+        (!c.awaiting && ((rc = files_layer(&c, err)) < 0 ||
+                         (rc = output_config(&c, err)) < 0 ||
+                         (rc = output_manifest(&c, err)) < 0 ||
+                         (rc = push(&c, err)) < 0)) ||
         (rc = record(&c, conn, err)) < 0)
         goto done;
     cl_job_progress(j, 100);
-    *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "build_id", c.build_id,
+    *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:i}", "build_id", c.build_id,
+                        "state", c.awaiting ? "awaiting_signature" : "pending",
                         "mrenclave", c.mrenclave, "mrsigner", c.mrsigner,
-                        "input_digest", c.input.image.digest, "output_digest", c.output_digest,
+                        "input_digest", c.input.image.digest,
+                        "output_digest", c.awaiting ? NULL : c.output_digest,
                         "output_image", json_string_value(json_object_get(c.app,
                                                                           "output_image")),
                         "trusted_files", (int)c.trusted_files);

@@ -70,9 +70,15 @@ int cv_push_memory(cv_target *t, const char *digest, const void *data, size_t le
 
 /* ---- the account's signing key (keys.c) -------------------------------- */
 
-/* The account's active key, generated (and audited) on first use.  *key
- * lives only in this process; EVP_PKEY_free it. */
-int cv_signing_key(cl_job *j, PGconn *conn, EVP_PKEY **key, char id[37], char mrsigner[65],
-                   cl_error *err);
+typedef struct cv_key {
+    EVP_PKEY *pkey;             /* private, or public only when offline */
+    int offline;                /* its holder signs: builds await the signature */
+    char id[37];
+    char mrsigner[65];
+} cv_key;
+
+/* The account's active key, generated (and audited) on first use.  The
+ * private key lives only in this process; EVP_PKEY_free key->pkey. */
+int cv_signing_key(cl_job *j, PGconn *conn, cv_key *key, cl_error *err);
 
 #endif
