@@ -414,3 +414,11 @@ int cl_pg_exec(PGresult **out, cl_pg *c, cl_arena *a, const char *sql,
         PQclear(res);
     return 0;
 }
+
+void cl_pg_close(cl_pg *c)
+{
+    stmts_free(c->stmts);
+    c->stmts = NULL;
+    PQfinish(c->conn);
+    c->conn = NULL;
+}

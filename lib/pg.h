@@ -77,6 +77,12 @@ int cl_pg_exec(PGresult **out, cl_pg *c, cl_arena *a, const char *sql,
 int cl_pg_connect(PGconn **out, const char *conninfo,
                   const char *application_name, cl_error *err);
 
+/* Close a connection of one's own (cl_pg_connect's, put in a cl_pg with
+ * no pool so that cl_pg_exec prepares its statements once): the prepared
+ * statements' bookkeeping and the connection.  One cl_pg per connection:
+ * two would prepare under the same names. */
+void cl_pg_close(cl_pg *c);
+
 /* The code for a failed result on conn (SQLSTATE mapping); used by
  * cl_pg_exec and by callers that must use PQexec (migration scripts). */
 int cl_pg_result_error(PGconn *conn, const PGresult *res, const char *sql,

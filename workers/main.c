@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -191,7 +192,7 @@ static int start(worker *w, slot *s, cl_claim *claimed)
 
 /* ---- settling an attempt when its child is gone ----------------------------- */
 
-static void settle(worker *w, slot *s, int status)
+static void settle(worker *w, slot *s, int status, const struct rusage *usage)
 {
     report_ctx ctx = { w, s };
     cl_outcome outcome;
@@ -234,9 +235,14 @@ static void settle(worker *w, slot *s, int status)
                               w->stopping ? NULL : w->kinds, &next, &found, &err) < 0)
         cl_log_error("could not settle job %s: %s", s->claim.id, err.message);
     cl_log_kv(outcome == CL_OUTCOME_SUCCEEDED ? CL_LOG_DEBUG : CL_LOG_INFO,
-              json_pack("{s:s, s:s, s:i, s:s}", "job", s->claim.id, "kind", s->claim.kind,
-                        "attempt", s->claim.attempt, "outcome",
-                        outcome == CL_OUTCOME_SUCCEEDED ? "succeeded" : why),
+              json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I}", "job", s->claim.id,
+                        "kind", s->claim.kind, "attempt", s->claim.attempt, "outcome",
+                        outcome == CL_OUTCOME_SUCCEEDED ? "succeeded" : why,
+                        "ms", (json_int_t)(now_ms() - s->started_ms),
+                        "cpu_ms", (json_int_t)((usage->ru_utime.tv_sec + usage->ru_stime.tv_sec)
+                                               * 1000 + (usage->ru_utime.tv_usec +
+                                                         usage->ru_stime.tv_usec) / 1000),
+                        "peak_rss_kib", (json_int_t)usage->ru_maxrss),
               "attempt ended");
     cl_error_clear(&err);
     json_decref(s->result);
@@ -248,13 +254,14 @@ static void settle(worker *w, slot *s, int status)
 
 static void reap_children(worker *w)
 {
+    struct rusage usage;
     int status;
     pid_t pid;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    while ((pid = wait4(-1, &status, WNOHANG, &usage)) > 0)
         for (int i = 0; i < w->cfg.slots; i++)
             if (w->slots[i].busy && w->slots[i].child.pid == pid)
-                settle(w, &w->slots[i], status);
+                settle(w, &w->slots[i], status, &usage);
 }
 
 /* ---- claiming, heartbeats, limits ------------------------------------------- */

@@ -2,13 +2,13 @@
 //
 // The daemon answers every page path with index.html (the SPA fallback), so
 // the address bar always holds a real page URL: /accounts, /members,
-// /api-keys, /audit?action=..., /apps/<id>/edit, /jobs/<id>, /login. A page
-// marked `sub` also owns the paths under its own (/apps/new, /apps/<id>):
-// ctx.sub holds their segments, and the page decides what they show. Links
-// are ordinary <a href>s; a click on one that leads to a page of ours is
-// taken over (History API) instead of reloading, and back and forward
-// re-render from the URL. Query strings are state: the audit and job filters
-// live there, so a filtered view can be shared.
+// /api-keys, /audit?action=..., /apps/<id>/edit, /builds/<id>, /jobs/<id>,
+// /login. A page marked `sub` also owns the paths under its own (/apps/new,
+// /apps/<id>): ctx.sub holds their segments, and the page decides what they
+// show. Links are ordinary <a href>s; a click on one that leads to a page of
+// ours is taken over (History API) instead of reloading, and back and
+// forward re-render from the URL. Query strings are state: the audit, job
+// and build filters live there, so a filtered view can be shared.
 //
 // The shell is the header (product, navigation, account switcher, the
 // signed-in person, sign-out) and a main area each page renders into. What
@@ -27,6 +27,7 @@ import { clearNotice, errorPanel, errorText, h, notify, pageHeading, roleBadge }
 export const PAGES = [
   { path: '/accounts', title: 'Accounts', load: () => import('./accounts.js') },
   { path: '/apps', title: 'Apps', account: true, sub: true, load: () => import('./apps.js') },
+  { path: '/builds', title: 'Builds', account: true, sub: true, load: () => import('./builds.js') },
   { path: '/registries', title: 'Registries', account: true, sub: true,
     load: () => import('./registries.js') },
   { path: '/jobs', title: 'Jobs', account: true, sub: true, load: () => import('./jobs.js') },
@@ -52,6 +53,8 @@ const ABILITIES = {
   'account.write': ['admin'],
   'apps.write': ['admin', 'operator'],
   'images.inspect': ['admin', 'operator'],
+  'builds.create': ['admin', 'operator'],
+  'builds.deprecate': ['admin'],
   'registries.write': ['admin', 'operator'],
   'jobs.cancel': ['admin', 'operator'],
   'tasks.decide': ['admin'],

@@ -14,18 +14,26 @@
 // The domains an app may reach need approving (/tasks): the app's page shows
 // which are approved and which still wait, with their approvals so far.
 //
+// "Convert" on the app's page asks for a build (POST /v1/apps/{id}/builds)
+// and follows its convert job live there, as the inspection below does;
+// once it succeeds, the new build is a link away (/builds/<id>). A
+// conversion still running when the page opens is followed too. The page
+// lists the app's latest builds, each linking to its own page.
+//
 // "Create from an image": the create page inspects a reference (POST
 // /v1/images/inspect, optionally through one of the account's registries),
 // follows the image.inspect job live, shows what the image says, and fills
 // the form from it: the input image pinned to the digest it resolved to, the
 // entrypoint and arguments from the image's config.
 import * as api from './api.js';
-import { followJob, inspectionFacts } from './jobs.js';
+import { buildStateBadge, shortHash } from './builds.js';
+import { ENDED, followJob, inspectionFacts } from './jobs.js';
 import { busy, checkboxField, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
          errorText, facts, field, fieldset, formatBytes, formMessage, h, notify, pageHeading,
          showFormError, time } from './ui.js';
 
 const DEFAULTS = { enclave_size: 536870912, max_threads: 16, isvprodid: 0, isvsvn: 0 };
+const RECENT_BUILDS = 5;
 const UNITS = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
 export async function render(ctx) {
@@ -319,11 +327,25 @@ async function renderApp(ctx, id) {
   const { body: app, etag } = loaded;
   // What became of each domain's approval: the latest task for it (the
   // list is newest first, and cannot be asked for one app's tasks only).
-  const tasks = await api.getAll('/v1/tasks', { query: { type: 'domain_approval' }, max: 2000 })
-    .catch(() => []);
+  // With it, the app's latest builds and its conversions still running.
+  const [tasks, builds, conversions] = await Promise.all([
+    api.getAll('/v1/tasks', { query: { type: 'domain_approval' }, max: 2000 }).catch(() => []),
+    recentBuilds(app),
+    api.getPage('/v1/jobs', { query: { kind: 'convert', target: `app:${app.id}` }, limit: 20 })
+      .then((page) => page.items.filter((j) => !ENDED.has(j.state)), () => []),
+  ]);
   if (!ctx.current()) return null;
   ctx.setTitle(app.name);
   const canWrite = ctx.can('apps.write');
+  const followers = new Set();
+  const convertArea = h('div', { class: 'result-area', 'aria-label': 'Conversions' });
+  const buildsHolder = h('div');
+  const drawBuilds = (page) => buildsHolder.replaceChildren(buildsTable(ctx, app, page));
+  drawBuilds(builds);
+  const follow = (job) => followConversion(ctx, app, job, convertArea, followers, async () => {
+    const page = await recentBuilds(app);
+    if (ctx.current()) drawBuilds(page);
+  });
   const latest = new Map();
   for (const t of tasks) {
     if (t.details && t.details.app_id === app.id && !latest.has(t.details.domain)) latest.set(t.details.domain, t);
@@ -362,7 +384,9 @@ async function renderApp(ctx, id) {
       });
     });
     ctx.main.append(h('div', { class: 'page-actions' },
-      h('a', { href: `/apps/${app.id}/edit`, class: 'button button-primary' }, 'Edit'), remove));
+      h('a', { href: `/apps/${app.id}/edit`, class: 'button button-primary' }, 'Edit'),
+      ctx.can('builds.create') ? convertButton(app, follow) : null,
+      remove));
   }
 
   const pinned = /@sha256:[0-9a-f]{64}$/.test(app.input_image);
@@ -389,7 +413,10 @@ async function renderApp(ctx, id) {
   }
   const approved = app.approved_domains;
   const pending = app.allowed_domains.filter((d) => !approved.includes(d));
+  // Oldest first, so that the newest ends on top.
+  conversions.reverse().forEach(follow);
   ctx.main.append(
+    section('Builds', convertArea, buildsHolder),
     section('Images', facts([
       ['Input image', h('span', { class: 'reference-line' }, h('code', { class: 'reference', dataset: { field: 'input_image' } }, app.input_image),
         pinned ? h('span', { class: 'badge badge-active' }, 'Pinned to a digest') : null)],
@@ -433,7 +460,79 @@ async function renderApp(ctx, id) {
       ['Changed', time(app.updated_at)],
       ['ID', h('code', {}, app.id)],
     ])));
-  return follower ? () => follower.stop() : null;
+  if (follower) followers.add(follower);
+  return () => followers.forEach((f) => f.stop());
+}
+
+/* The app's latest builds: a page of GET /v1/apps/{id}/builds, or the error. */
+function recentBuilds(app) {
+  return api.getPage(`/v1/apps/${encodeURIComponent(app.id)}/builds`, { limit: RECENT_BUILDS })
+    .catch((err) => err);
+}
+
+function buildsTable(ctx, app, page) {
+  if (page instanceof Error) {
+    return h('p', { class: 'job-error' }, `Could not load the builds. ${errorText(page)}`);
+  }
+  return h('div', {},
+    dataTable({
+      caption: `The latest builds of ${app.name}`,
+      columns: [{ label: 'Build' }, { label: 'State' }, { label: 'Created' }],
+      rows: page.items.map((b) => {
+        const cells = [
+          h('a', { href: `/builds/${b.id}`, 'aria-label': `Build ${b.id.slice(0, 8)}, MRENCLAVE ${b.mrenclave.slice(0, 16)}` },
+            shortHash(b.mrenclave)),
+          buildStateBadge(b),
+          time(b.created_at),
+        ];
+        cells.attrs = { dataset: { buildId: b.id, state: b.state } };
+        return cells;
+      }),
+      empty: ctx.can('builds.create') ? 'No builds yet. Convert the app to make one.' : 'No builds yet.',
+    }),
+    page.items.length
+      ? h('p', { class: 'list-footer' }, h('a', { href: `/builds?app_id=${app.id}` }, `All builds of ${app.name}`))
+      : null);
+}
+
+/* Convert: ask for a build and hand its job to `follow`. */
+function convertButton(app, follow) {
+  const button = h('button', { type: 'button', class: 'button button-secondary' }, 'Convert');
+  button.addEventListener('click', () => busy(button, async () => {
+    try {
+      follow(await api.post(`/v1/apps/${encodeURIComponent(app.id)}/builds`, undefined, { idempotent: true }));
+    } catch (err) {
+      notify(`Could not convert ${app.name}. ${errorText(err)}`, 'error');
+    }
+  }, 'Starting…'));
+  return button;
+}
+
+/* Follow a convert job in `area` until it ends: then a link to the build it
+ * made, or its error (followJob shows it), and `onEnd`. */
+function followConversion(ctx, app, job, area, followers, onEnd) {
+  const follower = followJob(job, { alive: ctx.current, events: true, title: `Converting ${app.name}` });
+  followers.add(follower);
+  const outcome = h('div', { class: 'panel-actions', hidden: true });
+  area.prepend(h('div', { class: 'panel job-panel convert-panel' }, follower.element, outcome));
+  follower.done.then((j) => {
+    followers.delete(follower);
+    if (!ctx.current()) return;
+    if (j.state === 'succeeded' && j.result && j.result.build_id) {
+      outcome.replaceChildren(
+        h('a', { href: `/builds/${j.result.build_id}`, class: 'button button-primary' }, 'View build'),
+        h('span', { class: 'hint' }, ' MRENCLAVE ', shortHash(j.result.mrenclave)));
+      outcome.hidden = false;
+      notify(`${app.name} was converted.`);
+    } else {
+      notify(`The conversion of ${app.name} ${j.state === 'canceled' ? 'was canceled' : 'failed'}` +
+             `${j.error ? `: ${j.error}` : ''}.`, 'error');
+    }
+    onEnd(j);
+  }, (err) => {
+    followers.delete(follower);
+    if (ctx.current()) notify(`Could not follow the conversion of ${app.name}. ${errorText(err)}`, 'error');
+  });
 }
 
 /* ---- create ------------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 // tasks.js - approvals (/tasks): the tasks waiting for the account's admins,
 // and the approval policy.
 //
-// GET /v1/tasks lists the tasks (a domain an app wants to reach, ...). The
+// GET /v1/tasks lists the tasks (a domain an app wants to reach, a build to
+// approve, linked to its page where its measurements are, ...). The
 // page shows the pending ones first, oldest first, then the decided and
 // expired ones, newest first. A task is approved once as many distinct
 // admins as its quorum approve it; one denial ends it. Admins, signed in,
@@ -88,6 +89,7 @@ export async function render(ctx) {
 function title(t) {
   const d = t.details || {};
   if (t.type === 'domain_approval') return `${d.domain} for ${d.app_name}`;
+  if (t.type === 'build_approval' && d.build_id) return `Build ${d.build_id.slice(0, 8)} of ${d.app_name}`;
   return TYPES[t.type] || t.type;
 }
 
@@ -97,6 +99,13 @@ function what(t) {
     return h('p', { class: 'task-what' }, 'The app ',
       d.app_id ? h('a', { href: `/apps/${d.app_id}` }, d.app_name) : d.app_name,
       ' wants to reach ', h('code', {}, d.domain), '.');
+  }
+  if (t.type === 'build_approval' && d.build_id) {
+    return h('p', { class: 'task-what' }, 'A build of the app ',
+      d.app_id ? h('a', { href: `/apps/${d.app_id}` }, d.app_name) : d.app_name,
+      ', MRENCLAVE ', h('code', { class: 'hash' }, d.mrenclave), '. ',
+      h('a', { href: `/builds/${d.build_id}`, class: 'build-link' }, 'See the build'),
+      ' for its measurements, images and trusted files.');
   }
   return facts(Object.entries(d).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
 }

@@ -146,12 +146,18 @@ export class Daemon {
   }
 }
 
-/* A cloister-worker on a daemon's database, with its key-encryption key. */
+/* A cloister-worker on a daemon's database, with its key-encryption key.
+ * `runtimeRegistry` names the plain-HTTP registry holding the stand-in
+ * Gramine runtime that convert jobs merge in (Registry.pushConvertImages). */
 export class Worker {
-  constructor(daemon, { name = 'e2e-worker', args = ['--slots=2', '--poll-interval=1', '--grace=2'] } = {}) {
+  constructor(daemon, { name = 'e2e-worker', args = ['--slots=2', '--poll-interval=1', '--grace=2'],
+                        runtimeRegistry = null } = {}) {
     this.daemon = daemon;
     this.name = name;
-    this.args = args;
+    this.args = runtimeRegistry
+      ? [...args, `--gramine-image=${runtimeRegistry}/gramine/runtime:1.9`,
+         `--insecure-registries=${runtimeRegistry}`]
+      : args;
     this.proc = null;
   }
 
@@ -242,6 +248,17 @@ export class Registry {
       headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' },
     });
     return res.headers.get('docker-content-digest');
+  }
+
+  /* The images the conversion tests convert (tests/peers/convert_images.py):
+   * HOST/gramine/runtime:1.9, a stand-in Gramine runtime, and
+   * HOST/team/app:v1, a shell-script app (entrypoint /app/hello.sh) on a
+   * static busybox. Answers their references, {runtime, app}. The app's tag
+   * is the one push() uses too: a registry holds one or the other. */
+  async pushConvertImages() {
+    const { stdout } = await run('python3', [path.join(SOURCE_DIR, 'tests', 'peers', 'convert_images.py'),
+                                             this.host], { timeout: 120_000 });
+    return JSON.parse(stdout);
   }
 
   async stop() {

@@ -1,6 +1,7 @@
 // The portal in a real browser: headless Chromium against a cloisterd of
-// its own, with a cloister-worker running its jobs and a docker-registry on
-// loopback holding an image (see harness.mjs). Each test checks what a person sees, the exact
+// its own, with a cloister-worker running its jobs and two docker-registries
+// on loopback, one holding an image to inspect, the other the images to
+// convert (see harness.mjs). Each test checks what a person sees, the exact
 // texts included, and what the server then holds, through the REST API; and
 // that the page logged no console error, page error or CSP violation it did
 // not provoke on purpose. Each test leaves a screenshot in
@@ -15,6 +16,7 @@ let daemon;
 let worker;
 let registry;       // docker-registry with team/app:v1 (entrypoint /usr/bin/app)
 let imageDigest;
+let images;         // docker-registry for conversions: the Gramine runtime the worker merges in
 let admin;          // the instance administrator's own REST session
 let acme;
 let globex;
@@ -23,7 +25,7 @@ let globex;
 // question. Every test that opens the sign-in page expects it.
 const BOOT_401 = { status: 401, path: '/v1/me' };
 
-const ALL_PAGES = ['Accounts', 'Apps', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members',
+const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members',
                    'API keys', 'Audit'];
 
 before(async () => {
@@ -32,13 +34,17 @@ before(async () => {
   await admin.login(ADMIN_EMAIL, daemon.adminPassword);
   acme = await admin.createAccount('acme');
   globex = await admin.createAccount('globex');
-  [worker, registry] = await Promise.all([new Worker(daemon).start(), new Registry().start()]);
-  imageDigest = await registry.push('team/app:v1');
+  [registry, images] = await Promise.all([new Registry().start(), new Registry().start()]);
+  [worker, imageDigest] = await Promise.all([
+    new Worker(daemon, { runtimeRegistry: images.host }).start(),
+    registry.push('team/app:v1'),
+  ]);
 });
 
 after(async () => {
   if (worker) await worker.stop();
   if (registry) await registry.stop();
+  if (images) await images.stop();
   if (daemon) await daemon.stop();
 });
 
@@ -525,6 +531,8 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
   }
   await api.ok('POST', '/v1/api-keys', { name: unique('visible'), role: 'operator' }, 201);
   await api.ok('POST', '/v1/registries', { name: unique('roles'), host: 'registry.example.com' }, 201);
+  const app = await api.ok('POST', '/v1/apps', { name: unique('roles'), input_image: 'nginx:1.25',
+                                                 output_image: 'registry.example.com/acme/roles' }, 201);
   // A job no worker takes for an hour: still cancellable.
   const held = await enqueueNoop(acme, { ms: 0 }, { runAfter: '1 hour' });
 
@@ -532,7 +540,7 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await signIn(page, people.operator.email, people.operator.password, { next: '/members' });
     await settled(page, 'Members');
     assert.deepEqual(await texts(page.locator('#nav a')),
-                     ['Accounts', 'Apps', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members']);
+                     ['Accounts', 'Apps', 'Builds', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members']);
     assert.equal(await page.getByRole('button', { name: 'Add member' }).count(), 0);
     assert.equal(await page.locator('main tbody select, main tbody button').count(), 0);
     assert.equal(await page.locator('main .note').textContent(),
@@ -548,6 +556,9 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await page.locator('#nav').getByRole('link', { name: 'Apps' }).click();
     await settled(page, 'Apps');
     assert.equal(await page.getByRole('link', { name: 'New app' }).count(), 1);
+    await page.goto(`/apps/${app.id}`);
+    await settled(page, app.name);
+    assert.equal(await page.getByRole('button', { name: 'Convert' }).count(), 1);
     await page.locator('#nav').getByRole('link', { name: 'Registries' }).click();
     await settled(page, 'Registries');
     assert.equal(await page.getByRole('button', { name: 'Add registry' }).count(), 1);
@@ -581,6 +592,10 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     assert.equal(await page.getByRole('link', { name: 'New app' }).count(), 0);
     assert.equal(await page.locator('main .note').textContent(),
                  'Only the account’s operators and admins can create or change apps.');
+    await page.goto(`/apps/${app.id}`);
+    await settled(page, app.name);
+    assert.equal(await page.getByRole('button', { name: 'Convert' }).count(), 0);
+    assert.equal(await page.locator('section[aria-labelledby="app-builds"] .empty').textContent(), 'No builds yet.');
     await page.locator('#nav').getByRole('link', { name: 'Registries' }).click();
     await settled(page, 'Registries');
     assert.ok(await page.locator('main tbody tr').count() >= 1);
@@ -1026,7 +1041,7 @@ test('follows a job live: progress, phase, events, attempts and result', async (
     const w = page.locator('main tbody tr', { hasText: 'e2e-worker' });
     assert.equal(await w.locator('.badge-alive').textContent(), 'Alive');
     assert.equal(await w.locator('td[data-label="Slots"]').textContent(), '2');
-    assert.deepEqual(await texts(w.locator('.kind')), ['noop', 'registry.check', 'image.inspect']);
+    assert.deepEqual(await texts(w.locator('.kind')), ['noop', 'registry.check', 'image.inspect', 'convert']);
   });
 });
 
@@ -1054,6 +1069,228 @@ test('cancels a long job and sees it stop', async () => {
   });
 });
 
+/* The job `id`, once it has ended. */
+async function jobEnded(api, id) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const job = await api.ok('GET', `/v1/jobs/${id}`);
+    if (['succeeded', 'failed', 'canceled'].includes(job.state)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} did not end: ${JSON.stringify(job)}\n${worker.output()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/* A build's facts as shown: {term: text}. */
+async function shownFacts(section) {
+  return Object.fromEntries(await section.locator('.facts dt').evaluateAll((dts) =>
+    dts.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+}
+
+test('converts an app and shows the build\'s measurements', async () => {
+  const { account, api } = await accountWithPeople('builds', []);
+  const refs = await images.pushConvertImages();
+  await api.ok('POST', '/v1/registries', { name: 'local', host: images.host, tls: false }, 201);
+  const name = unique('hello');
+  const app = await api.ok('POST', '/v1/apps', {
+    name, input_image: refs.app, output_image: `${images.host}/out/${name}:v1`,
+    enclave_size: 268435456, max_threads: 8,
+  }, 201);
+  let second;
+
+  await inBrowser('build', async (page) => {
+    await signInAdmin(page);
+    await page.getByLabel('Account', { exact: true }).selectOption({ label: account.name });
+    await notice(page, `Now acting in ${account.name} as admin.`);
+    await page.goto(`/apps/${app.id}`);
+    await settled(page, name);
+    const builds = page.locator('section[aria-labelledby="app-builds"]');
+    assert.equal(await builds.locator('.empty').textContent(), 'No builds yet. Convert the app to make one.');
+
+    // Convert: the job followed live on the app's page, to the build it made.
+    await clearNotices(page);
+    await page.getByRole('button', { name: 'Convert' }).click();
+    const panel = page.locator('.convert-panel');
+    await panel.locator('.job-follow').waitFor();
+    assert.equal(await panel.locator('.job-follow-title').textContent(), `Converting ${name}`);
+    await panel.locator('.job-follow[data-state="succeeded"]').waitFor({ timeout: 120_000 });
+    await notice(page, `${name} was converted.`);
+    const job = await api.ok('GET', `/v1/jobs/${await panel.locator('.job-follow').getAttribute('data-job-id')}`);
+    assert.deepEqual([job.kind, job.target, job.state], ['convert', `app:${app.id}`, 'succeeded']);
+    const buildId = job.result.build_id;
+    const build = await api.ok('GET', `/v1/builds/${buildId}`);
+    const short = buildId.slice(0, 8);
+    assert.equal(await progressValue(panel.locator('progress')), 100);
+    assert.ok((await texts(panel.locator('.event-is-log .event-text'))).some((t) => t.includes(`build ${buildId}`)),
+              'no event names the build');
+    const view = panel.getByRole('link', { name: 'View build' });
+    assert.equal(await view.getAttribute('href'), `/builds/${buildId}`);
+    // The app's builds, with the new one.
+    const row = builds.locator(`tbody tr[data-build-id="${buildId}"]`);
+    await row.waitFor();
+    assert.deepEqual(await texts(row.locator('td').first().locator('code')), [`${build.mrenclave.slice(0, 16)}…`]);
+    assert.equal(await row.locator('td[data-label="State"]').textContent(), 'Pending');
+    await page.screenshot({ path: shotPath('build-converted'), fullPage: true });
+
+    await view.click();
+    await settled(page, `Build of ${name}`);
+    assert.equal(new URL(page.url()).pathname, `/builds/${buildId}`);
+    assert.equal(await page.title(), `${name} ${short} · Builds · ${account.name} · Cloister`);
+
+    // The measurements the server holds, and the signing key's MRSIGNER.
+    const [key] = await api.all('/v1/signing-keys');
+    assert.equal(key.mrsigner, build.mrsigner);
+    assert.match(build.mrenclave, /^[0-9a-f]{64}$/);
+    assert.equal(await page.locator('input[data-field="mrenclave"]').inputValue(), build.mrenclave);
+    assert.equal(await page.locator('input[data-field="mrsigner"]').inputValue(), build.mrsigner);
+    assert.equal(await page.locator('input[data-field="pull"]').inputValue(),
+                 `${build.output_image}@${build.output_digest}`);
+    assert.equal(build.output_image, app.output_image);
+    const enclave = await shownFacts(page.locator('section[aria-labelledby="build-enclave-title"]'));
+    assert.deepEqual(enclave, {
+      'Product ID (ISVPRODID)': '0', 'Security version (ISVSVN)': '0', Debug: 'No',
+      Size: '256 MiB (268,435,456 bytes)', Threads: '8', 'SIGSTRUCT date': build.sigstruct_date,
+    });
+    const shownImages = await shownFacts(page.locator('section[aria-labelledby="build-images-title"]'));
+    assert.deepEqual([shownImages['Input image'], shownImages['Input digest'], shownImages['Output digest'],
+                      shownImages.Runtime, shownImages['Runtime image'], shownImages['Runtime digest']],
+                     [refs.app, build.input_digest, build.output_digest, 'Gramine 1.9', build.runtime_image,
+                      build.runtime_digest]);
+    assert.equal(build.runtime_image, refs.runtime);
+    assert.equal((await shownFacts(page.locator('section[aria-labelledby="build-measurements-title"]')))['Signing key'],
+                 `${key.id.slice(0, 8)} (generated by Cloister, active)`);
+
+    // Copying: to the clipboard, or, without one, the text selected.
+    await page.getByRole('button', { name: 'Copy MRENCLAVE' }).click();
+    const copied = page.locator('.copy-row:has(input[data-field="mrenclave"]) .copy-status');
+    await copied.getByText('Copied.').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), build.mrenclave);
+    await page.evaluate(() => Object.defineProperty(navigator, 'clipboard', { value: undefined }));
+    await page.getByRole('button', { name: 'Copy MRSIGNER' }).click();
+    assert.equal(await page.locator('.copy-row:has(input[data-field="mrsigner"]) .copy-status').textContent(),
+                 'Copying failed: select the MRSIGNER and copy it yourself.');
+    assert.deepEqual(await page.evaluate(() => {
+      const el = document.activeElement;
+      return [el.dataset.field, el.value.slice(el.selectionStart, el.selectionEnd)];
+    }), ['mrsigner', build.mrsigner]);
+
+    // The trusted files, as the manifest lists them, and the filter.
+    const manifest = await api.ok('GET', `/v1/builds/${buildId}/manifest`);
+    const hello = manifest.trusted_files.find((f) => f.uri === 'file:/app/hello.sh');
+    assert.ok(hello, 'the manifest does not trust /app/hello.sh');
+    assert.equal(manifest.trusted_files.length, build.trusted_files);
+    const files = page.locator('.trusted-files tbody tr');
+    assert.equal(await files.count(), build.trusted_files);
+    assert.equal(await page.locator('#build-files-title').textContent(), `Trusted files (${build.trusted_files})`);
+    assert.deepEqual(await texts(page.locator('.trusted-files tr[data-path="/app/hello.sh"] td')),
+                     ['/app/hello.sh', hello.sha256]);
+    assert.match(hello.sha256, /^[0-9a-f]{64}$/);
+    await page.getByLabel('Filter the files').fill('hello');
+    await page.waitForFunction(() => document.querySelectorAll('.trusted-files tbody tr').length === 1);
+    assert.equal(await page.locator('section[aria-labelledby="build-files-title"] .list-summary').textContent(),
+                 `1 of ${build.trusted_files} trusted files match “hello”.`);
+    await page.getByLabel('Filter the files').fill(hello.sha256.slice(10, 30));
+    assert.deepEqual(await texts(files.locator('td:first-child')), ['/app/hello.sh']);
+    await page.getByLabel('Filter the files').fill('no-such-file');
+    assert.equal(await page.locator('.trusted-files .empty').textContent(), 'No trusted file matches the filter.');
+
+    // The manifest, folded away until asked for.
+    const pre = page.locator('details.manifest pre');
+    assert.equal(await pre.isVisible(), false);
+    await page.locator('details.manifest summary').click();
+    assert.equal(await pre.isVisible(), true);
+    assert.equal(await pre.textContent(), manifest.manifest);
+
+    // Pending, with its task; approving it there makes it approved.
+    const state = page.locator('section[aria-labelledby="build-state-title"]');
+    assert.equal(await state.locator('.badge-build').textContent(), 'Pending');
+    const taskLink = state.locator('a.task-link');
+    assert.equal(await taskLink.textContent(), 'Waiting for approval: 0 of 1 approval');
+    assert.equal(await taskLink.getAttribute('href'), `/tasks#task-${build.task_id}`);
+    assert.equal(await page.getByRole('button', { name: 'Deprecate' }).count(), 0);
+    await page.screenshot({ path: shotPath('build-pending'), fullPage: true });
+    await taskLink.click();
+    await settled(page, 'Approvals');
+    const card = page.locator(`#task-${build.task_id}`);
+    assert.equal(await card.locator('h3').textContent(), `Build ${short} of ${name}`);
+    assert.equal(await card.locator('.task-what').textContent(),
+                 `A build of the app ${name}, MRENCLAVE ${build.mrenclave}. See the build for its measurements, ` +
+                 'images and trusted files.');
+    await card.getByRole('button', { name: `Approve Build ${short} of ${name}` }).click();
+    await notice(page, `Approved: Build ${short} of ${name}.`);
+    assert.equal((await api.ok('GET', `/v1/builds/${buildId}`)).state, 'approved');
+    await page.locator(`section[aria-labelledby="decided-title"] #task-${build.task_id}`)
+      .getByRole('link', { name: 'See the build' }).click();
+    await settled(page, `Build of ${name}`);
+    await page.reload();
+    await settled(page, `Build of ${name}`);
+    assert.equal(await state.locator('.badge-build').textContent(), 'Approved');
+    assert.equal(await state.locator('a.task-link').textContent(), 'The approval task');
+
+    // Deprecating asks first, with the reason, which the audit log keeps.
+    await page.getByLabel('Reason').fill('superseded by a fixed image');
+    await page.getByRole('button', { name: 'Deprecate', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    assert.equal(await dialog.locator('h2').textContent(), `Deprecate this build of ${name}?`);
+    await dialog.getByRole('button', { name: 'Deprecate build' }).click();
+    await notice(page, `The build ${short} of ${name} was deprecated.`);
+    assert.equal(await state.locator('.badge-build').textContent(), 'Deprecated');
+    assert.equal(await page.getByRole('button', { name: 'Deprecate', exact: true }).count(), 0);
+    const deprecated = await api.ok('GET', `/v1/builds/${buildId}`);
+    assert.equal(deprecated.state, 'deprecated');
+    assert.ok(deprecated.deprecated_at);
+    const [event] = await api.all(`/v1/audit?action=build.deprecate&target=build:${buildId}`);
+    assert.deepEqual(event.details, { reason: 'superseded by a fixed image', mrenclave: build.mrenclave });
+
+    // A second build, deprecated behind the page's back: the server's 409, shown.
+    const queued = await api.ok('POST', `/v1/apps/${app.id}/builds`, { date: '2026-01-15' }, 202);
+    second = await api.ok('GET', `/v1/builds/${(await jobEnded(api, queued.id)).result.build_id}`);
+    await api.ok('POST', `/v1/tasks/${second.task_id}/approve`);
+    await page.goto(`/builds/${second.id}`);
+    await settled(page, `Build of ${name}`);
+    assert.equal((await shownFacts(page.locator('section[aria-labelledby="build-enclave-title"]')))['SIGSTRUCT date'],
+                 '2026-01-15');
+    await api.ok('POST', `/v1/builds/${second.id}/deprecate`);
+    await page.getByRole('button', { name: 'Deprecate', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Deprecate build' }).click();
+    const refused = page.locator('form[aria-label="Deprecate the build"] .form-message');
+    await refused.waitFor();
+    assert.equal(await refused.textContent(),
+                 `Conflict: Build "${second.id}" is deprecated; only an approved build can be deprecated.`);
+
+    // The list: newest first, filtered by the URL, a page at a time.
+    await page.goto(`/builds?app_id=${app.id}&limit=1`);
+    await settled(page, 'Builds');
+    assert.equal(await page.getByLabel('App').inputValue(), app.id);
+    const rows = page.locator('main tbody tr');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.buildId)), [second.id]);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('main tbody tr').length === 2);
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.buildId)), [second.id, buildId]);
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).isVisible(), false);
+    assert.deepEqual((await texts(rows.first().locator('td'))).slice(0, 4),
+                     [`${name} ${second.id.slice(0, 8)}`, 'Deprecated', `${second.mrenclave.slice(0, 16)}…`,
+                      second.output_image]);
+    await page.getByLabel('State').selectOption('pending');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL((url) => url.search === `?state=pending&app_id=${app.id}&limit=1`);
+    await settled(page, 'Builds');
+    assert.equal(await page.locator('main .empty').textContent(), 'No builds match these filters.');
+
+    // And on a phone.
+    await page.setViewportSize({ width: 375, height: 740 });
+    for (const [path, heading] of [['/builds', 'Builds'], [`/builds/${buildId}`, `Build of ${name}`]]) {
+      await page.goto(path);
+      await settled(page, heading);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 375, `${path} is ${width}px wide`);
+    }
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`/builds/${buildId}`);
+    await settled(page, `Build of ${name}`);
+  }, { expected: () => [BOOT_401, { status: 409, path: `/v1/builds/${second && second.id}/deprecate` }],
+       permissions: ['clipboard-read', 'clipboard-write'] });
+});
+
 test('fits a phone screen', async () => {
   const api = await adminIn(acme);
   const app = await api.ok('POST', '/v1/apps', {
@@ -1068,7 +1305,8 @@ test('fits a phone screen', async () => {
                                    ['/api-keys', 'API keys'], ['/audit', 'Audit log'],
                                    ['/apps', 'Apps'], [`/apps/${app.id}`, app.name],
                                    [`/apps/${app.id}/edit`, `Edit ${app.name}`],
-                                   ['/apps/new', 'New app'], ['/registries', 'Registries'],
+                                   ['/apps/new', 'New app'], ['/builds', 'Builds'],
+                                   ['/registries', 'Registries'],
                                    ['/jobs', 'Jobs'], [`/jobs/${job.id}`, `Job ${job.kind}`],
                                    ['/tasks', 'Approvals'], ['/workers', 'Workers']]) {
       await page.goto(path);

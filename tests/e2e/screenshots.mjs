@@ -7,7 +7,8 @@
 //
 // DIR defaults to docs/images. CLOISTERD and CLOISTER_WORKER name the daemon
 // and the worker, as for the tests; docker-registry, umoci and skopeo make a
-// registry with an image in it.
+// registry with an image in it, and tests/peers/convert_images.py the images
+// a build is converted from.
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ADMIN_EMAIL, Api, Daemon, Registry, SOURCE_DIR, Worker, openBrowser, psql,
@@ -17,8 +18,8 @@ const out = path.resolve(process.argv[2] || path.join(SOURCE_DIR, 'docs', 'image
 mkdirSync(out, { recursive: true });
 
 const daemon = await new Daemon().start();
-const worker = await new Worker(daemon, { name: 'worker-1' }).start();
 const registry = await new Registry().start();
+const worker = await new Worker(daemon, { name: 'worker-1', runtimeRegistry: registry.host }).start();
 const problems = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 try {
@@ -64,6 +65,22 @@ try {
   await margaretApi.ok('POST', `/v1/tasks/${stripe.id}/approve`, { comment: 'Payments need it.' });
   const check = await admin.ok('POST', `/v1/registries/${local.id}/check`, undefined, 202);
   for (let i = 0; i < 100 && (await admin.ok('GET', `/v1/jobs/${check.id}`)).state !== 'succeeded'; i++) await sleep(100);
+
+  // A build waiting for its two approvals.
+  const refs = await registry.pushConvertImages();
+  const hello = await admin.ok('POST', '/v1/apps', {
+    name: 'hello', description: 'A greeting in an enclave', input_image: refs.app,
+    output_image: `${registry.host}/acme/hello-sgx:1.0`, enclave_size: 268435456, max_threads: 8,
+  }, 201);
+  const convert = await admin.ok('POST', `/v1/apps/${hello.id}/builds`, undefined, 202);
+  let converted;
+  for (let i = 0; i < 600; i++) {
+    converted = await admin.ok('GET', `/v1/jobs/${convert.id}`);
+    if (['succeeded', 'failed', 'canceled'].includes(converted.state)) break;
+    await sleep(200);
+  }
+  if (converted.state !== 'succeeded') throw new Error(`the conversion did not succeed: ${JSON.stringify(converted)}`);
+  const buildId = converted.result.build_id;
 
   const shoot = async (name, { viewport = { width: 1280, height: 800 }, permissions = [] } = {}, fn) => {
     const browser = await openBrowser({ baseURL: daemon.url, viewport, permissions });
@@ -162,6 +179,11 @@ try {
   await shoot('approvals', { viewport: { width: 1280, height: 1000 } }, async (page) => {
     await signIn(page, '/tasks');
     await page.locator('.task').first().waitFor();
+  });
+
+  await shoot('build', { viewport: { width: 1280, height: 1400 } }, async (page) => {
+    await signIn(page, `/builds/${buildId}`);
+    await page.locator('.trusted-files tbody tr').first().waitFor();
   });
 } finally {
   await worker.stop();

@@ -185,6 +185,7 @@ class Convert(unittest.TestCase):
 
     def build_of(self, job):
         self.assertEqual(job["state"], "succeeded", job)
+        self.assertEqual(job["attempts"], 1, job)        # nothing failed on the way
         return self.api.ok("GET", f"/v1/builds/{job['result']['build_id']}")
 
     def test_a_converted_image_checks_out_with_other_tools(self):

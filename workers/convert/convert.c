@@ -245,10 +245,10 @@ static int measure(conversion *c, cl_error *err)
 
 /* The SIGSTRUCT its key's holder signed (api/builds.c checked the
  * signature), for the enclave this conversion measured again. */
-static int holder_signed(conversion *c, PGconn *conn, cl_error *err)
+static int holder_signed(conversion *c, cl_pg *db, cl_error *err)
 {
     const char *params[2] = { c->finishing, cl_job_account(c->j) };
-    PGresult *res = PQexecParams(conn, "SELECT translate(encode(sigstruct, 'base64'),"
+    PGresult *res = PQexecParams(db->conn, "SELECT translate(encode(sigstruct, 'base64'),"
                                  " E'\\n', ''), signing_key_id FROM builds WHERE id = $1"
                                  " AND account_id = $2 AND signed_at IS NOT NULL", 2, NULL,
                                  params, NULL, NULL, 0);
@@ -259,7 +259,7 @@ static int holder_signed(conversion *c, PGconn *conn, cl_error *err)
 
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = cl_error_set(err, CL_EUNAVAILABLE, "could not read the build: %s",
-                          PQerrorMessage(conn));
+                          PQerrorMessage(db->conn));
     else if (PQntuples(res) != 1 ||
              cl_b64_decode(raw, sizeof(raw), &len, PQgetvalue(res, 0, 0)) < 0 ||
              len != CL_SIGSTRUCT_SIZE)
@@ -280,15 +280,15 @@ static int holder_signed(conversion *c, PGconn *conn, cl_error *err)
     return rc;
 }
 
-static int sign(conversion *c, PGconn *conn, cl_error *err)
+static int sign(conversion *c, cl_pg *db, cl_error *err)
 {
     cv_key key;
     int rc;
 
     cl_job_phase(c->j, "signing");
     if (c->finishing != NULL)
-        return holder_signed(c, conn, err);
-    if ((rc = cv_signing_key(c->j, conn, &key, err)) < 0)
+        return holder_signed(c, db, err);
+    if ((rc = cv_signing_key(c->j, db, &key, err)) < 0)
         return rc;
     memcpy(c->key_id, key.id, sizeof(c->key_id));
     memcpy(c->mrsigner, key.mrsigner, sizeof(c->mrsigner));
@@ -558,20 +558,19 @@ static int finish_build(conversion *c, cl_pg *db, cl_arena *a, cl_error *err)
 }
 
 /* The build, its approval task and their audit rows, at once. */
-static int record(conversion *c, PGconn *conn, cl_error *err)
+static int record(conversion *c, cl_pg *db, cl_error *err)
 {
-    cl_pg db = { .conn = conn };
     cl_arena *a = cl_arena_new(1 << 20);
     int rc;
 
     if (a == NULL)
         return cl_error_set(err, CL_ERROR, "out of memory");
-    if ((rc = cl_pg_exec(NULL, &db, a, "BEGIN", 0, NULL, err)) == 0)
-        rc = c->finishing ? finish_build(c, &db, a, err) : insert_build(c, &db, a, err);
+    if ((rc = cl_pg_exec(NULL, db, a, "BEGIN", 0, NULL, err)) == 0)
+        rc = c->finishing ? finish_build(c, db, a, err) : insert_build(c, db, a, err);
     if (rc == 0)
-        rc = cl_pg_exec(NULL, &db, a, "COMMIT", 0, NULL, err);
+        rc = cl_pg_exec(NULL, db, a, "COMMIT", 0, NULL, err);
     else
-        PQclear(PQexec(conn, "ROLLBACK"));
+        PQclear(PQexec(db->conn, "ROLLBACK"));
     cl_arena_free(a);
     return rc;
 }
@@ -595,7 +594,7 @@ static void conversion_free(conversion *c)
 int cl_convert_run(cl_job *j, json_t **result, cl_error *err)
 {
     conversion c = { .j = j };
-    PGconn *conn = NULL;
+    cl_pg db = { 0 };
     int rc;
 
     if ((rc = read_params(&c, err)) < 0)
@@ -612,13 +611,13 @@ int cl_convert_run(cl_job *j, json_t **result, cl_error *err)
         (rc = build_tree(&c, err)) < 0 ||
         (rc = write_manifest(&c, err)) < 0 ||
         (rc = measure(&c, err)) < 0 ||
-        (rc = cl_job_db(&conn, err)) < 0 ||
-        (rc = sign(&c, conn, err)) < 0 ||
+        (rc = cl_job_db(&db.conn, err)) < 0 ||
+        (rc = sign(&c, &db, err)) < 0 ||
         (!c.awaiting && ((rc = files_layer(&c, err)) < 0 ||
                          (rc = output_config(&c, err)) < 0 ||
                          (rc = output_manifest(&c, err)) < 0 ||
                          (rc = push(&c, err)) < 0)) ||
-        (rc = record(&c, conn, err)) < 0)
+        (rc = record(&c, &db, err)) < 0)
         goto done;
     cl_job_progress(j, 100);
     *result = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:i}", "build_id", c.build_id,
@@ -630,7 +629,7 @@ int cl_convert_run(cl_job *j, json_t **result, cl_error *err)
                                                                           "output_image")),
                         "trusted_files", (int)c.trusted_files);
 done:
-    PQfinish(conn);
+    cl_pg_close(&db);
     conversion_free(&c);
     return rc;
 }

@@ -79,6 +79,6 @@ typedef struct cv_key {
 
 /* The account's active key, generated (and audited) on first use.  The
  * private key lives only in this process; EVP_PKEY_free key->pkey. */
-int cv_signing_key(cl_job *j, PGconn *conn, cv_key *key, cl_error *err);
+int cv_signing_key(cl_job *j, cl_pg *db, cv_key *key, cl_error *err);
 
 #endif

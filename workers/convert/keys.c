@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int load_active(cl_job *j, PGconn *conn, cv_key *key, int *found, cl_error *err)
+static int load_active(cl_job *j, cl_pg *db, cv_key *key, int *found, cl_error *err)
 {
     const char *params[1] = { cl_job_account(j) };
-    PGresult *res = PQexecParams(conn, "SELECT id, mrsigner, key_sealed, public_pem FROM "
+    PGresult *res = PQexecParams(db->conn, "SELECT id, mrsigner, key_sealed, public_pem FROM "
                                  "signing_keys WHERE account_id = $1 AND state = 'active'", 1,
                                  NULL, params, NULL, NULL, 0);
     char *pem = NULL, aad[64];
@@ -35,7 +35,7 @@ static int load_active(cl_job *j, PGconn *conn, cv_key *key, int *found, cl_erro
     *found = 0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = cl_error_set(err, CL_EUNAVAILABLE, "could not read the signing key: %s",
-                          PQerrorMessage(conn));
+                          PQerrorMessage(db->conn));
     } else if (PQntuples(res) == 1) {
         snprintf(key->id, sizeof(key->id), "%s", PQgetvalue(res, 0, 0));
         snprintf(key->mrsigner, sizeof(key->mrsigner), "%s", PQgetvalue(res, 0, 1));
@@ -59,7 +59,7 @@ static int load_active(cl_job *j, PGconn *conn, cv_key *key, int *found, cl_erro
 
 /* Make a key and store it as the account's active one, unless another job
  * got there first (then nothing is stored and the caller reads theirs). */
-static int create(cl_job *j, PGconn *conn, cl_error *err)
+static int create(cl_job *j, cl_pg *db, cl_error *err)
 {
     EVP_PKEY *key = NULL;
     char *pem = NULL, *pub = NULL, *sealed = NULL, id[37], aad[64], hex[65];
@@ -82,7 +82,6 @@ static int create(cl_job *j, PGconn *conn, cl_error *err)
         goto done;
     cl_hex(hex, mrsigner, sizeof(mrsigner));
 
-    cl_pg db = { .conn = conn };
     cl_arena *arena = cl_arena_new(4096);
     const char *params[5] = { id, cl_job_account(j), hex, sealed, pub };
     PGresult *res;
@@ -91,21 +90,21 @@ static int create(cl_job *j, PGconn *conn, cl_error *err)
         rc = cl_error_set(err, CL_ERROR, "out of memory");
         goto done;
     }
-    if ((rc = cl_pg_exec(NULL, &db, arena, "BEGIN", 0, NULL, err)) == 0 &&
-        (rc = cl_pg_exec(&res, &db, arena,
+    if ((rc = cl_pg_exec(NULL, db, arena, "BEGIN", 0, NULL, err)) == 0 &&
+        (rc = cl_pg_exec(&res, db, arena,
             "INSERT INTO signing_keys (id, account_id, mrsigner, key_sealed, public_pem, origin)"
             " VALUES ($1, $2, $3, $4, $5, 'generated')"
             " ON CONFLICT (account_id) WHERE state = 'active' DO NOTHING RETURNING id",
             5, params, err)) == 0 &&
         (PQntuples(res) == 0 ||
-         (rc = cl_audit_append(&db, arena, err, cl_job_account(j), "system", cl_job_id(j),
+         (rc = cl_audit_append(db, arena, err, cl_job_account(j), "system", cl_job_id(j),
                                "signing_key.create", cl_arena_printf(arena, "signing_key:%s",
                                                                       id),
                                json_pack("{s:s, s:s}", "mrsigner", hex, "origin",
                                          "generated"))) == 0))
-        rc = cl_pg_exec(NULL, &db, arena, "COMMIT", 0, NULL, err);
+        rc = cl_pg_exec(NULL, db, arena, "COMMIT", 0, NULL, err);
     if (rc < 0)
-        PQclear(PQexec(conn, "ROLLBACK"));
+        PQclear(PQexec(db->conn, "ROLLBACK"));
     cl_arena_free(arena);
 done:
     if (pem != NULL) {
@@ -118,15 +117,15 @@ done:
     return rc;
 }
 
-int cv_signing_key(cl_job *j, PGconn *conn, cv_key *key, cl_error *err)
+int cv_signing_key(cl_job *j, cl_pg *db, cv_key *key, cl_error *err)
 {
     int found, rc;
 
     memset(key, 0, sizeof(*key));
-    if ((rc = load_active(j, conn, key, &found, err)) < 0)
+    if ((rc = load_active(j, db, key, &found, err)) < 0)
         return rc;
-    if (!found && ((rc = create(j, conn, err)) < 0 ||
-                   (rc = load_active(j, conn, key, &found, err)) < 0))
+    if (!found && ((rc = create(j, db, err)) < 0 ||
+                   (rc = load_active(j, db, key, &found, err)) < 0))
         return rc;
     return found ? 0 : cl_error_set(err, CL_ERROR, "the account's signing key vanished");
 }
