@@ -70,7 +70,7 @@ class Convert(unittest.TestCase):
         cls.d = Daemon(url).start()
         cls.password = create_admin(cls.d)
         cls.reg = Registry()
-        cls.other = Registry()
+        cls.other = Registry(log_level="info")     # its requests are checked
         cls.locked = Registry(users={"robot": "pw-robot-1"})
         cls.tmp = tempfile.mkdtemp(prefix="cl-convert-")
         layout = os.path.join(cls.tmp, "layout")
@@ -323,6 +323,10 @@ class Convert(unittest.TestCase):
         events = self.api.ok("GET", f"/v1/jobs/{build['job_id']}/events?limit=500")["items"]
         self.assertTrue([e for e in events if (e.get("message") or "").startswith("copying")],
                         events)
+        # the 20 MB layer went up in chunks: PATCHes (202), then the closing PUT (201)
+        requests = self.other.requests()
+        self.assertIn(("PATCH", 202), requests)
+        self.assertIn(("PUT", 201), requests)
 
     def cli(self, key, *args):
         env = {"PATH": os.environ["PATH"], "HOME": self.work,

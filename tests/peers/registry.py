@@ -18,7 +18,7 @@ def _free_port():
 
 
 class Registry:
-    def __init__(self, users=None, auth_section=None):
+    def __init__(self, users=None, auth_section=None, log_level="warn"):
         self.dir = tempfile.mkdtemp(prefix="cl-registry-")
         self.port = _free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -35,7 +35,7 @@ class Registry:
             auth = auth_section
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
-            f.write("version: 0.1\nlog:\n  level: warn\n"
+            f.write(f"version: 0.1\nlog:\n  level: {log_level}\n"
                     f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
                     f"http:\n  addr: {self.host}\n" + auth)
         self.log = open(os.path.join(self.dir, "registry.log"), "wb")
@@ -51,6 +51,24 @@ class Registry:
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("docker-registry did not start")
+
+    def requests(self):
+        """(method, status) of each request the registry logged (log_level="info")."""
+        import json
+        out = []
+        self.log.flush()
+        with open(os.path.join(self.dir, "registry.log"), encoding="utf-8",
+                  errors="replace") as f:
+            for line in f:
+                method = status = None
+                for part in line.split():
+                    if part.startswith("http.request.method="):
+                        method = part.split("=", 1)[1].strip('"')
+                    elif part.startswith("http.response.status="):
+                        status = int(part.split("=", 1)[1].strip('"'))
+                if method and status:
+                    out.append((method, status))
+        return out
 
     def close(self):
         self.proc.terminate()
