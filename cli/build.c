@@ -40,9 +40,6 @@ static int show_build(cli_ctx *c, const char *id)
 
 static int build_create(cli_ctx *c, int argc, char **argv)
 {
-    static const cli_column job_columns[] = {
-        { "JOB", "id" }, { "STATE", "state" }, { NULL, NULL },
-    };
     const char *date = NULL, *nowait = NULL, *pos[1];
     const cli_flag flags[] = { { "--date", &date, 0, NULL }, { "--no-wait", &nowait, 1, NULL },
                                { NULL, NULL, 0, NULL } };
@@ -60,13 +57,7 @@ static int build_create(cli_ctx *c, int argc, char **argv)
     json_decref(body);
     if (rc != 0)
         return rc;
-    if (nowait != NULL) {
-        cli_print_one(c, reply.body, job_columns, "id");
-        cli_reply_free(&reply);
-        return 0;
-    }
-    rc = cli_wait_job(c, json_string_value(json_object_get(reply.body, "id")), &job);
-    cli_reply_free(&reply);
+    rc = cli_accepted(c, &reply, nowait != NULL, &job);
     const char *build = json_string_value(json_object_get(json_object_get(job, "result"),
                                                           "build_id"));
     if (rc == 0 && build != NULL)
@@ -196,18 +187,11 @@ static int build_sign(cli_ctx *c, int argc, char **argv)
     json_decref(body);
     if (rc != 0)
         return rc;
-    if (nowait != NULL) {
-        static const cli_column job_columns[] = {
-            { "JOB", "id" }, { "STATE", "state" }, { NULL, NULL },
-        };
-        cli_print_one(c, reply.body, job_columns, "id");
-        cli_reply_free(&reply);
-        return 0;
-    }
-    rc = cli_wait_job(c, json_string_value(json_object_get(reply.body, "id")), &job);
-    cli_reply_free(&reply);
+    rc = cli_accepted(c, &reply, nowait != NULL, &job);
+    if (rc == 0 && job != NULL)
+        rc = show_build(c, pos[0]);
     json_decref(job);
-    return rc == 0 ? show_build(c, pos[0]) : rc;
+    return rc;
 }
 
 static int build_deprecate(cli_ctx *c, int argc, char **argv)

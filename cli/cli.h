@@ -98,6 +98,11 @@ int cli_current_account(cli_ctx *c, const char **id);
  * canceled.  *job (may be NULL) receives the final job object. */
 int cli_wait_job(cli_ctx *c, const char *id, json_t **job);
 
+/* The 202 answer (a queued job) of an operation with --no-wait: print the
+ * job's id and state when nowait, else wait for it (*job, may stay NULL,
+ * the final job).  Frees reply. */
+int cli_accepted(cli_ctx *c, cli_reply *reply, int nowait, json_t **job);
+
 /* Follow a job's events as Server-Sent Events until it ends (job.c). */
 int cli_follow_job(cli_ctx *c, const char *id);
 

@@ -11,9 +11,6 @@ static int image_inspect(cli_ctx *c, int argc, char **argv)
         { "SIZE", "size" }, { "ENTRYPOINT", "entrypoint" }, { "CMD", "cmd" }, { "ENV", "env" },
         { "WORKDIR", "working_dir" }, { "PORTS", "exposed_ports" }, { NULL, NULL },
     };
-    static const cli_column job_columns[] = {
-        { "JOB", "id" }, { "STATE", "state" }, { NULL, NULL },
-    };
     const char *registry = NULL, *nowait = NULL, *pos[1];
     const cli_flag flags[] = { { "--registry", &registry, 0, NULL },
                                { "--no-wait", &nowait, 1, NULL }, { NULL, NULL, 0, NULL } };
@@ -38,14 +35,8 @@ static int image_inspect(cli_ctx *c, int argc, char **argv)
     json_decref(body);
     if (rc != 0)
         return rc;
-    if (nowait != NULL) {
-        cli_print_one(c, reply.body, job_columns, "id");
-        cli_reply_free(&reply);
-        return 0;
-    }
-    rc = cli_wait_job(c, json_string_value(json_object_get(reply.body, "id")), &job);
-    cli_reply_free(&reply);
-    if (rc == 0)
+    rc = cli_accepted(c, &reply, nowait != NULL, &job);
+    if (rc == 0 && job != NULL)
         cli_print_one(c, json_object_get(job, "result"), columns, "digest");
     json_decref(job);
     return rc;

@@ -210,6 +210,20 @@ static int job_logs(cli_ctx *c, int argc, char **argv)
     return 0;
 }
 
+int cli_accepted(cli_ctx *c, cli_reply *reply, int nowait, json_t **job)
+{
+    static const cli_column queued[] = { { "JOB", "id" }, { "STATE", "state" }, { NULL, NULL } };
+    int rc = 0;
+
+    *job = NULL;
+    if (nowait)
+        cli_print_one(c, reply->body, queued, "id");
+    else
+        rc = cli_wait_job(c, json_string_value(json_object_get(reply->body, "id")), job);
+    cli_reply_free(reply);
+    return rc;
+}
+
 int cli_wait_job(cli_ctx *c, const char *id, json_t **out)
 {
     int tty = isatty(STDERR_FILENO), rc, last_progress = -1;

@@ -241,7 +241,8 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
     return 0;
 }
 
-int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err)
+/* A PEM key of the kind the CPU accepts: private (unencrypted) or public. */
+static int read_pem(EVP_PKEY **out, const char *pem, size_t len, int public, cl_error *err)
 {
     BIO *bio;
     BIGNUM *n = NULL;
@@ -254,11 +255,13 @@ int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *e
     if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
         return cl_error_set(err, CL_ERROR, "out of memory");
     /* An encrypted key is refused, never prompted for. */
-    *out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    *out = public ? PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL)
+                  : PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
     BIO_free(bio);
     ERR_clear_error();
     if (*out == NULL)
-        return cl_error_set(err, CL_EINVALID, "not an unencrypted PEM private key");
+        return cl_error_set(err, CL_EINVALID, public ? "not a PEM public key (BEGIN PUBLIC KEY)"
+                                                     : "not an unencrypted PEM private key");
     if ((rc = signing_modulus(*out, &n, err)) < 0) {
         EVP_PKEY_free(*out);
         *out = NULL;
@@ -267,29 +270,14 @@ int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *e
     return rc;
 }
 
+int cl_sgx_key_read_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err)
+{
+    return read_pem(out, pem, len, 0, err);
+}
+
 int cl_sgx_key_read_public_pem(EVP_PKEY **out, const char *pem, size_t len, cl_error *err)
 {
-    BIO *bio;
-    BIGNUM *n = NULL;
-    int rc;
-
-    *out = NULL;
-    if (len > CL_SGX_KEY_PEM_MAX)
-        return cl_error_set(err, CL_EINVALID, "a signing key's PEM is at most %d bytes",
-                            CL_SGX_KEY_PEM_MAX);
-    if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
-        return cl_error_set(err, CL_ERROR, "out of memory");
-    *out = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
-    BIO_free(bio);
-    ERR_clear_error();
-    if (*out == NULL)
-        return cl_error_set(err, CL_EINVALID, "not a PEM public key (BEGIN PUBLIC KEY)");
-    if ((rc = signing_modulus(*out, &n, err)) < 0) {
-        EVP_PKEY_free(*out);
-        *out = NULL;
-    }
-    BN_free(n);
-    return rc;
+    return read_pem(out, pem, len, 1, err);
 }
 
 int cl_sgx_key_write_public_pem(EVP_PKEY *key, char **pem, size_t *len, cl_error *err)
