@@ -173,5 +173,6 @@ extern const cli_command cli_task_commands[];
 extern const cli_command cli_enclave_commands[];
 extern const cli_command cli_build_commands[];
 extern const cli_command cli_signing_key_commands[];
+extern const cli_command cli_quote_commands[];
 
 #endif

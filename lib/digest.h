@@ -16,4 +16,8 @@ int cl_sha256_hex(char out[CL_SHA256_HEX_LEN + 1], const void *data, size_t len)
 /* Lower-case hex of len bytes into out (2 * len + 1 bytes). */
 void cl_hex(char *out, const unsigned char *bytes, size_t len);
 
+/* len bytes from the 2 * len hex digits at hex (either case; more may
+ * follow, which the caller checks); CL_EINVALID on anything else. */
+int cl_unhex(unsigned char *out, size_t len, const char *hex);
+
 #endif

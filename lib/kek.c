@@ -1,5 +1,6 @@
 /* kek.c - see kek.h. */
 #include "kek.h"
+#include "digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,17 +9,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 int cl_kek_load(unsigned char key[CL_KEK_SIZE], const char *path, cl_error *err)
 {
@@ -51,15 +41,8 @@ int cl_kek_load(unsigned char key[CL_KEK_SIZE], const char *path, cl_error *err)
 
     if (n >= 2 * CL_KEK_SIZE && n <= 2 * CL_KEK_SIZE + 1 &&
         (n == 2 * CL_KEK_SIZE || buf[2 * CL_KEK_SIZE] == '\n')) {
-        for (int i = 0; i < CL_KEK_SIZE && rc == 0; i++) {
-            int hi = hexval((char)buf[2 * i]), lo = hexval((char)buf[2 * i + 1]);
-
-            if (hi < 0 || lo < 0)
-                rc = -1;
-            else
-                key[i] = (unsigned char)(hi << 4 | lo);
-        }
-        if (rc == 0)
+        buf[2 * CL_KEK_SIZE] = '\0';
+        if ((rc = cl_unhex(key, CL_KEK_SIZE, (const char *)buf)) == 0)
             goto done;
     }
     if (n == CL_KEK_SIZE) {

@@ -1,0 +1,434 @@
+/*
+ * dcap.c - the verification of an SGX DCAP quote, step by step:
+ *
+ *   quote                parse (versions 3 and 4, SGX, ECDSA P-256)
+ *   pck_chain            the PCK leaf and its CA up to a trust root (matched
+ *                        by public key), at the verification time, against
+ *                        the root CA's CRL and the PCK CA's CRL
+ *   pck_extensions       FMSPC, PCE-ID, TCB components, PCESVN
+ *   qe_report_signature  the QE report signed by the PCK key
+ *   qe_report_data       SHA-256(attestation key || QE authentication data)
+ *   quote_signature      header and body signed by the attestation key
+ *   tcb_info             its signing chain to a trust root, its signature,
+ *                        its validity window
+ *   qe_identity          the same
+ *   tcb_level            the level the PCK's TCB reaches, for its FMSPC
+ *   qe_identity_level    the QE's identity and the level its ISVSVN reaches
+ *
+ * Each step's failure has its own reason, and the first one ends the list:
+ * what follows depends on it.
+ */
+#include "sgx/dcap.h"
+#include "digest.h"
+#include "sgx/collateral.h"
+#include "sgx/pck.h"
+#include "sgx/quote.h"
+
+#include <openssl/pem.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The Intel SGX Root CA (SHA-256 fingerprint 44:A0:19:6B:...:74:D3), as
+ * Intel publishes it at certificates.trustedservices.intel.com. */
+static const char intel_root_pem[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIICjzCCAjSgAwIBAgIUImUM1lqdNInzg7SVUr9QGzknBqwwCgYIKoZIzj0EAwIw\n"
+    "aDEaMBgGA1UEAwwRSW50ZWwgU0dYIFJvb3QgQ0ExGjAYBgNVBAoMEUludGVsIENv\n"
+    "cnBvcmF0aW9uMRQwEgYDVQQHDAtTYW50YSBDbGFyYTELMAkGA1UECAwCQ0ExCzAJ\n"
+    "BgNVBAYTAlVTMB4XDTE4MDUyMTEwNDUxMFoXDTQ5MTIzMTIzNTk1OVowaDEaMBgG\n"
+    "A1UEAwwRSW50ZWwgU0dYIFJvb3QgQ0ExGjAYBgNVBAoMEUludGVsIENvcnBvcmF0\n"
+    "aW9uMRQwEgYDVQQHDAtTYW50YSBDbGFyYTELMAkGA1UECAwCQ0ExCzAJBgNVBAYT\n"
+    "AlVTMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEC6nEwMDIYZOj/iPWsCzaEKi7\n"
+    "1OiOSLRFhWGjbnBVJfVnkY4u3IjkDYYL0MxO4mqsyYjlBalTVYxFP2sJBK5zlKOB\n"
+    "uzCBuDAfBgNVHSMEGDAWgBQiZQzWWp00ifODtJVSv1AbOScGrDBSBgNVHR8ESzBJ\n"
+    "MEegRaBDhkFodHRwczovL2NlcnRpZmljYXRlcy50cnVzdGVkc2VydmljZXMuaW50\n"
+    "ZWwuY29tL0ludGVsU0dYUm9vdENBLmRlcjAdBgNVHQ4EFgQUImUM1lqdNInzg7SV\n"
+    "Ur9QGzknBqwwDgYDVR0PAQH/BAQDAgEGMBIGA1UdEwEB/wQIMAYBAf8CAQEwCgYI\n"
+    "KoZIzj0EAwIDSQAwRgIhAOW/5QkR+S9CiSDcNoowLuPRLsWGf/Yi7GSX94BgwTwg\n"
+    "AiEA4J0lrHoMs+Xo5o/sX6O9QWxHRAvZUGOdRQ7cvqRXaqI=\n"
+    "-----END CERTIFICATE-----\n";
+
+STACK_OF(X509) *cl_intel_sgx_roots(void)
+{
+    STACK_OF(X509) *roots = NULL;
+
+    cl_pem_chain(&roots, intel_root_pem, sizeof(intel_root_pem) - 1, NULL);
+    return roots;
+}
+
+/* ---- the verdict ------------------------------------------------------------ */
+
+typedef struct judging {
+    json_t *verdict;
+    json_t *checks;
+    int failed;
+} judging;
+
+/* Record a step; returns whether it passed. */
+static int step(judging *j, const char *name, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int step(judging *j, const char *name, int ok, const char *fmt, ...)
+{
+    char detail[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    json_array_append_new(j->checks, json_pack("{s:s, s:b, s:s}", "name", name, "ok", ok,
+                                               "detail", detail));
+    if (!ok)
+        j->failed = 1;
+    return ok;
+}
+
+static void hex_member(json_t *obj, const char *key, const uint8_t *bytes, size_t n)
+{
+    char hex[2 * 64 + 1];
+
+    cl_hex(hex, bytes, n);
+    json_object_set_new(obj, key, json_string(hex));
+}
+
+static void time_member(json_t *obj, const char *key, time_t t)
+{
+    char text[32];
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(obj, key, json_string(text));
+}
+
+static json_t *quote_json(const cl_quote *q)
+{
+    json_t *o = json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:b, s:i}", "version", q->version,
+                          "tee", "SGX", "qe_svn", q->qe_svn, "pce_svn", q->pce_svn,
+                          "isvprodid", q->body.isvprodid, "isvsvn", q->body.isvsvn,
+                          "debug", (q->body.flags & 0x2) != 0, "miscselect",
+                          (int)q->body.miscselect);
+    char flags[24], xfrm[24];
+
+    hex_member(o, "mrenclave", q->body.mrenclave, 32);
+    hex_member(o, "mrsigner", q->body.mrsigner, 32);
+    hex_member(o, "report_data", q->body.reportdata, 64);
+    hex_member(o, "cpusvn", q->body.cpusvn, 16);
+    snprintf(flags, sizeof(flags), "0x%llx", (unsigned long long)q->body.flags);
+    snprintf(xfrm, sizeof(xfrm), "0x%llx", (unsigned long long)q->body.xfrm);
+    json_object_set_new(o, "attributes", json_pack("{s:s, s:s}", "flags", flags, "xfrm", xfrm));
+    return o;
+}
+
+static json_t *pck_json(const cl_pck_info *p, X509 *leaf)
+{
+    json_t *comps = json_array();
+    char issuer[256] = "";
+    json_t *o;
+
+    for (int i = 0; i < 16; i++)
+        json_array_append_new(comps, json_integer(p->components[i]));
+    X509_NAME_get_text_by_NID(X509_get_issuer_name(leaf), NID_commonName, issuer,
+                              sizeof(issuer));
+    o = json_pack("{s:o, s:i, s:s, s:s}", "tcb_components", comps, "pcesvn", p->pcesvn,
+                  "issuer", issuer, "sgx_type", p->sgx_type == 0 ? "standard" : "scalable");
+    hex_member(o, "fmspc", p->fmspc, 6);
+    hex_member(o, "pce_id", p->pceid, 2);
+    hex_member(o, "cpusvn", p->cpusvn, 16);
+    return o;
+}
+
+static json_t *collateral_json(const cl_collateral_doc *d)
+{
+    json_t *o = json_pack("{s:i, s:I}", "version", d->version, "tcb_evaluation_data_number",
+                          (json_int_t)d->evaluation_number);
+
+    time_member(o, "issue_date", d->issue_date);
+    time_member(o, "next_update", d->next_update);
+    return o;
+}
+
+/* ---- the steps -------------------------------------------------------------- */
+
+typedef struct material {
+    cl_quote quote;
+    STACK_OF(X509) *chain;          /* the quote's PCK chain */
+    STACK_OF(X509_CRL) *crls;
+    cl_pck_info pck;
+    cl_collateral_doc tcb_info, qe_identity;
+    STACK_OF(X509) *tcb_chain, *qe_chain;
+} material;
+
+static void material_free(material *m)
+{
+    sk_X509_pop_free(m->chain, X509_free);
+    sk_X509_CRL_pop_free(m->crls, X509_CRL_free);
+    sk_X509_pop_free(m->tcb_chain, X509_free);
+    sk_X509_pop_free(m->qe_chain, X509_free);
+    cl_collateral_free(&m->tcb_info);
+    cl_collateral_free(&m->qe_identity);
+}
+
+/* A chain whose last certificate, when it has more than one, must be a
+ * trust root by its key; the root used is named in the verdict. */
+static int root_of(judging *j, const char *name, STACK_OF(X509) *chain, STACK_OF(X509) *roots)
+{
+    X509 *last = sk_X509_value(chain, sk_X509_num(chain) - 1), *root;
+    char cn[256] = "";
+
+    if (sk_X509_num(chain) < 2)
+        return step(j, name, 0, "the chain has %d certificate(s); a signer and its root are "
+                    "needed", sk_X509_num(chain));
+    if ((root = cl_trust_root_match(last, roots)) == NULL)
+        return step(j, name, 0, "the chain ends in a root that is not trusted (its public key "
+                    "is not a trust root's)");
+    X509_NAME_get_text_by_NID(X509_get_subject_name(root), NID_commonName, cn, sizeof(cn));
+    json_object_set_new(j->verdict, "trust_root", json_string(cn));
+    return 1;
+}
+
+static int check_pck(judging *j, material *m, const cl_dcap_collateral *c,
+                     STACK_OF(X509) *roots, time_t at)
+{
+    X509_CRL *crl;
+    cl_error why = { 0 };
+    int ok;
+
+    if (cl_pem_chain(&m->chain, m->quote.pck_chain, m->quote.pck_chain_len, &why) < 0) {
+        step(j, "pck_chain", 0, "the quote's PCK chain: %s", why.message);
+        return 0;
+    }
+    if (!root_of(j, "pck_chain", m->chain, roots))
+        return 0;
+    m->crls = sk_X509_CRL_new_null();
+    if (cl_crl_read(&crl, c->root_crl, c->root_crl_len, &why) < 0)
+        return step(j, "pck_chain", 0, "the root CA's CRL: %s", why.message);
+    sk_X509_CRL_push(m->crls, crl);
+    if (cl_crl_read(&crl, c->pck_crl, c->pck_crl_len, &why) < 0)
+        return step(j, "pck_chain", 0, "the PCK CA's CRL: %s", why.message);
+    sk_X509_CRL_push(m->crls, crl);
+
+    STACK_OF(X509) *middle = sk_X509_new_null();
+    for (int i = 1; i < sk_X509_num(m->chain) - 1; i++)
+        sk_X509_push(middle, sk_X509_value(m->chain, i));
+    ok = cl_chain_verify(sk_X509_value(m->chain, 0), middle, roots, m->crls, at, &why) == 0;
+    sk_X509_free(middle);
+    if (!step(j, "pck_chain", ok, ok ? "the PCK certificate chains to the trust root and is "
+              "not revoked" : "the PCK certificate chain: %s", why.message))
+        return 0;
+    ok = cl_pck_info_read(sk_X509_value(m->chain, 0), &m->pck, &why) == 0;
+    return step(j, "pck_extensions", ok, "%s", ok ? "FMSPC, PCE-ID and TCB read" : why.message);
+}
+
+static int check_signatures(judging *j, material *m)
+{
+    cl_quote *q = &m->quote;
+    EVP_PKEY *key = NULL;
+    uint8_t hash[32], zero[32] = { 0 };
+    cl_error why = { 0 };
+    int ok;
+
+    ok = cl_p256_verify(X509_get0_pubkey(sk_X509_value(m->chain, 0)), q->qe_signature,
+                        q->qe_report.raw, CL_REPORT_BODY_SIZE);
+    if (!step(j, "qe_report_signature", ok, "%s", ok ? "the QE report is signed by the PCK key"
+              : "the QE report's signature does not verify with the PCK certificate's key"))
+        return 0;
+    uint8_t *both = malloc(64 + q->qe_auth_len);
+    if (both == NULL)
+        return step(j, "qe_report_data", 0, "out of memory");
+    memcpy(both, q->attest_key, 64);
+    memcpy(both + 64, q->qe_auth, q->qe_auth_len);
+    cl_sha256(hash, both, 64 + q->qe_auth_len);
+    free(both);
+    ok = memcmp(hash, q->qe_report.reportdata, 32) == 0 &&
+         memcmp(zero, q->qe_report.reportdata + 32, 32) == 0;
+    if (!step(j, "qe_report_data", ok, "%s", ok ? "the QE report binds the attestation key"
+              : "the QE report data is not SHA-256 of the attestation key and the QE "
+                "authentication data"))
+        return 0;
+    if (cl_p256_key(&key, q->attest_key, &why) < 0)
+        return step(j, "quote_signature", 0, "%s", why.message);
+    ok = cl_p256_verify(key, q->signature, q->signed_part, q->signed_len);
+    EVP_PKEY_free(key);
+    return step(j, "quote_signature", ok, "%s", ok ? "the quote is signed by the attestation key"
+                : "the quote's signature does not verify with its attestation key");
+}
+
+/* A collateral document: parsed, its signing chain trusted, its signature
+ * the signer's, and valid at `at`. */
+static int check_collateral(judging *j, const char *name, const char *member,
+                            cl_collateral_doc *doc, STACK_OF(X509) **chain, const char *text,
+                            size_t len, const char *pem, size_t pem_len, material *m,
+                            STACK_OF(X509) *roots, time_t at)
+{
+    cl_error why = { 0 };
+    char from[32], to[32], now[32];
+    struct tm tm;
+
+    if (text == NULL || pem == NULL)
+        return step(j, name, 0, "no %s collateral was given", member);
+    if (cl_collateral_parse(doc, text, len, member, &why) < 0)
+        return step(j, name, 0, "%s", why.message);
+    if (cl_pem_chain(chain, pem, pem_len, &why) < 0)
+        return step(j, name, 0, "its signing chain: %s", why.message);
+    if (!root_of(j, name, *chain, roots))
+        return 0;
+    STACK_OF(X509_CRL) *root_crl = sk_X509_CRL_new_null();
+    sk_X509_CRL_push(root_crl, sk_X509_CRL_value(m->crls, 0));
+    int ok = cl_chain_verify(sk_X509_value(*chain, 0), NULL, roots, root_crl, at, &why) == 0;
+    sk_X509_CRL_free(root_crl);
+    if (!ok)
+        return step(j, name, 0, "its signing certificate: %s", why.message);
+    if (!cl_collateral_signed_by(doc, sk_X509_value(*chain, 0)))
+        return step(j, name, 0, "its signature does not verify with the TCB signing key");
+    gmtime_r(&doc->issue_date, &tm);
+    strftime(from, sizeof(from), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gmtime_r(&doc->next_update, &tm);
+    strftime(to, sizeof(to), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gmtime_r(&at, &tm);
+    strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (at < doc->issue_date)
+        return step(j, name, 0, "it was issued at %s, after the verification time %s", from,
+                    now);
+    if (at >= doc->next_update)
+        return step(j, name, 0, "it expired at %s (its nextUpdate), before the verification "
+                    "time %s", to, now);
+    return step(j, name, 1, "signed by the TCB signing key; valid from %s to %s", from, to);
+}
+
+/* The platform's status with its QE's, as the QVL converges them. */
+static const char *converge(const char *tcb, const char *qe)
+{
+    if (strcmp(qe, "Revoked") == 0)
+        return "Revoked";
+    if (strcmp(qe, "OutOfDate") == 0) {
+        if (strcmp(tcb, "UpToDate") == 0 || strcmp(tcb, "SWHardeningNeeded") == 0)
+            return "OutOfDate";
+        if (strcmp(tcb, "ConfigurationNeeded") == 0 ||
+            strcmp(tcb, "ConfigurationAndSWHardeningNeeded") == 0)
+            return "OutOfDateConfigurationNeeded";
+    }
+    return tcb;
+}
+
+static void add_unique(json_t *to, json_t *from)
+{
+    size_t i, k;
+    json_t *v, *w;
+
+    json_array_foreach(from, i, v) {
+        int seen = 0;
+        json_array_foreach(to, k, w)
+            seen |= json_equal(v, w);
+        if (!seen && json_is_string(v))
+            json_array_append(to, v);
+    }
+}
+
+static void check_levels(judging *j, material *m)
+{
+    const char *tcb_status, *qe_status;
+    json_t *tcb_adv, *qe_adv;
+    cl_error why = { 0 };
+
+    if (!step(j, "tcb_level", cl_tcb_info_level(&m->tcb_info, &m->pck, &tcb_status, &tcb_adv,
+                                                &why) == 0,
+              "%s", why.message[0] ? why.message : "the PCK's TCB reaches a TCB level"))
+        return;
+    if (!step(j, "qe_identity_level", cl_qe_identity_level(&m->qe_identity, &m->quote.qe_report,
+                                                           &qe_status, &qe_adv, &why) == 0,
+              "%s", why.message[0] ? why.message : "the QE is the one its identity names"))
+        return;
+    json_t *advisories = json_array();
+    add_unique(advisories, tcb_adv);
+    add_unique(advisories, qe_adv);
+    json_object_set_new(j->verdict, "tcb_status", json_string(converge(tcb_status, qe_status)));
+    json_object_set_new(j->verdict, "advisory_ids", advisories);
+    json_object_set_new(j->verdict, "qe", json_pack("{s:s, s:i}", "tcb_status", qe_status,
+                                                    "isvsvn", m->quote.qe_report.isvsvn));
+    json_object_set_new(j->verdict, "platform_tcb_status", json_string(tcb_status));
+}
+
+int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c,
+                   STACK_OF(X509) *roots, time_t at, json_t **verdict, cl_error *err)
+{
+    judging j = { json_object(), json_array(), 0 };
+    material m = { 0 };
+    cl_error why = { 0 };
+
+    if (j.verdict == NULL || j.checks == NULL) {
+        json_decref(j.verdict);
+        json_decref(j.checks);
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    }
+    json_object_set_new(j.verdict, "checks", j.checks);
+    json_object_set_new(j.verdict, "tcb_status", json_null());
+    json_object_set_new(j.verdict, "advisory_ids", json_array());
+    time_member(j.verdict, "verified_at", at);
+    if (step(&j, "quote", cl_quote_parse(&m.quote, quote, len, &why) == 0, "%s",
+             why.message[0] ? why.message : "an SGX ECDSA P-256 quote")) {
+        json_object_set_new(j.verdict, "quote", quote_json(&m.quote));
+        if (check_pck(&j, &m, c, roots, at)) {
+            json_object_set_new(j.verdict, "pck", pck_json(&m.pck, sk_X509_value(m.chain, 0)));
+            if (check_signatures(&j, &m) &&
+                check_collateral(&j, "tcb_info", "tcbInfo", &m.tcb_info, &m.tcb_chain,
+                                 c->tcb_info, c->tcb_info_len, c->tcb_chain, c->tcb_chain_len,
+                                 &m, roots, at) &&
+                check_collateral(&j, "qe_identity", "enclaveIdentity", &m.qe_identity,
+                                 &m.qe_chain, c->qe_identity, c->qe_identity_len, c->qe_chain,
+                                 c->qe_chain_len, &m, roots, at)) {
+                json_object_set_new(j.verdict, "collateral", json_pack(
+                    "{s:o, s:o}", "tcb_info", collateral_json(&m.tcb_info),
+                    "qe_identity", collateral_json(&m.qe_identity)));
+                check_levels(&j, &m);
+            }
+        }
+    }
+    json_object_set_new(j.verdict, "authentic", json_boolean(!j.failed));
+    material_free(&m);
+    *verdict = j.verdict;
+    return 0;
+}
+
+/* ---- policy ------------------------------------------------------------------ */
+
+static const char *const default_statuses[] = { "UpToDate", "SWHardeningNeeded", NULL };
+static const char *const no_advisories[] = { NULL };
+
+const cl_attestation_policy cl_attestation_policy_default = {
+    default_statuses, no_advisories, 0, 0,
+};
+
+static int listed(const char *const *list, const char *s)
+{
+    for (; list != NULL && *list != NULL; list++)
+        if (strcmp(*list, s) == 0)
+            return 1;
+    return 0;
+}
+
+void cl_dcap_policy(json_t *verdict, const cl_attestation_policy *p)
+{
+    json_t *reasons = json_array(), *quote = json_object_get(verdict, "quote"), *v;
+    const char *status = json_string_value(json_object_get(verdict, "tcb_status"));
+    size_t i;
+
+    if (!json_is_true(json_object_get(verdict, "authentic")))
+        json_array_append_new(reasons, json_string("the evidence is not authentic"));
+    if (status != NULL && !listed(p->statuses, status))
+        json_array_append_new(reasons, json_sprintf("TCB status %s is not accepted", status));
+    json_array_foreach(json_object_get(verdict, "advisory_ids"), i, v)
+        if (!listed(p->advisories, json_string_value(v)))
+            json_array_append_new(reasons, json_sprintf("advisory %s is not accepted",
+                                                        json_string_value(v)));
+    if (json_is_true(json_object_get(quote, "debug")) && !p->allow_debug)
+        json_array_append_new(reasons, json_string("the enclave is a debug enclave"));
+    if (quote != NULL && json_integer_value(json_object_get(quote, "isvsvn")) < p->min_isvsvn)
+        json_array_append_new(reasons, json_sprintf("ISVSVN %lld is below the minimum %d",
+                              (long long)json_integer_value(json_object_get(quote, "isvsvn")),
+                              p->min_isvsvn));
+    json_object_set_new(verdict, "policy", json_pack("{s:s, s:o}", "verdict",
+                        json_array_size(reasons) ? "refused" : "accepted", "reasons", reasons));
+}

@@ -1,0 +1,69 @@
+/*
+ * dcap.h - judging an SGX DCAP quote with its collateral, as Intel's Quote
+ * Verification Library does, and a policy's decision on the result.
+ *
+ * The verdict (a JSON object) keeps three things apart:
+ *
+ *   "authentic"      the evidence is genuine and its collateral valid at the
+ *                    verification time: every step in "checks" passed
+ *                    ({"name", "ok", "detail"}, in order; the first failure
+ *                    ends the list);
+ *   "tcb_status", "advisory_ids"   where the platform stands, from the TCB
+ *                    Info level its PCK reaches, converged with the QE
+ *                    identity's level as the QVL does;
+ *   "policy"         added by cl_dcap_policy: {"verdict": "accepted" |
+ *                    "refused", "reasons": [...]}.
+ *
+ * It also carries what was read: "quote" (version, MRENCLAVE, MRSIGNER,
+ * ISVPRODID, ISVSVN, attributes, debug, report data, CPUSVN), "pck" (FMSPC,
+ * PCE-ID, components, PCESVN, issuer), "collateral" (versions, dates,
+ * evaluation numbers), "trust_root" and "verified_at".
+ */
+#ifndef CL_SGX_DCAP_H
+#define CL_SGX_DCAP_H
+
+#include "error.h"
+
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct cl_dcap_collateral {
+    const char *tcb_info;           /* PCS body {"tcbInfo", "signature"} */
+    size_t tcb_info_len;
+    const char *tcb_chain;          /* PEM: the TCB signing certificate, the root */
+    size_t tcb_chain_len;
+    const char *qe_identity;        /* PCS body {"enclaveIdentity", "signature"} */
+    size_t qe_identity_len;
+    const char *qe_chain;
+    size_t qe_chain_len;
+    const uint8_t *pck_crl;         /* DER or PEM */
+    size_t pck_crl_len;
+    const uint8_t *root_crl;
+    size_t root_crl_len;
+} cl_dcap_collateral;
+
+/* The Intel SGX Root CA, the default trust root (a new stack of one). */
+STACK_OF(X509) *cl_intel_sgx_roots(void);
+
+/* Judge the quote at time `at`; *verdict (new) always describes what was
+ * found, authentic or not.  Fails only for want of memory. */
+int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *collateral,
+                   STACK_OF(X509) *roots, time_t at, json_t **verdict, cl_error *err);
+
+typedef struct cl_attestation_policy {
+    const char *const *statuses;    /* accepted TCB statuses, NULL-terminated */
+    const char *const *advisories;  /* accepted advisory IDs, NULL-terminated */
+    int allow_debug;
+    int min_isvsvn;
+} cl_attestation_policy;
+
+/* The default: UpToDate and SWHardeningNeeded, no advisories, no debug. */
+extern const cl_attestation_policy cl_attestation_policy_default;
+
+/* Add the policy's decision to a verdict. */
+void cl_dcap_policy(json_t *verdict, const cl_attestation_policy *policy);
+
+#endif

@@ -1,0 +1,319 @@
+/* pck.c - certificates, chains, CRLs and P-256 signatures; see pck.h. */
+#include "sgx/pck.h"
+
+#include <openssl/asn1.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CHAIN_MAX 8
+#define SGX_EXT "1.2.840.113741.1.13.1"
+
+int cl_pem_chain(STACK_OF(X509) **out, const char *pem, size_t len, cl_error *err)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)len);
+    X509 *cert;
+
+    *out = sk_X509_new_null();
+    if (bio == NULL || *out == NULL) {
+        BIO_free(bio);
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    }
+    while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_num(*out) == CHAIN_MAX || !sk_X509_push(*out, cert)) {
+            X509_free(cert);
+            BIO_free(bio);
+            sk_X509_pop_free(*out, X509_free);
+            *out = NULL;
+            return cl_error_set(err, CL_EINVALID, "a certificate chain has at most %d "
+                                "certificates", CHAIN_MAX);
+        }
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (sk_X509_num(*out) == 0) {
+        sk_X509_free(*out);
+        *out = NULL;
+        return cl_error_set(err, CL_EINVALID, "no PEM certificate was found");
+    }
+    return 0;
+}
+
+/* PEM when it looks like PEM, DER otherwise. */
+static int is_pem(const uint8_t *data, size_t len)
+{
+    return len > 10 && memcmp(data, "-----BEGIN", 10) == 0;
+}
+
+int cl_x509_read(X509 **out, const uint8_t *data, size_t len, cl_error *err)
+{
+    const unsigned char *p = data;
+    BIO *bio;
+
+    if (is_pem(data, len)) {
+        bio = BIO_new_mem_buf(data, (int)len);
+        *out = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+    } else {
+        *out = d2i_X509(NULL, &p, (long)len);
+    }
+    ERR_clear_error();
+    return *out ? 0 : cl_error_set(err, CL_EINVALID, "not an X.509 certificate (PEM or DER)");
+}
+
+int cl_crl_read(X509_CRL **out, const uint8_t *data, size_t len, cl_error *err)
+{
+    const unsigned char *p = data;
+    BIO *bio;
+
+    if (is_pem(data, len)) {
+        bio = BIO_new_mem_buf(data, (int)len);
+        *out = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+        BIO_free(bio);
+    } else {
+        *out = d2i_X509_CRL(NULL, &p, (long)len);
+    }
+    ERR_clear_error();
+    return *out ? 0 : cl_error_set(err, CL_EINVALID, "not an X.509 CRL (PEM or DER)");
+}
+
+X509 *cl_trust_root_match(X509 *root, STACK_OF(X509) *roots)
+{
+    EVP_PKEY *key = X509_get0_pubkey(root);
+
+    for (int i = 0; key != NULL && i < sk_X509_num(roots); i++) {
+        EVP_PKEY *trusted = X509_get0_pubkey(sk_X509_value(roots, i));
+
+        if (trusted != NULL && EVP_PKEY_eq(key, trusted) == 1)
+            return sk_X509_value(roots, i);
+    }
+    return NULL;
+}
+
+static void common_name(X509 *cert, char *out, size_t size)
+{
+    X509_NAME *name = cert ? X509_get_subject_name(cert) : NULL;
+
+    if (name == NULL || X509_NAME_get_text_by_NID(name, NID_commonName, out, (int)size) < 0)
+        snprintf(out, size, "(unnamed)");
+}
+
+int cl_chain_verify(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots,
+                    STACK_OF(X509_CRL) *crls, time_t at, cl_error *err)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    int rc = 0;
+
+    if (store == NULL || ctx == NULL) {
+        rc = cl_error_set(err, CL_ERROR, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < sk_X509_num(roots); i++)
+        X509_STORE_add_cert(store, sk_X509_value(roots, i));
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++)
+        X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i));
+    if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+        rc = cl_error_set(err, CL_ERROR, "could not start verifying a chain");
+        goto done;
+    }
+    X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_time(param, at);
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
+                                       X509_V_FLAG_X509_STRICT);
+    if (X509_verify_cert(ctx) != 1) {
+        int code = X509_STORE_CTX_get_error(ctx);
+        char cn[256];
+
+        common_name(X509_STORE_CTX_get_current_cert(ctx), cn, sizeof(cn));
+        rc = cl_error_set(err, CL_EINVALID, "%s (at \"%s\")",
+                          X509_verify_cert_error_string(code), cn);
+    }
+done:
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+    ERR_clear_error();
+    return rc;
+}
+
+/* ---- the SGX extension ------------------------------------------------------ */
+
+/* The elements of a DER SEQUENCE; a new stack. */
+static STACK_OF(ASN1_TYPE) *sequence(const unsigned char *der, long len)
+{
+    return d2i_ASN1_SEQUENCE_ANY(NULL, &der, len);
+}
+
+/* The OID of a {OID, value} pair as text, and its value. */
+static ASN1_TYPE *pair(ASN1_TYPE *item, STACK_OF(ASN1_TYPE) **owner, char oid[64])
+{
+    *owner = NULL;
+    if (item->type != V_ASN1_SEQUENCE)
+        return NULL;
+    *owner = sequence(item->value.sequence->data, item->value.sequence->length);
+    if (*owner == NULL || sk_ASN1_TYPE_num(*owner) != 2 ||
+        sk_ASN1_TYPE_value(*owner, 0)->type != V_ASN1_OBJECT ||
+        OBJ_obj2txt(oid, 64, sk_ASN1_TYPE_value(*owner, 0)->value.object, 1) <= 0)
+        return NULL;
+    return sk_ASN1_TYPE_value(*owner, 1);
+}
+
+static int octets(ASN1_TYPE *v, uint8_t *out, int n)
+{
+    if (v->type != V_ASN1_OCTET_STRING || v->value.octet_string->length != n)
+        return -1;
+    memcpy(out, v->value.octet_string->data, (size_t)n);
+    return 0;
+}
+
+static int small_int(ASN1_TYPE *v, long max, long *out)
+{
+    if (v->type == V_ASN1_INTEGER)
+        *out = ASN1_INTEGER_get(v->value.integer);
+    else if (v->type == V_ASN1_ENUMERATED)
+        *out = ASN1_ENUMERATED_get(v->value.enumerated);
+    else
+        return -1;
+    return *out < 0 || *out > max ? -1 : 0;
+}
+
+/* The TCB sequence: components 1 to 16, PCESVN (17) and CPUSVN (18). */
+static int read_tcb(ASN1_TYPE *value, cl_pck_info *out)
+{
+    STACK_OF(ASN1_TYPE) *items;
+    int found = 0, bad = 0;
+
+    if (value->type != V_ASN1_SEQUENCE ||
+        (items = sequence(value->value.sequence->data, value->value.sequence->length)) == NULL)
+        return -1;
+    for (int i = 0; i < sk_ASN1_TYPE_num(items) && !bad; i++) {
+        STACK_OF(ASN1_TYPE) *owner;
+        char oid[64];
+        ASN1_TYPE *v = pair(sk_ASN1_TYPE_value(items, i), &owner, oid);
+        long n, which;
+        char *end;
+
+        if (v == NULL || strncmp(oid, SGX_EXT ".2.", strlen(SGX_EXT ".2.")) != 0) {
+            bad = v == NULL;
+        } else {
+            which = strtol(oid + strlen(SGX_EXT ".2."), &end, 10);
+            if (*end != '\0')
+                bad = 1;
+            else if (which >= 1 && which <= 16 && small_int(v, 255, &n) == 0)
+                out->components[which - 1] = (uint8_t)n, found |= 1;
+            else if (which == 17 && small_int(v, 65535, &n) == 0)
+                out->pcesvn = (uint16_t)n, found |= 2;
+            else if (which == 18 && octets(v, out->cpusvn, 16) == 0)
+                found |= 4;
+            else if (which >= 1 && which <= 18)
+                bad = 1;
+        }
+        sk_ASN1_TYPE_pop_free(owner, ASN1_TYPE_free);
+    }
+    sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
+    return !bad && found == 7 ? 0 : -1;
+}
+
+int cl_pck_info_read(X509 *pck, cl_pck_info *out, cl_error *err)
+{
+    ASN1_OBJECT *obj = OBJ_txt2obj(SGX_EXT, 1);
+    int idx = obj ? X509_get_ext_by_OBJ(pck, obj, -1) : -1;
+    STACK_OF(ASN1_TYPE) *items = NULL;
+    int found = 0, bad = 0;
+
+    memset(out, 0, sizeof(*out));
+    ASN1_OBJECT_free(obj);
+    if (idx < 0)
+        return cl_error_set(err, CL_EINVALID, "the PCK certificate has no SGX extension");
+    ASN1_OCTET_STRING *data = X509_EXTENSION_get_data(X509_get_ext(pck, idx));
+    if ((items = sequence(data->data, data->length)) == NULL)
+        return cl_error_set(err, CL_EINVALID, "the PCK certificate's SGX extension is not a "
+                            "DER sequence");
+    for (int i = 0; i < sk_ASN1_TYPE_num(items) && !bad; i++) {
+        STACK_OF(ASN1_TYPE) *owner;
+        char oid[64];
+        ASN1_TYPE *v = pair(sk_ASN1_TYPE_value(items, i), &owner, oid);
+        long n;
+
+        if (v == NULL)
+            bad = 1;
+        else if (strcmp(oid, SGX_EXT ".1") == 0)
+            bad = octets(v, out->ppid, 16) < 0, found |= 1;
+        else if (strcmp(oid, SGX_EXT ".2") == 0)
+            bad = read_tcb(v, out) < 0, found |= 2;
+        else if (strcmp(oid, SGX_EXT ".3") == 0)
+            bad = octets(v, out->pceid, 2) < 0, found |= 4;
+        else if (strcmp(oid, SGX_EXT ".4") == 0)
+            bad = octets(v, out->fmspc, 6) < 0, found |= 8;
+        else if (strcmp(oid, SGX_EXT ".5") == 0)
+            bad = small_int(v, 2, &n) < 0, out->sgx_type = (int)n, found |= 16;
+        sk_ASN1_TYPE_pop_free(owner, ASN1_TYPE_free);
+    }
+    sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
+    if (bad || found != 31)
+        return cl_error_set(err, CL_EINVALID, "the PCK certificate's SGX extension lacks or "
+                            "garbles its PPID, TCB, PCE-ID, FMSPC or SGX type");
+    return 0;
+}
+
+/* ---- P-256 ---------------------------------------------------------------- */
+
+int cl_p256_key(EVP_PKEY **out, const uint8_t xy[64], cl_error *err)
+{
+    uint8_t point[65] = { 0x04 };
+    OSSL_PARAM params[3];
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    EVP_PKEY_CTX *check = NULL;
+    int ok;
+
+    *out = NULL;
+    memcpy(point + 1, xy, 64);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point,
+                                                  sizeof(point));
+    params[2] = OSSL_PARAM_construct_end();
+    ok = ctx != NULL && EVP_PKEY_fromdata_init(ctx) > 0 &&
+         EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) > 0 &&
+         (check = EVP_PKEY_CTX_new(*out, NULL)) != NULL && EVP_PKEY_public_check(check) > 0;
+    EVP_PKEY_CTX_free(check);
+    EVP_PKEY_CTX_free(ctx);
+    ERR_clear_error();
+    if (!ok) {
+        EVP_PKEY_free(*out);
+        *out = NULL;
+        return cl_error_set(err, CL_EINVALID, "the attestation key is not a P-256 point");
+    }
+    return 0;
+}
+
+int cl_p256_verify(EVP_PKEY *key, const uint8_t sig[64], const void *data, size_t len)
+{
+    ECDSA_SIG *s = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, 32, NULL), *sv = BN_bin2bn(sig + 32, 32, NULL);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char *der = NULL;
+    int derlen, ok = 0;
+
+    if (s == NULL || r == NULL || sv == NULL || md == NULL ||
+        EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 256) {
+        BN_free(r);
+        BN_free(sv);
+    } else if (ECDSA_SIG_set0(s, r, sv) != 1) {
+        BN_free(r);
+        BN_free(sv);
+    } else if ((derlen = i2d_ECDSA_SIG(s, &der)) > 0) {
+        ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+             EVP_DigestVerify(md, der, (size_t)derlen, data, len) == 1;
+    }
+    OPENSSL_free(der);
+    ECDSA_SIG_free(s);
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+    return ok;
+}
