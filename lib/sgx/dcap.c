@@ -333,13 +333,14 @@ static void check_levels(judging *j, material *m)
     json_t *tcb_adv, *qe_adv;
     cl_error why = { 0 };
 
-    if (!step(j, "tcb_level", cl_tcb_info_level(&m->tcb_info, &m->pck, &tcb_status, &tcb_adv,
-                                                &why) == 0,
-              "%s", why.message[0] ? why.message : "the PCK's TCB reaches a TCB level"))
+    int ok = cl_tcb_info_level(&m->tcb_info, &m->pck, &tcb_status, &tcb_adv, &why) == 0;
+
+    if (!step(j, "tcb_level", ok, "%s", ok ? "the PCK's TCB reaches a TCB level" : why.message))
         return;
-    if (!step(j, "qe_identity_level", cl_qe_identity_level(&m->qe_identity, &m->quote.qe_report,
-                                                           &qe_status, &qe_adv, &why) == 0,
-              "%s", why.message[0] ? why.message : "the QE is the one its identity names"))
+    ok = cl_qe_identity_level(&m->qe_identity, &m->quote.qe_report, &qe_status, &qe_adv,
+                              &why) == 0;
+    if (!step(j, "qe_identity_level", ok, "%s",
+              ok ? "the QE is the one its identity names" : why.message))
         return;
     json_t *advisories = json_array();
     add_unique(advisories, tcb_adv);
@@ -367,8 +368,9 @@ int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c
     json_object_set_new(j.verdict, "tcb_status", json_null());
     json_object_set_new(j.verdict, "advisory_ids", json_array());
     time_member(j.verdict, "verified_at", at);
-    if (step(&j, "quote", cl_quote_parse(&m.quote, quote, len, &why) == 0, "%s",
-             why.message[0] ? why.message : "an SGX ECDSA P-256 quote")) {
+    int parsed = cl_quote_parse(&m.quote, quote, len, &why) == 0;
+
+    if (step(&j, "quote", parsed, "%s", parsed ? "an SGX ECDSA P-256 quote" : why.message)) {
         json_object_set_new(j.verdict, "quote", quote_json(&m.quote));
         if (check_pck(&j, &m, c, roots, at)) {
             json_object_set_new(j.verdict, "pck", pck_json(&m.pck, sk_X509_value(m.chain, 0)));
