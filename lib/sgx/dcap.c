@@ -58,6 +58,16 @@ STACK_OF(X509) *cl_intel_sgx_roots(void)
     return roots;
 }
 
+/* Whether root is the Intel SGX Root CA (by key). */
+static int is_intel(X509 *root)
+{
+    STACK_OF(X509) *intel = cl_intel_sgx_roots();
+    int yes = intel != NULL && cl_trust_root_match(root, intel) != NULL;
+
+    sk_X509_pop_free(intel, X509_free);
+    return yes;
+}
+
 /* ---- the verdict ------------------------------------------------------------ */
 
 typedef struct judging {
@@ -186,6 +196,8 @@ static int root_of(judging *j, const char *name, STACK_OF(X509) *chain, STACK_OF
                     "is not a trust root's)");
     X509_NAME_get_text_by_NID(X509_get_subject_name(root), NID_commonName, cn, sizeof(cn));
     json_object_set_new(j->verdict, "trust_root", json_string(cn));
+    if (!is_intel(root))        /* a simulation PKI, or another an operator trusts */
+        json_object_set_new(j->verdict, "simulated", json_true());
     return 1;
 }
 
@@ -367,6 +379,7 @@ int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c
     json_object_set_new(j.verdict, "checks", j.checks);
     json_object_set_new(j.verdict, "tcb_status", json_null());
     json_object_set_new(j.verdict, "advisory_ids", json_array());
+    json_object_set_new(j.verdict, "simulated", json_false());
     time_member(j.verdict, "verified_at", at);
     int parsed = cl_quote_parse(&m.quote, quote, len, &why) == 0;
 

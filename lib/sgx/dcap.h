@@ -17,7 +17,10 @@
  * It also carries what was read: "quote" (version, MRENCLAVE, MRSIGNER,
  * ISVPRODID, ISVSVN, attributes, debug, report data, CPUSVN), "pck" (FMSPC,
  * PCE-ID, components, PCESVN, issuer), "collateral" (versions, dates,
- * evaluation numbers), "trust_root" and "verified_at".
+ * evaluation numbers), "trust_root" and "verified_at"; "simulated" is true
+ * when the root the evidence chains to is not the Intel SGX Root CA (a
+ * simulation PKI an operator chose to trust): such evidence proves nothing
+ * about real hardware.
  */
 #ifndef CL_SGX_DCAP_H
 #define CL_SGX_DCAP_H

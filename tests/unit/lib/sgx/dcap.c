@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sgx/dcap.h"
+#include "sgx/simulate.h"
 #include "test_data.h"
 
 typedef struct dcap_case {
@@ -289,6 +290,128 @@ static void test_wrong_root_and_missing_collateral(void **state)
     unload(&k);
 }
 
+/* ---- the simulation PKI ------------------------------------------------------- */
+
+static const cl_sim_enclave enclave = {
+    .mrenclave = { 0xaa, 0x01 }, .mrsigner = { 0xbb, 0x02 }, .isvprodid = 7, .isvsvn = 3,
+    .flags = 0x4, .reportdata = { 'n', 'o', 'n', 'c', 'e' },
+};
+
+static json_t *judge_sim(cl_sim_pki *p, const uint8_t *quote, size_t len, int trust_it,
+                         time_t at)
+{
+    STACK_OF(X509) *roots = cl_intel_sgx_roots();
+    json_t *verdict = NULL;
+    cl_error err = { 0 };
+
+    if (trust_it)
+        sk_X509_push(roots, X509_dup(cl_sim_root(p)));
+    assert_int_equal(cl_dcap_verify(quote, len, cl_sim_collateral(p), roots, at, &verdict,
+                                    &err), 0);
+    sk_X509_pop_free(roots, X509_free);
+    return verdict;
+}
+
+static cl_sim_options sim_options(void)
+{
+    cl_sim_options o = { .now = time(NULL), .pcesvn = 13, .qe_isvsvn = 8 };
+
+    for (int i = 0; i < 16; i++)
+        o.components[i] = (uint8_t)(i < 4 ? 5 : 0);
+    return o;
+}
+
+/* Quotes of both versions verify, under the simulation's root only when it
+ * is trusted, and say they are simulated. */
+static void test_simulated_quotes_of_both_versions(void **state)
+{
+    cl_sim_options o = sim_options();
+    cl_sim_pki *p;
+    cl_error err = { 0 };
+    (void)state;
+
+    assert_int_equal(cl_sim_pki_new(&p, &o, &err), 0);
+    for (int version = 3; version <= 4; version++) {
+        uint8_t *quote;
+        size_t len;
+
+        assert_int_equal(cl_sim_quote(p, version, &enclave, &quote, &len, &err), 0);
+        json_t *v = judge_sim(p, quote, len, 1, o.now);
+        if (!json_is_true(json_object_get(v, "authentic")))
+            fail_msg("version %d: %s", version, json_dumps(v, JSON_COMPACT));
+        json_t *q = json_object_get(v, "quote");
+        assert_int_equal(json_integer_value(json_object_get(q, "version")), version);
+        assert_string_equal(json_string_value(json_object_get(q, "mrenclave")),
+                            "aa01000000000000000000000000000000000000000000000000000000000000");
+        assert_int_equal(json_integer_value(json_object_get(q, "isvprodid")), 7);
+        assert_string_equal(json_string_value(json_object_get(v, "tcb_status")), "UpToDate");
+        assert_true(json_is_true(json_object_get(v, "simulated")));
+        assert_string_equal(json_string_value(json_object_get(v, "trust_root")),
+                            "Cloister Simulation SGX Root CA");
+        json_decref(v);
+        expect_refused(judge_sim(p, quote, len, 0, o.now), "pck_chain",
+                       "root that is not trusted");
+        quote[48 + 100] ^= 1;
+        expect_refused(judge_sim(p, quote, len, 1, o.now), "quote_signature", "does not verify");
+        quote[48 + 100] ^= 1;
+        quote[len - 700] ^= 1;        /* inside the PEM chain */
+        json_t *broken = judge_sim(p, quote, len, 1, o.now);
+        assert_false(json_is_true(json_object_get(broken, "authentic")));
+        json_decref(broken);
+        free(quote);
+    }
+    cl_sim_pki_free(p);
+}
+
+/* A PCK on its CA's CRL; a QE below its identity's current level; a TCB
+ * level the collateral marks out of date. */
+static void test_revocation_and_levels(void **state)
+{
+    cl_sim_options o = sim_options();
+    cl_sim_pki *p;
+    cl_error err = { 0 };
+    uint8_t *quote;
+    size_t len;
+    (void)state;
+
+    o.revoke_pck = 1;
+    assert_int_equal(cl_sim_pki_new(&p, &o, &err), 0);
+    assert_int_equal(cl_sim_quote(p, 4, &enclave, &quote, &len, &err), 0);
+    expect_refused(judge_sim(p, quote, len, 1, o.now), "pck_chain", "certificate revoked");
+    free(quote);
+    cl_sim_pki_free(p);
+
+    o = sim_options();
+    o.qe_isvsvn = 6;
+    o.tcb_status = "SWHardeningNeeded";
+    assert_int_equal(cl_sim_pki_new(&p, &o, &err), 0);
+    assert_int_equal(cl_sim_quote(p, 3, &enclave, &quote, &len, &err), 0);
+    json_t *v = judge_sim(p, quote, len, 1, o.now);
+    assert_true(json_is_true(json_object_get(v, "authentic")));
+    assert_string_equal(json_string_value(json_object_get(v, "platform_tcb_status")),
+                        "SWHardeningNeeded");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(v, "qe"),
+                                                          "tcb_status")), "OutOfDate");
+    assert_string_equal(json_string_value(json_object_get(v, "tcb_status")), "OutOfDate");
+    json_decref(v);
+    /* a month and a day later the collateral has expired */
+    expect_refused(judge_sim(p, quote, len, 1, o.now + 31 * 86400), "pck_chain",
+                   "CRL has expired");
+    free(quote);
+    cl_sim_pki_free(p);
+
+    o = sim_options();
+    o.components[0] = 0;            /* below the platform's level: the zero level */
+    o.tcb_status = "UpToDate";
+    assert_int_equal(cl_sim_pki_new(&p, &o, &err), 0);
+    assert_int_equal(cl_sim_quote(p, 3, &enclave, &quote, &len, &err), 0);
+    v = judge_sim(p, quote, len, 1, o.now);
+    assert_string_equal(json_string_value(json_object_get(v, "tcb_status")), "UpToDate");
+    json_decref(v);
+    free(quote);
+    cl_sim_pki_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_every_damaged_byte_is_refused_with_its_reason),
         cmocka_unit_test(test_malformed_quotes_are_refused_by_name),
         cmocka_unit_test(test_wrong_root_and_missing_collateral),
+        cmocka_unit_test(test_simulated_quotes_of_both_versions),
+        cmocka_unit_test(test_revocation_and_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,494 @@
+/* simulate.c - a simulated SGX attestation PKI; see simulate.h. */
+#include "sgx/simulate.h"
+#include "digest.h"
+#include "sgx/le.h"
+#include "sgx/quote.h"
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SGX_EXT "1.2.840.113741.1.13.1"
+#define DAY (24L * 3600)
+
+static const uint8_t intel_qe_vendor[16] = { 0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
+                                             0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07 };
+static const uint8_t fmspc[6] = { 0x00, 0xc1, 0x05, 0x7e, 0x00, 0x00 };
+
+struct cl_sim_pki {
+    cl_sim_options opt;
+    EVP_PKEY *root_key, *ca_key, *pck_key, *tcb_key;
+    X509 *root, *ca, *pck, *tcb;
+    uint8_t *root_crl, *pck_crl;
+    size_t root_crl_len, pck_crl_len;
+    char *pck_chain, *tcb_chain, *tcb_info, *qe_identity;
+    uint8_t qe_mrsigner[32];
+    cl_dcap_collateral collateral;
+};
+
+/* ---- certificates and CRLs ---------------------------------------------------- */
+
+static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+
+    X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
+    if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+        return -1;
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+    return 0;
+}
+
+/* A certificate for key named cn, issued by issuer (NULL: self-signed). */
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+                       long serial, int ca, time_t now)
+{
+    X509 *cert = X509_new();
+    X509_NAME *name;
+
+    if (cert == NULL)
+        return NULL;
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
+    name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+                               (const unsigned char *)"Cloister Simulation", -1, -1, 0);
+    X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
+    X509_time_adj_ex(X509_getm_notBefore(cert), -365, 0, &now);
+    X509_time_adj_ex(X509_getm_notAfter(cert), 3650, 0, &now);
+    X509_set_pubkey(cert, key);
+    if (add_ext(cert, issuer, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE") < 0 ||
+        add_ext(cert, issuer, NID_key_usage, ca ? "critical,keyCertSign,cRLSign"
+                                                : "critical,digitalSignature,nonRepudiation") < 0 ||
+        add_ext(cert, issuer, NID_subject_key_identifier, "hash") < 0 ||
+        add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always") < 0 ||
+        X509_sign(cert, issuer_key, EVP_sha256()) <= 0) {
+        X509_free(cert);
+        return NULL;
+    }
+    return cert;
+}
+
+/* A CRL of issuer's, revoking `revoked` when it is not NULL; DER. */
+static int make_crl(X509 *issuer, EVP_PKEY *key, X509 *revoked, time_t now, uint8_t **der,
+                    size_t *len)
+{
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *t = ASN1_TIME_new();
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    int n, ok;
+
+    ok = crl != NULL && t != NULL && X509_CRL_set_version(crl, 1) &&
+         X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
+         X509_time_adj_ex(t, -1, 0, &now) && X509_CRL_set1_lastUpdate(crl, t) &&
+         X509_time_adj_ex(t, 30, 0, &now) && X509_CRL_set1_nextUpdate(crl, t);
+    if (ok && revoked != NULL) {
+        X509_REVOKED *r = X509_REVOKED_new();
+
+        X509_time_adj_ex(t, -1, 0, &now);
+        ok = r != NULL && X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)) &&
+             X509_REVOKED_set_revocationDate(r, t) && X509_CRL_add0_revoked(crl, r);
+    }
+    X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
+    if (ok && (ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
+                                         "keyid:always")) != NULL) {
+        X509_CRL_add_ext(crl, ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    ok = ok && X509_CRL_sort(crl) && X509_CRL_sign(crl, key, EVP_sha256()) > 0 &&
+         (n = i2d_X509_CRL(crl, NULL)) > 0 && (*der = malloc((size_t)n)) != NULL;
+    if (ok) {
+        unsigned char *p = *der;
+        *len = (size_t)i2d_X509_CRL(crl, &p);
+    }
+    ASN1_TIME_free(t);
+    X509_CRL_free(crl);
+    return ok ? 0 : -1;
+}
+
+/* ---- the PCK certificate's SGX extension ------------------------------------ */
+
+static ASN1_TYPE *der_sequence(STACK_OF(ASN1_TYPE) *items)
+{
+    unsigned char *der = NULL;
+    int n = i2d_ASN1_SEQUENCE_ANY(items, &der);
+    ASN1_STRING *s = ASN1_STRING_new();
+    ASN1_TYPE *t = ASN1_TYPE_new();
+
+    sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);
+    if (n <= 0 || s == NULL || t == NULL || !ASN1_STRING_set(s, der, n)) {
+        OPENSSL_free(der);
+        ASN1_STRING_free(s);
+        ASN1_TYPE_free(t);
+        return NULL;
+    }
+    OPENSSL_free(der);
+    ASN1_TYPE_set(t, V_ASN1_SEQUENCE, s);
+    return t;
+}
+
+/* {OID, value} */
+static ASN1_TYPE *pair(const char *oid, ASN1_TYPE *value)
+{
+    STACK_OF(ASN1_TYPE) *items = sk_ASN1_TYPE_new_null();
+    ASN1_TYPE *o = ASN1_TYPE_new();
+
+    ASN1_TYPE_set(o, V_ASN1_OBJECT, OBJ_txt2obj(oid, 1));
+    sk_ASN1_TYPE_push(items, o);
+    sk_ASN1_TYPE_push(items, value);
+    return der_sequence(items);
+}
+
+static ASN1_TYPE *octets(const uint8_t *data, int n)
+{
+    ASN1_TYPE *t = ASN1_TYPE_new();
+    ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
+
+    ASN1_OCTET_STRING_set(s, data, n);
+    ASN1_TYPE_set(t, V_ASN1_OCTET_STRING, s);
+    return t;
+}
+
+static ASN1_TYPE *integer(long v, int enumerated)
+{
+    ASN1_TYPE *t = ASN1_TYPE_new();
+
+    if (enumerated) {
+        ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
+        ASN1_ENUMERATED_set(e, v);
+        ASN1_TYPE_set(t, V_ASN1_ENUMERATED, e);
+    } else {
+        ASN1_INTEGER *i = ASN1_INTEGER_new();
+        ASN1_INTEGER_set(i, v);
+        ASN1_TYPE_set(t, V_ASN1_INTEGER, i);
+    }
+    return t;
+}
+
+static int add_sgx_extension(X509 *pck, const cl_sim_options *o)
+{
+    STACK_OF(ASN1_TYPE) *top = sk_ASN1_TYPE_new_null(), *tcb = sk_ASN1_TYPE_new_null();
+    uint8_t ppid[16], cpusvn[16], pceid[2] = { 0, 0 };
+    char oid[64];
+    unsigned char *der = NULL;
+    int n, ok;
+
+    memset(ppid, 0x5a, sizeof(ppid));
+    memcpy(cpusvn, o->components, 16);
+    for (int i = 0; i < 16; i++) {
+        snprintf(oid, sizeof(oid), SGX_EXT ".2.%d", i + 1);
+        sk_ASN1_TYPE_push(tcb, pair(oid, integer(o->components[i], 0)));
+    }
+    sk_ASN1_TYPE_push(tcb, pair(SGX_EXT ".2.17", integer(o->pcesvn, 0)));
+    sk_ASN1_TYPE_push(tcb, pair(SGX_EXT ".2.18", octets(cpusvn, 16)));
+    sk_ASN1_TYPE_push(top, pair(SGX_EXT ".1", octets(ppid, 16)));
+    sk_ASN1_TYPE_push(top, pair(SGX_EXT ".2", der_sequence(tcb)));
+    sk_ASN1_TYPE_push(top, pair(SGX_EXT ".3", octets(pceid, 2)));
+    sk_ASN1_TYPE_push(top, pair(SGX_EXT ".4", octets(fmspc, 6)));
+    sk_ASN1_TYPE_push(top, pair(SGX_EXT ".5", integer(0, 1)));
+    n = i2d_ASN1_SEQUENCE_ANY(top, &der);
+    sk_ASN1_TYPE_pop_free(top, ASN1_TYPE_free);
+
+    ASN1_OCTET_STRING *value = ASN1_OCTET_STRING_new();
+    ASN1_OBJECT *obj = OBJ_txt2obj(SGX_EXT, 1);
+    X509_EXTENSION *ext = NULL;
+    ok = n > 0 && value != NULL && obj != NULL && ASN1_OCTET_STRING_set(value, der, n) &&
+         (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, value)) != NULL &&
+         X509_add_ext(pck, ext, -1);
+    OPENSSL_free(der);
+    ASN1_OCTET_STRING_free(value);
+    ASN1_OBJECT_free(obj);
+    X509_EXTENSION_free(ext);
+    return ok ? 0 : -1;
+}
+
+/* ---- signatures and signed collateral ---------------------------------------- */
+
+/* ECDSA P-256 of SHA-256(data) as r||s. */
+static int sign_raw(EVP_PKEY *key, const void *data, size_t len, uint8_t out[64])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[80];
+    const unsigned char *p = der;
+    size_t n = sizeof(der);
+    ECDSA_SIG *sig = NULL;
+    int ok;
+
+    ok = md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+         EVP_DigestSign(md, der, &n, data, len) == 1 &&
+         (sig = d2i_ECDSA_SIG(NULL, &p, (long)n)) != NULL &&
+         BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
+         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+static void iso(char out[32], time_t t)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* {"<member>": body, "signature": "<hex>"} signed by key over body's text. */
+static char *signed_body(const char *member, json_t *body, EVP_PKEY *key)
+{
+    char *inner = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS), *out = NULL, hex[129];
+    uint8_t sig[64];
+
+    json_decref(body);
+    if (inner != NULL && sign_raw(key, inner, strlen(inner), sig) == 0) {
+        size_t n = strlen(member) + strlen(inner) + 160;
+
+        cl_hex(hex, sig, 64);
+        if ((out = malloc(n)) != NULL)
+            snprintf(out, n, "{\"%s\":%s,\"signature\":\"%s\"}", member, inner, hex);
+    }
+    free(inner);
+    return out;
+}
+
+static char *tcb_info(const cl_sim_options *o, EVP_PKEY *key)
+{
+    json_t *mine = json_array(), *zero = json_array();
+    char issue[32], next[32], date[32], fm[13];
+
+    for (int i = 0; i < 16; i++) {
+        json_array_append_new(mine, json_pack("{s:i}", "svn", o->components[i]));
+        json_array_append_new(zero, json_pack("{s:i}", "svn", 0));
+    }
+    iso(issue, o->now - DAY);
+    iso(next, o->now + 30 * DAY);
+    iso(date, o->now - 90 * DAY);
+    cl_hex(fm, fmspc, 6);
+    return signed_body("tcbInfo", json_pack(
+        "{s:s, s:i, s:s, s:s, s:s, s:s, s:i, s:i, s:[{s:{s:o, s:i}, s:s, s:s},"
+        " {s:{s:o, s:i}, s:s, s:s, s:[s]}]}",
+        "id", "SGX", "version", 3, "issueDate", issue, "nextUpdate", next, "fmspc", fm,
+        "pceId", "0000", "tcbType", 0, "tcbEvaluationDataNumber", 17, "tcbLevels",
+        "tcb", "sgxtcbcomponents", mine, "pcesvn", o->pcesvn, "tcbDate", date,
+        "tcbStatus", o->tcb_status ? o->tcb_status : "UpToDate",
+        "tcb", "sgxtcbcomponents", zero, "pcesvn", 0, "tcbDate", "2018-01-04T00:00:00Z",
+        "tcbStatus", "OutOfDate", "advisoryIDs", "INTEL-SA-00000"), key);
+}
+
+static char *qe_identity(const cl_sim_pki *p, EVP_PKEY *key)
+{
+    char issue[32], next[32], mrsigner[65];
+
+    iso(issue, p->opt.now - DAY);
+    iso(next, p->opt.now + 30 * DAY);
+    cl_hex(mrsigner, p->qe_mrsigner, 32);
+    return signed_body("enclaveIdentity", json_pack(
+        "{s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:i,"
+        " s:[{s:{s:i}, s:s, s:s}, {s:{s:i}, s:s, s:s}]}",
+        "id", "QE", "version", 2, "issueDate", issue, "nextUpdate", next,
+        "tcbEvaluationDataNumber", 17, "miscselect", "00000000", "miscselectMask", "FFFFFFFF",
+        "attributes", "11000000000000000000000000000000",
+        "attributesMask", "FBFFFFFFFFFFFFFF0000000000000000", "mrsigner", mrsigner,
+        "isvprodid", 1, "tcbLevels", "tcb", "isvsvn", 8, "tcbDate", "2024-03-13T00:00:00Z",
+        "tcbStatus", "UpToDate", "tcb", "isvsvn", 0, "tcbDate", "2018-01-04T00:00:00Z",
+        "tcbStatus", "OutOfDate"), key);
+}
+
+static char *pem_of(X509 *const *certs, int n)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out = NULL;
+    long len;
+
+    for (int i = 0; bio != NULL && i < n; i++)
+        PEM_write_bio_X509(bio, certs[i]);
+    if (bio != NULL && (len = BIO_get_mem_data(bio, &data)) > 0 &&
+        (out = malloc((size_t)len + 1)) != NULL) {
+        memcpy(out, data, (size_t)len);
+        out[len] = '\0';
+    }
+    BIO_free(bio);
+    return out;
+}
+
+/* ---- the PKI -------------------------------------------------------------------- */
+
+int cl_sim_pki_new(cl_sim_pki **out, const cl_sim_options *opt, cl_error *err)
+{
+    cl_sim_pki *p = calloc(1, sizeof(*p));
+    time_t now;
+
+    *out = NULL;
+    if (p == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    p->opt = *opt;
+    now = opt->now;
+    memset(p->qe_mrsigner, 0xc1, sizeof(p->qe_mrsigner));
+    p->root_key = EVP_EC_gen("P-256");
+    p->ca_key = EVP_EC_gen("P-256");
+    p->pck_key = EVP_EC_gen("P-256");
+    p->tcb_key = EVP_EC_gen("P-256");
+    if (p->root_key == NULL || p->ca_key == NULL || p->pck_key == NULL || p->tcb_key == NULL ||
+        (p->root = make_cert("Cloister Simulation SGX Root CA", p->root_key, NULL, p->root_key,
+                             1, 1, now)) == NULL ||
+        (p->ca = make_cert("Cloister Simulation SGX PCK Processor CA", p->ca_key, p->root,
+                           p->root_key, 2, 1, now)) == NULL ||
+        (p->tcb = make_cert("Cloister Simulation SGX TCB Signing", p->tcb_key, p->root,
+                            p->root_key, 3, 0, now)) == NULL)
+        goto fail;
+    /* the PCK certificate carries the SGX extension, so it is made by hand */
+    if ((p->pck = make_cert("Cloister Simulation SGX PCK Certificate", p->pck_key, p->ca,
+                            p->ca_key, 4, 0, now)) == NULL ||
+        add_sgx_extension(p->pck, opt) < 0 || X509_sign(p->pck, p->ca_key, EVP_sha256()) <= 0)
+        goto fail;
+    X509 *chain[3] = { p->pck, p->ca, p->root }, *tcb_chain[2] = { p->tcb, p->root };
+    if (make_crl(p->root, p->root_key, NULL, now, &p->root_crl, &p->root_crl_len) < 0 ||
+        make_crl(p->ca, p->ca_key, opt->revoke_pck ? p->pck : NULL, now, &p->pck_crl,
+                 &p->pck_crl_len) < 0 ||
+        (p->pck_chain = pem_of(chain, 3)) == NULL ||
+        (p->tcb_chain = pem_of(tcb_chain, 2)) == NULL ||
+        (p->tcb_info = tcb_info(opt, p->tcb_key)) == NULL ||
+        (p->qe_identity = qe_identity(p, p->tcb_key)) == NULL)
+        goto fail;
+    p->collateral = (cl_dcap_collateral){
+        p->tcb_info, strlen(p->tcb_info), p->tcb_chain, strlen(p->tcb_chain),
+        p->qe_identity, strlen(p->qe_identity), p->tcb_chain, strlen(p->tcb_chain),
+        p->pck_crl, p->pck_crl_len, p->root_crl, p->root_crl_len,
+    };
+    *out = p;
+    return 0;
+fail:
+    ERR_clear_error();
+    cl_sim_pki_free(p);
+    return cl_error_set(err, CL_ERROR, "could not make the simulation PKI");
+}
+
+void cl_sim_pki_free(cl_sim_pki *p)
+{
+    if (p == NULL)
+        return;
+    EVP_PKEY_free(p->root_key);
+    EVP_PKEY_free(p->ca_key);
+    EVP_PKEY_free(p->pck_key);
+    EVP_PKEY_free(p->tcb_key);
+    X509_free(p->root);
+    X509_free(p->ca);
+    X509_free(p->pck);
+    X509_free(p->tcb);
+    free(p->root_crl);
+    free(p->pck_crl);
+    free(p->pck_chain);
+    free(p->tcb_chain);
+    free(p->tcb_info);
+    free(p->qe_identity);
+    free(p);
+}
+
+X509 *cl_sim_root(cl_sim_pki *p)
+{
+    return p->root;
+}
+
+const cl_dcap_collateral *cl_sim_collateral(cl_sim_pki *p)
+{
+    return &p->collateral;
+}
+
+/* ---- quotes ----------------------------------------------------------------------- */
+
+static void report_body(uint8_t out[CL_REPORT_BODY_SIZE], const uint8_t cpusvn[16],
+                        uint64_t flags, const uint8_t mrenclave[32], const uint8_t mrsigner[32],
+                        uint16_t prodid, uint16_t svn, const uint8_t reportdata[64])
+{
+    memset(out, 0, CL_REPORT_BODY_SIZE);
+    memcpy(out, cpusvn, 16);
+    cl_le_put(out + 48, flags, 8);
+    cl_le_put(out + 56, 0x3, 8);            /* XFRM: x87 and SSE */
+    memcpy(out + 64, mrenclave, 32);
+    memcpy(out + 128, mrsigner, 32);
+    cl_le_put(out + 256, prodid, 2);
+    cl_le_put(out + 258, svn, 2);
+    memcpy(out + 320, reportdata, 64);
+}
+
+int cl_sim_quote(cl_sim_pki *p, int version, const cl_sim_enclave *e, uint8_t **quote,
+                 size_t *len, cl_error *err)
+{
+    static const uint8_t zero32[32] = { 0 };
+    EVP_PKEY *att = EVP_EC_gen("P-256");
+    uint8_t auth[32], xy[65], qe_body[CL_REPORT_BODY_SIZE], qe_data[64], hashed[64 + 32];
+    size_t xy_len = sizeof(xy), pem_len = strlen(p->pck_chain);
+    size_t qe_part = CL_REPORT_BODY_SIZE + 64 + 2 + sizeof(auth) + 6 + pem_len;
+    size_t sig_len = 64 + 64 + (version == 4 ? 6 : 0) + qe_part;
+    size_t total = CL_QUOTE_HEADER_SIZE + CL_REPORT_BODY_SIZE + 4 + sig_len;
+    uint8_t *q = calloc(1, total), *w;
+    int rc = CL_ERROR;
+
+    *quote = NULL;
+    if (version != 3 && version != 4) {
+        rc = cl_error_set(err, CL_EINVALID, "quotes are of version 3 or 4");
+        goto done;
+    }
+    if (att == NULL || q == NULL ||
+        EVP_PKEY_get_octet_string_param(att, "encoded-pub-key", xy, sizeof(xy), &xy_len) != 1 ||
+        xy_len != 65)
+        goto done;
+    for (int i = 0; i < 32; i++)
+        auth[i] = (uint8_t)i;
+    /* header and body */
+    cl_le_put(q, (uint64_t)version, 2);
+    cl_le_put(q + 2, 2, 2);
+    cl_le_put(q + 8, p->opt.qe_isvsvn, 2);
+    cl_le_put(q + 10, p->opt.pcesvn, 2);
+    memcpy(q + 12, intel_qe_vendor, 16);
+    report_body(q + CL_QUOTE_HEADER_SIZE, p->opt.components, e->flags, e->mrenclave,
+                e->mrsigner, e->isvprodid, e->isvsvn, e->reportdata);
+    w = q + CL_QUOTE_HEADER_SIZE + CL_REPORT_BODY_SIZE;
+    cl_le_put(w, sig_len, 4);
+    w += 4;
+    if (sign_raw(att, q, CL_QUOTE_HEADER_SIZE + CL_REPORT_BODY_SIZE, w) < 0)
+        goto done;
+    memcpy(w + 64, xy + 1, 64);
+    w += 128;
+    if (version == 4) {
+        cl_le_put(w, 6, 2);
+        cl_le_put(w + 2, qe_part, 4);
+        w += 6;
+    }
+    /* the QE's report binds the attestation key and the authentication data */
+    memcpy(hashed, xy + 1, 64);
+    memcpy(hashed + 64, auth, sizeof(auth));
+    cl_sha256(qe_data, hashed, sizeof(hashed));
+    memcpy(qe_data + 32, zero32, 32);
+    report_body(qe_body, p->opt.components, 0x11, zero32, p->qe_mrsigner, 1, p->opt.qe_isvsvn,
+                qe_data);
+    memcpy(w, qe_body, sizeof(qe_body));
+    if (sign_raw(p->pck_key, qe_body, sizeof(qe_body), w + CL_REPORT_BODY_SIZE) < 0)
+        goto done;
+    w += CL_REPORT_BODY_SIZE + 64;
+    cl_le_put(w, sizeof(auth), 2);
+    memcpy(w + 2, auth, sizeof(auth));
+    w += 2 + sizeof(auth);
+    cl_le_put(w, 5, 2);
+    cl_le_put(w + 2, pem_len, 4);
+    memcpy(w + 6, p->pck_chain, pem_len);
+    *quote = q;
+    *len = total;
+    q = NULL;
+    rc = 0;
+done:
+    if (rc == CL_ERROR)
+        cl_error_set(err, CL_ERROR, "could not make the simulated quote");
+    free(q);
+    EVP_PKEY_free(att);
+    ERR_clear_error();
+    return rc;
+}
