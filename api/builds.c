@@ -257,11 +257,18 @@ static int builds_signature(cl_req *r, json_t **out)
                        "signature, big-endian, in base64", CL_SGX_SIGNATURE_SIZE);
     if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_begin(r, &db)) < 0 ||
         (rc = cl_req_load(r, db, &res, "build", "SELECT " SIGSTRUCT_B64 ", b.state, b.app_id,"
-                          " b.job_id, b.signing_key_id FROM builds b", "b", "FOR UPDATE OF b")) < 0)
+                          " b.job_id, b.signing_key_id, b.finish_job_id, (SELECT j.state FROM"
+                          " jobs j WHERE j.id = b.finish_job_id) AS finish_state FROM builds b",
+                          "b", "FOR UPDATE OF b")) < 0)
         return rc;
     if (strcmp(cl_row_text(res, 0, "state"), "awaiting_signature") != 0)
         return cl_req_fail(r, CL_ECONFLICT, "build \"%s\" is %s; it awaits no signature", id,
                            cl_row_text(res, 0, "state"));
+    /* signed already: only when pushing it failed may it be signed again */
+    const char *pushing = cl_row_text(res, 0, "finish_state");
+    if (pushing != NULL && strcmp(pushing, "failed") != 0 && strcmp(pushing, "canceled") != 0)
+        return cl_req_fail(r, CL_ECONFLICT, "build \"%s\" is signed; job %s is pushing it (%s)",
+                           id, cl_row_text(res, 0, "finish_job_id"), pushing);
     const char *key_params[1] = { cl_row_text(res, 0, "signing_key_id") };
     if ((rc = decode_sigstruct(r, res, s)) < 0 ||
         (rc = cl_req_exec(r, db, &k, "SELECT public_pem, mrsigner FROM signing_keys WHERE "

@@ -1,5 +1,6 @@
 // jobs.js - the account's jobs (/jobs, /jobs/<id>), and followJob(), the
-// live view of one job that the pages starting jobs (apps, registries) use.
+// live view of one job that the pages starting jobs (apps, builds,
+// registries) use.
 //
 // GET /v1/jobs lists the jobs newest first; the filters (state, kind,
 // target) live in the URL's query, as the audit log's do. A job's page
@@ -8,7 +9,9 @@
 // after the last one it has (GET /v1/jobs/{id}/events, oldest first, from
 // the sequence cursor), until the job has ended. Operators and admins may
 // cancel a queued or running job (POST /v1/jobs/{id}/cancel); a running one
-// stops when its worker notices, and the page shows that happen.
+// stops when its worker notices, and the page shows that happen. A job's
+// result is shown as facts where the portal knows its kind (an image's
+// inspection, a registry check, a conversion's build), as JSON otherwise.
 import * as api from './api.js';
 import { busy, capitalise, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
          errorText, facts, field, formatBytes, formMessage, h, jsonBlock, newId, notify,
@@ -16,7 +19,7 @@ import { busy, capitalise, clearFormErrors, codeList, confirmDialog, dataTable, 
 
 export const STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 export const ENDED = new Set(['succeeded', 'failed', 'canceled']);
-const KINDS = ['noop', 'registry.check', 'image.inspect'];
+const KINDS = ['convert', 'image.inspect', 'registry.check', 'noop'];
 const FILTERS = ['state', 'kind', 'target'];
 const POLL_MS = 500;
 
@@ -39,7 +42,7 @@ export function targetLink(target) {
   const cut = target.indexOf(':');
   const type = cut > 0 ? target.slice(0, cut) : '';
   const id = cut > 0 ? target.slice(cut + 1) : target;
-  const pages = { app: '/apps', registry: '/registries' };
+  const pages = { app: '/apps', build: '/builds', registry: '/registries' };
   if (pages[type] && /^[0-9a-f-]{36}$/.test(id)) {
     return h('a', { href: `${pages[type]}/${id}`, title: target }, `${type} ${id.slice(0, 8)}`);
   }
@@ -64,9 +67,34 @@ export function inspectionFacts(r) {
   ], { cls: 'inspection' });
 }
 
+/* What a convert job made: the build, its measurements and the image. A
+ * build whose key is kept offline has no output digest yet: nothing is
+ * pushed until it is signed. */
+const CONVERTED_STATES = { pending: 'Pending approval', awaiting_signature: 'Awaiting signature' };
+
+export function conversionFacts(r) {
+  const output = r.output_digest
+    ? h('code', { class: 'reference' }, `${r.output_image}@${r.output_digest}`)
+    : h('span', {}, h('code', { class: 'reference' }, r.output_image),
+      h('span', { class: 'muted' }, ' (not pushed yet: it is pushed once the build is signed)'));
+  return facts([
+    ['Build', h('span', { class: 'reference-line' },
+      h('a', { href: `/builds/${r.build_id}` }, 'View build'),
+      h('code', { title: r.build_id }, r.build_id.slice(0, 8)))],
+    ['State', h('span', { class: 'badge badge-build badge-waiting', dataset: { state: r.state } },
+      CONVERTED_STATES[r.state] || capitalise(r.state))],
+    ['MRENCLAVE', h('code', { class: 'hash' }, r.mrenclave)],
+    ['MRSIGNER', h('code', { class: 'hash' }, r.mrsigner)],
+    ['Input digest', r.input_digest ? h('code', { class: 'digest' }, r.input_digest) : null],
+    ['Output image', output],
+    ['Trusted files', Number(r.trusted_files).toLocaleString('en')],
+  ], { cls: 'conversion' });
+}
+
 function resultView(job) {
   if (job.result === null || job.result === undefined) return null;
   if (job.kind === 'image.inspect' && job.result.digest) return inspectionFacts(job.result);
+  if (job.kind === 'convert' && job.result.build_id) return conversionFacts(job.result);
   if (job.kind === 'registry.check' && job.result.auth) {
     return facts([
       ['Authentication', job.result.auth],
@@ -254,8 +282,8 @@ async function renderList(ctx) {
   }
   const filtered = Object.keys(query).length > 0;
   ctx.main.append(pageHeading('Jobs',
-    `The slow work done for ${ctx.me.account.name} by the workers, newest first: registry checks, ` +
-    'image inspections and more.'));
+    `The slow work done for ${ctx.me.account.name} by the workers, newest first: conversions, ` +
+    'registry checks, image inspections and more.'));
   const form = filterForm(ctx, query);
   const listArea = h('section', { class: 'section', 'aria-labelledby': 'jobs-list-title' },
     h('h2', { id: 'jobs-list-title', class: 'sr-only' }, 'Jobs'));

@@ -237,22 +237,26 @@ export function tableRow(columns, cells) {
 /**
  * A button that copies text to the clipboard, saying whether it did. Without
  * the clipboard (an insecure origin), it selects the text in `selectEl` so
- * that the person can copy it by hand.
+ * that the person can copy it by hand, and says so as a failure. `name` is
+ * the button's accessible name when its label alone would not tell it from
+ * its neighbours ("Copy" in every row of a table).
  */
-export function copyButton(text, { label = 'Copy', selectEl = null, what = 'the text' } = {}) {
+export function copyButton(text, { label = 'Copy', name = null, selectEl = null, what = 'the text' } = {}) {
   const status = h('span', { class: 'copy-status', role: 'status' });
   const button = h('button', {
-    type: 'button', class: 'button button-secondary',
+    type: 'button', class: 'button button-secondary', 'aria-label': name,
     onclick: async () => {
       try {
         if (!navigator.clipboard) throw new Error('no clipboard');
         await navigator.clipboard.writeText(text);
+        status.className = 'copy-status copy-done';
         status.textContent = 'Copied.';
       } catch {
         if (selectEl) {
           selectEl.focus();
           selectEl.select();
         }
+        status.className = 'copy-status copy-failed';
         status.textContent = `Copying failed: select ${what} and copy it yourself.`;
       }
     },

@@ -7,10 +7,12 @@
 //
 // DIR defaults to docs/images. CLOISTERD and CLOISTER_WORKER name the daemon
 // and the worker, as for the tests; docker-registry, umoci and skopeo make a
-// registry with an image in it, and tests/peers/convert_images.py the images
-// a build is converted from.
+// registry with an image in it, tests/peers/convert_images.py the images
+// a build is converted from, and openssl the key kept offline.
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { ADMIN_EMAIL, Api, Daemon, Registry, SOURCE_DIR, Worker, openBrowser, psql,
          unexpectedProblems } from './harness.mjs';
 
@@ -72,15 +74,18 @@ try {
     name: 'hello', description: 'A greeting in an enclave', input_image: refs.app,
     output_image: `${registry.host}/acme/hello-sgx:1.0`, enclave_size: 268435456, max_threads: 8,
   }, 201);
-  const convert = await admin.ok('POST', `/v1/apps/${hello.id}/builds`, undefined, 202);
-  let converted;
-  for (let i = 0; i < 600; i++) {
-    converted = await admin.ok('GET', `/v1/jobs/${convert.id}`);
-    if (['succeeded', 'failed', 'canceled'].includes(converted.state)) break;
-    await sleep(200);
-  }
-  if (converted.state !== 'succeeded') throw new Error(`the conversion did not succeed: ${JSON.stringify(converted)}`);
-  const buildId = converted.result.build_id;
+  const convertHello = async () => {
+    const convert = await admin.ok('POST', `/v1/apps/${hello.id}/builds`, undefined, 202);
+    let converted;
+    for (let i = 0; i < 600; i++) {
+      converted = await admin.ok('GET', `/v1/jobs/${convert.id}`);
+      if (['succeeded', 'failed', 'canceled'].includes(converted.state)) break;
+      await sleep(200);
+    }
+    if (converted.state !== 'succeeded') throw new Error(`the conversion did not succeed: ${JSON.stringify(converted)}`);
+    return converted.result.build_id;
+  };
+  const buildId = await convertHello();
 
   const shoot = async (name, { viewport = { width: 1280, height: 800 }, permissions = [] } = {}, fn) => {
     const browser = await openBrowser({ baseURL: daemon.url, viewport, permissions });
@@ -184,6 +189,21 @@ try {
   await shoot('build', { viewport: { width: 1280, height: 1400 } }, async (page) => {
     await signIn(page, `/builds/${buildId}`);
     await page.locator('.trusted-files tbody tr').first().waitFor();
+  });
+
+  // The key goes offline (only its public half is imported): the next
+  // build waits for its holder's signature.
+  const run = promisify(execFile);
+  const keyFile = path.join(daemon.dir, 'enclave-key.pem');
+  await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:3072',
+                        '-pkeyopt', 'rsa_keygen_pubexp:3', '-out', keyFile]);
+  const { stdout: publicPem } = await run('openssl', ['pkey', '-in', keyFile, '-pubout']);
+  await admin.ok('POST', '/v1/signing-keys', { public_key_pem: publicPem }, 201);
+  const awaitingId = await convertHello();
+
+  await shoot('build-sign', { viewport: { width: 1280, height: 1300 } }, async (page) => {
+    await signIn(page, `/builds/${awaitingId}`);
+    await page.locator('#build-sign-title').waitFor();
   });
 } finally {
   await worker.stop();

@@ -405,12 +405,28 @@ class Convert(unittest.TestCase):
         self.assertEqual(self.api.ok("GET", f"/v1/builds/{build['id']}")["state"],
                          "awaiting_signature")
 
-        # the key's holder signs with the command line; the image is then pushed
-        apikey = self.api.ok("POST", "/v1/api-keys", {"name": "signer", "role": "operator"},
-                             want=201)["secret"]
-        signed = json.loads(self.cli(apikey, "-o", "json", "build", "sign", build["id"],
-                                     "--key", private))
+        # signed by hand (openssl) through the API: a second signature is refused
+        # while the push job runs, and the build is then pending, pushed
+        with open(os.path.join(self.work, "payload"), "wb") as f:
+            f.write(payload)
+        good = base64.b64encode(subprocess.run(
+            ["openssl", "dgst", "-sha256", "-sign", private, os.path.join(self.work, "payload")],
+            check=True, capture_output=True).stdout).decode()
+        push_job = self.api.ok("POST", f"/v1/builds/{build['id']}/signature",
+                               {"signature": good}, want=202)
+        status, _, problem = self.api.call("POST", f"/v1/builds/{build['id']}/signature",
+                                           {"signature": good})
+        self.assertEqual(status, 409, problem)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pushed_job = self.api.ok("GET", f"/v1/jobs/{push_job['id']}")
+            if pushed_job["state"] in ("succeeded", "failed"):
+                break
+            time.sleep(0.1)
+        self.assertEqual(pushed_job["state"], "succeeded", pushed_job)
+        signed = self.api.ok("GET", f"/v1/builds/{build['id']}")
         self.assertEqual(signed["state"], "pending")
+        self.assertEqual(signed["finish_job_id"], push_job["id"])
         self.assertEqual(signed["mrenclave"], build["mrenclave"])
         rootfs, config, _ = pull_unpacked(self.reg.host, app["output_image"].split("/", 1)[1],
                                           self.work)
@@ -424,8 +440,19 @@ class Convert(unittest.TestCase):
         tasks = self.api.ok("GET", "/v1/tasks?type=build_approval")["items"]
         self.assertEqual([t["target"] for t in tasks], [f"build:{build['id']}"])
         status, _, problem = self.api.call("POST", f"/v1/builds/{build['id']}/signature",
-                                           {"signature": base64.b64encode(bytes(384)).decode()})
+                                           {"signature": good})
         self.assertEqual(status, 409, problem)
+
+        # the key's holder signs the next build with the command line
+        second = self.build_of(self.convert(app["id"], date="2026-03-01"))
+        self.assertEqual(second["state"], "awaiting_signature")
+        apikey = self.api.ok("POST", "/v1/api-keys", {"name": "signer", "role": "operator"},
+                             want=201)["secret"]
+        done = json.loads(self.cli(apikey, "-o", "json", "build", "sign", second["id"],
+                                   "--key", private))
+        self.assertEqual(done["state"], "pending")
+        self.assertEqual(done["mrsigner"], key["mrsigner"])
+        self.assertRegex(done["output_digest"], r"^sha256:[0-9a-f]{64}$")
 
     def test_keys_are_imported_and_rotated_and_old_ones_stay_listed(self):
         private, public = self.new_key("imported")
