@@ -196,7 +196,7 @@ static int read_tcb(ASN1_TYPE *value, cl_pck_info *out)
         STACK_OF(ASN1_TYPE) *owner;
         char oid[64];
         ASN1_TYPE *v = pair(sk_ASN1_TYPE_value(items, i), &owner, oid);
-        long n, which;
+        long n = 0, which;
         char *end;
 
         if (v == NULL || strncmp(oid, SGX_EXT ".2.", strlen(SGX_EXT ".2.")) != 0) {
@@ -205,14 +205,17 @@ static int read_tcb(ASN1_TYPE *value, cl_pck_info *out)
             which = strtol(oid + strlen(SGX_EXT ".2."), &end, 10);
             if (*end != '\0')
                 bad = 1;
-            else if (which >= 1 && which <= 16 && small_int(v, 255, &n) == 0)
-                out->components[which - 1] = (uint8_t)n, found |= 1;
-            else if (which == 17 && small_int(v, 65535, &n) == 0)
-                out->pcesvn = (uint16_t)n, found |= 2;
-            else if (which == 18 && octets(v, out->cpusvn, 16) == 0)
+            else if (which >= 1 && which <= 16 && small_int(v, 255, &n) == 0) {
+                out->components[which - 1] = (uint8_t)n;
+                found |= 1;
+            } else if (which == 17 && small_int(v, 65535, &n) == 0) {
+                out->pcesvn = (uint16_t)n;
+                found |= 2;
+            } else if (which == 18 && octets(v, out->cpusvn, 16) == 0) {
                 found |= 4;
-            else if (which >= 1 && which <= 18)
+            } else if (which >= 1 && which <= 18) {
                 bad = 1;
+            }
         }
         sk_ASN1_TYPE_pop_free(owner, ASN1_TYPE_free);
     }
@@ -239,20 +242,25 @@ int cl_pck_info_read(X509 *pck, cl_pck_info *out, cl_error *err)
         STACK_OF(ASN1_TYPE) *owner;
         char oid[64];
         ASN1_TYPE *v = pair(sk_ASN1_TYPE_value(items, i), &owner, oid);
-        long n;
+        long type = 0;
+        int seen = 0, ok = 1;
 
         if (v == NULL)
-            bad = 1;
+            ok = 0;
         else if (strcmp(oid, SGX_EXT ".1") == 0)
-            bad = octets(v, out->ppid, 16) < 0, found |= 1;
+            seen = 1, ok = octets(v, out->ppid, 16) == 0;
         else if (strcmp(oid, SGX_EXT ".2") == 0)
-            bad = read_tcb(v, out) < 0, found |= 2;
+            seen = 2, ok = read_tcb(v, out) == 0;
         else if (strcmp(oid, SGX_EXT ".3") == 0)
-            bad = octets(v, out->pceid, 2) < 0, found |= 4;
+            seen = 4, ok = octets(v, out->pceid, 2) == 0;
         else if (strcmp(oid, SGX_EXT ".4") == 0)
-            bad = octets(v, out->fmspc, 6) < 0, found |= 8;
+            seen = 8, ok = octets(v, out->fmspc, 6) == 0;
         else if (strcmp(oid, SGX_EXT ".5") == 0)
-            bad = small_int(v, 2, &n) < 0, out->sgx_type = (int)n, found |= 16;
+            seen = 16, ok = small_int(v, 2, &type) == 0;
+        if (seen == 16 && ok)
+            out->sgx_type = (int)type;
+        found |= seen;
+        bad = !ok;
         sk_ASN1_TYPE_pop_free(owner, ASN1_TYPE_free);
     }
     sk_ASN1_TYPE_pop_free(items, ASN1_TYPE_free);

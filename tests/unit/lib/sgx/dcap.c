@@ -214,8 +214,9 @@ static void test_every_damaged_byte_is_refused_with_its_reason(void **state)
     for (int doc = 0; doc < 2; doc++) {
         uint8_t *saved = k.files[doc * 2];
         size_t len = k.lens[doc * 2];
-        uint8_t *changed = malloc(len);
+        uint8_t *changed = malloc(len + 1);
         memcpy(changed, saved, len);
+        changed[len] = '\0';                     /* for strstr; len stays as it was */
         char *num = strstr((char *)changed, "\"tcbEvaluationDataNumber\":");
         assert_non_null(num);
         num[26] = num[26] == '1' ? '2' : '1';

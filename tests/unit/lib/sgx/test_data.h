@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* The bytes of CL_TEST_DATA/name (malloc'd, one spare byte); fails the test
+/* The bytes of CL_TEST_DATA/name (malloc'd, NUL after them); fails the test
  * when the file cannot be read. */
 static uint8_t *slurp(const char *name, size_t *len)
 {
@@ -23,6 +23,7 @@ static uint8_t *slurp(const char *name, size_t *len)
     buf = malloc(*len + 1);
     assert_non_null(buf);
     assert_int_equal(fread(buf, 1, *len, f), *len);
+    buf[*len] = 0;
     fclose(f);
     return buf;
 }
