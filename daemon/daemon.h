@@ -13,6 +13,8 @@
 #include "migrate.h"
 #include "pg.h"
 
+#include <openssl/x509.h>
+
 #include <stddef.h>
 
 #define CL_VERSION "0.1.0"
@@ -42,6 +44,7 @@ typedef struct cl_settings {
     long long login_failure_window;
     char *log_format;
     char *log_level;
+    char *sgx_trust_roots;
     int migrate;
 } cl_settings;
 
@@ -57,6 +60,7 @@ struct cl_daemon {
     cl_metrics *metrics;
     cl_portal *portal;          /* NULL when there is no portal to serve */
     unsigned char kek[CL_KEK_LEN];
+    STACK_OF(X509) *sgx_roots;  /* the Intel SGX Root CA, and any the operator adds */
 };
 
 /* The settings table and its size (daemon/settings.c). */

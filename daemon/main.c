@@ -24,8 +24,11 @@
 #include "password.h"
 #include "resource.h"
 #include "router.h"
+#include "sgx/dcap.h"
+#include "sgx/pck.h"
 #include "static_files.h"
 
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -186,13 +189,52 @@ done:
     return rc;
 }
 
+/* The Intel SGX Root CA, and the roots the operator adds (with a warning:
+ * evidence under them proves nothing about Intel hardware). */
+static int load_sgx_roots(cl_daemon *d, cl_error *err)
+{
+    STACK_OF(X509) *extra = NULL;
+    char *pem = NULL;
+    size_t len = 0;
+    FILE *f;
+
+    d->sgx_roots = cl_intel_sgx_roots();
+    if (d->sgx_roots == NULL)
+        return cl_error_set(err, CL_ERROR, "could not load the Intel SGX Root CA");
+    if (d->cfg.sgx_trust_roots == NULL || d->cfg.sgx_trust_roots[0] == '\0')
+        return 0;
+    if ((f = fopen(d->cfg.sgx_trust_roots, "r")) == NULL)
+        return cl_error_set(err, CL_EINVALID, "could not open sgx-trust-roots \"%s\": %s",
+                            d->cfg.sgx_trust_roots, strerror(errno));
+    pem = calloc(1, 65537);
+    len = pem ? fread(pem, 1, 65536, f) : 0;
+    fclose(f);
+    if (pem == NULL || cl_pem_chain(&extra, pem, len, err) < 0) {
+        free(pem);
+        return cl_error_prefix(err, "sgx-trust-roots \"%s\": ", d->cfg.sgx_trust_roots);
+    }
+    free(pem);
+    for (int i = 0; i < sk_X509_num(extra); i++) {
+        char cn[256] = "";
+        X509 *root = sk_X509_value(extra, i);
+
+        X509_NAME_get_text_by_NID(X509_get_subject_name(root), NID_commonName, cn, sizeof(cn));
+        cl_log_warn("trusting \"%s\" for SGX attestation beside the Intel SGX Root CA: "
+                    "evidence under it proves nothing about Intel hardware", cn);
+        sk_X509_push(d->sgx_roots, X509_dup(root));
+    }
+    sk_X509_pop_free(extra, X509_free);
+    return 0;
+}
+
 static int serve(cl_daemon *d, cl_error *err)
 {
     cl_http *http = NULL;
     sigset_t stop;
     int rc, sig = 0;
 
-    if ((rc = cl_kek_load(d->kek, d->cfg.kek_file, err)) < 0)
+    if ((rc = cl_kek_load(d->kek, d->cfg.kek_file, err)) < 0 ||
+        (rc = load_sgx_roots(d, err)) < 0)
         return rc;
     if ((rc = migrate(d, d->cfg.migrate, err)) < 0)
         return rc;
@@ -295,6 +337,7 @@ int main(int argc, char **argv)
 
     cl_portal_free(d.portal);
     cl_metrics_free(d.metrics);
+    sk_X509_pop_free(d.sgx_roots, X509_free);
     cl_router_free(d.router);
     cl_pg_pool_free(d.pool);
     cl_migrate_free(&d.migrations);

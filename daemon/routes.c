@@ -17,6 +17,8 @@ extern const cl_route cl_images_routes[];
 extern const cl_route cl_tasks_routes[];
 extern const cl_route cl_builds_routes[];
 extern const cl_route cl_signing_keys_routes[];
+extern const cl_route cl_collateral_routes[];
+extern const cl_route cl_attestation_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -32,5 +34,7 @@ const cl_route *const cl_route_tables[] = {
     cl_tasks_routes,
     cl_builds_routes,
     cl_signing_keys_routes,
+    cl_collateral_routes,
+    cl_attestation_routes,
     NULL,
 };

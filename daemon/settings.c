@@ -61,6 +61,9 @@ const cl_config_setting cl_settings_table[] = {
       "json (one object per line) or text" },
     { "log-level", CL_CFG_STRING, S(log_level), "info", 0, 0,
       "debug, info, warn or error" },
+    { "sgx-trust-roots", CL_CFG_STRING, S(sgx_trust_roots), "", 0, 0,
+      "a PEM file of roots to trust for SGX attestation beside the Intel SGX Root CA "
+      "(a simulation PKI's, for tests; warned about at start)" },
 };
 
 const size_t cl_settings_count = sizeof(cl_settings_table) / sizeof(cl_settings_table[0]);

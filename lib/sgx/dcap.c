@@ -407,6 +407,35 @@ int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c
     return 0;
 }
 
+int cl_dcap_quote_platform(const uint8_t *quote, size_t len, char fmspc[13], char ca[16],
+                           cl_error *err)
+{
+    STACK_OF(X509) *chain = NULL;
+    cl_pck_info pck;
+    cl_quote q;
+    char issuer[256] = "";
+    int rc;
+
+    if ((rc = cl_quote_parse(&q, quote, len, err)) < 0 ||
+        (rc = cl_pem_chain(&chain, q.pck_chain, q.pck_chain_len, err)) < 0)
+        return rc;
+    rc = cl_pck_info_read(sk_X509_value(chain, 0), &pck, err);
+    X509_NAME_get_text_by_NID(X509_get_issuer_name(sk_X509_value(chain, 0)), NID_commonName,
+                              issuer, sizeof(issuer));
+    sk_X509_pop_free(chain, X509_free);
+    if (rc < 0)
+        return rc;
+    cl_hex(fmspc, pck.fmspc, 6);
+    if (strstr(issuer, "Processor") != NULL)
+        snprintf(ca, 16, "processor");
+    else if (strstr(issuer, "Platform") != NULL)
+        snprintf(ca, 16, "platform");
+    else
+        return cl_error_set(err, CL_EINVALID, "the PCK certificate's issuer \"%s\" is neither "
+                            "a Processor nor a Platform CA", issuer);
+    return 0;
+}
+
 /* ---- policy ------------------------------------------------------------------ */
 
 static const char *const default_statuses[] = { "UpToDate", "SWHardeningNeeded", NULL };

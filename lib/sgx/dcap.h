@@ -51,6 +51,11 @@ typedef struct cl_dcap_collateral {
 /* The Intel SGX Root CA, the default trust root (a new stack of one). */
 STACK_OF(X509) *cl_intel_sgx_roots(void);
 
+/* Which collateral a quote needs: its PCK certificate's FMSPC (lower-case
+ * hex) and the CA that issued it ("processor" or "platform"). */
+int cl_dcap_quote_platform(const uint8_t *quote, size_t len, char fmspc[13], char ca[16],
+                           cl_error *err);
+
 /* Judge the quote at time `at`; *verdict (new) always describes what was
  * found, authentic or not.  Fails only for want of memory. */
 int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *collateral,

@@ -1,0 +1,457 @@
+/*
+ * attestation.c - judging attestation evidence and keeping the verdicts:
+ * /v1/attestation/nonce, /v1/attestation/verify, /v1/attestation-reports
+ * and /v1/policies/attestation.
+ *
+ * A quote is judged by lib/sgx/dcap.c with the collateral the daemon holds
+ * for its platform (api/collateral.c), at the time given or now, under the
+ * account's policy; every judgement is kept as a report, accepted or not.
+ * When the caller gives a nonce (from POST /v1/attestation/nonce, single
+ * use, five minutes) and the public key the evidence speaks for, the
+ * binding API.md fixes is checked too: the report data's first 32 bytes
+ * are SHA-256 of the key's DER SubjectPublicKeyInfo and the 32 nonce
+ * bytes, the rest zero.
+ */
+#include "daemon.h"
+#include "digest.h"
+#include "resource.h"
+#include "rfc3339.h"
+#include "sgx/dcap.h"
+#include "sgx/quote.h"
+#include "token.h"
+
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONCE_BYTES 32
+#define SPKI_MAX 1024
+#define LIST_MAX 32
+
+#define REPORT_COLUMNS \
+    "t.id, t.subject, t.evidence_kind, t.mrenclave, t.mrsigner, t.isvprodid, t.isvsvn," \
+    " t.debug, t.report_data, t.fmspc, t.tcb_status, t.advisory_ids, t.authentic," \
+    " t.simulated, t.verdict, t.reasons, t.details, t.verified_at, t.created_by, t.created_at"
+
+/* ---- nonces ----------------------------------------------------------------- */
+
+/* POST /v1/attestation/nonce */
+static int nonce_create(cl_req *r, json_t **out)
+{
+    unsigned char bytes[NONCE_BYTES];
+    char nonce[((NONCE_BYTES + 2) / 3) * 4 + 1];
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+        return cl_req_fail(r, CL_ERROR, "no random bytes");
+    cl_b64_encode(nonce, bytes, sizeof(bytes));
+    const char *params[2] = { nonce, cl_req_principal(r)->account_id };
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "DELETE FROM attestation_nonces WHERE expires_at < "
+                          "now() - interval '1 hour'", 0, NULL)) < 0 ||
+        (rc = cl_req_exec(r, db, &res, "INSERT INTO attestation_nonces (nonce, account_id,"
+                          " expires_at) VALUES ($1, $2, now() + interval '5 minutes')"
+                          " RETURNING nonce, expires_at", 2, params)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 201, NULL);
+}
+
+/* ---- policy --------------------------------------------------------------- */
+
+#define POLICY_SELECT \
+    "SELECT coalesce(p.accepted_statuses, '[\"UpToDate\", \"SWHardeningNeeded\"]'::jsonb)" \
+    "   AS accepted_statuses, coalesce(p.accepted_advisories, '[]'::jsonb)" \
+    "   AS accepted_advisories, coalesce(p.allow_debug, false) AS allow_debug," \
+    "   coalesce(p.min_isvsvn, 0) AS min_isvsvn, coalesce(p.version, 0) AS _version" \
+    " FROM (SELECT 1) one LEFT JOIN attestation_policies p ON p.account_id = $1"
+
+static int load_policy(cl_req *r, cl_pg *db, PGresult **res)
+{
+    const char *params[1] = { cl_req_principal(r)->account_id };
+
+    return cl_req_exec(r, db, res, POLICY_SELECT, 1, params);
+}
+
+/* GET /v1/policies/attestation */
+static int policy_get(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+static int string_list(cl_req *r, const char *field, json_t *v)
+{
+    size_t i;
+    json_t *s;
+
+    if (!json_is_array(v) || json_array_size(v) > LIST_MAX)
+        return cl_error_field(cl_req_err(r), field, "must be a list of at most %d strings",
+                              LIST_MAX);
+    json_array_foreach(v, i, s)
+        if (!json_is_string(s) || json_string_length(s) == 0 || json_string_length(s) > 64)
+            return cl_error_field(cl_req_err(r), field, "must be a list of at most %d "
+                                  "strings", LIST_MAX);
+    return 0;
+}
+
+/* PUT /v1/policies/attestation */
+static int policy_put(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "accepted_statuses", "accepted_advisories",
+                                          "allow_debug", "min_isvsvn", NULL };
+    static const char *const statuses[] = {
+        "UpToDate", "SWHardeningNeeded", "ConfigurationNeeded",
+        "ConfigurationAndSWHardeningNeeded", "OutOfDate", "OutOfDateConfigurationNeeded",
+        "Revoked", NULL,
+    };
+    json_t *body = cl_req_body(r), *v;
+    const char *account = cl_req_principal(r)->account_id, *version;
+    PGresult *res;
+    cl_pg *db;
+    size_t i;
+    int rc;
+
+    if ((rc = cl_req_if_match(r, &version)) < 0)
+        return rc;
+    cl_body_only(r, fields);
+    json_t *st = json_object_get(body, "accepted_statuses");
+    json_t *adv = json_object_get(body, "accepted_advisories");
+    json_t *debug = json_object_get(body, "allow_debug");
+    json_t *min = json_object_get(body, "min_isvsvn");
+    if (string_list(r, "accepted_statuses", st) == 0)
+        json_array_foreach(st, i, v) {
+            int known = 0;
+            for (const char *const *s = statuses; *s; s++)
+                known |= strcmp(*s, json_string_value(v)) == 0;
+            if (!known)
+                cl_error_field(cl_req_err(r), "accepted_statuses", "\"%s\" is not a TCB status",
+                               json_string_value(v));
+        }
+    string_list(r, "accepted_advisories", adv);
+    if (!json_is_boolean(debug))
+        cl_error_field(cl_req_err(r), "allow_debug", "must be true or false");
+    if (!json_is_integer(min) || json_integer_value(min) < 0 || json_integer_value(min) > 65535)
+        cl_error_field(cl_req_err(r), "min_isvsvn", "must be an integer from 0 to 65535");
+    if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    char *st_text = json_dumps(st, JSON_COMPACT), *adv_text = json_dumps(adv, JSON_COMPACT);
+    char min_text[16];
+    cl_arena_defer(cl_req_arena(r), free, st_text);
+    cl_arena_defer(cl_req_arena(r), free, adv_text);
+    snprintf(min_text, sizeof(min_text), "%lld", (long long)json_integer_value(min));
+    const char *params[6] = { account, st_text, adv_text, json_is_true(debug) ? "true" : "false",
+                              min_text, version };
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_exec(r, db, &res,
+            "INSERT INTO attestation_policies AS p (account_id, accepted_statuses,"
+            "  accepted_advisories, allow_debug, min_isvsvn)"
+            " VALUES ($1, $2::jsonb, $3::jsonb, $4::boolean, $5::int)"
+            " ON CONFLICT (account_id) DO UPDATE SET accepted_statuses = $2::jsonb,"
+            "  accepted_advisories = $3::jsonb, allow_debug = $4::boolean, min_isvsvn = $5::int,"
+            "  version = p.version + 1, updated_at = now()"
+            " WHERE $6::int IS NULL OR p.version = $6::int RETURNING version", 6, params)) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        return cl_req_fail(r, CL_EPRECONDITION, "the attestation policy was changed since "
+                           "version %s", version);
+    if ((rc = cl_audit(r, db, account, "policy.attestation.update",
+                       cl_arena_printf(cl_req_arena(r), "account:%s", account),
+                       json_pack("{s:s, s:s, s:b, s:I}", "accepted_statuses", st_text,
+                                 "accepted_advisories", adv_text, "allow_debug",
+                                 json_is_true(debug), "min_isvsvn",
+                                 json_integer_value(min)))) < 0 ||
+        (rc = load_policy(r, db, &res)) < 0 || (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* ---- verification -------------------------------------------------------------- */
+
+/* The collateral the daemon holds for the quote's platform, decoded. */
+static int collateral_for(cl_req *r, cl_pg *db, const uint8_t *quote, size_t len,
+                          cl_dcap_collateral *c)
+{
+    char fmspc[13], ca[16];
+    cl_error why = { 0 };
+    PGresult *res;
+    int rc;
+
+    if (cl_dcap_quote_platform(quote, len, fmspc, ca, &why) < 0) {
+        cl_error_field(cl_req_err(r), "quote", "%s", why.message);
+        return CL_EINVALID;
+    }
+    const char *params[2] = { fmspc, ca };
+    if ((rc = cl_req_exec(r, db, &res,
+            "SELECT c.kind, translate(encode(c.body, 'base64'), E'\\n', '') AS body,"
+            "  c.issuer_chain FROM collateral c"
+            " WHERE (c.kind = 'tcb_info' AND c.key = $1) OR (c.kind = 'pck_crl' AND c.key = $2)"
+            "    OR c.kind IN ('qe_identity', 'root_ca_crl')", 2, params)) < 0)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *kind = PQgetvalue(res, i, 0), *b64 = PQgetvalue(res, i, 1);
+        size_t cap = strlen(b64), n = 0;
+        uint8_t *bytes = cl_arena_alloc(cl_req_arena(r), cap + 1);
+
+        if (bytes == NULL || cl_b64_decode(bytes, cap, &n, b64) < 0)
+            return cl_req_fail(r, CL_ERROR, "stored collateral could not be read");
+        bytes[n] = '\0';
+        const char *chain = PQgetvalue(res, i, 2);
+        if (strcmp(kind, "tcb_info") == 0) {
+            c->tcb_info = (const char *)bytes;
+            c->tcb_info_len = n;
+            c->tcb_chain = chain;
+            c->tcb_chain_len = strlen(chain);
+        } else if (strcmp(kind, "qe_identity") == 0) {
+            c->qe_identity = (const char *)bytes;
+            c->qe_identity_len = n;
+            c->qe_chain = chain;
+            c->qe_chain_len = strlen(chain);
+        } else if (strcmp(kind, "pck_crl") == 0) {
+            c->pck_crl = bytes;
+            c->pck_crl_len = n;
+        } else {
+            c->root_crl = bytes;
+            c->root_crl_len = n;
+        }
+    }
+    if (c->tcb_info == NULL || c->qe_identity == NULL || c->pck_crl == NULL ||
+        c->root_crl == NULL)
+        return cl_req_fail(r, CL_EUNAVAILABLE, "the daemon holds no %s for this quote's "
+                           "platform (FMSPC %s, PCK %s CA): import it (POST /v1/collateral)",
+                           c->tcb_info == NULL ? "TCB Info" : c->qe_identity == NULL
+                           ? "QE identity" : c->pck_crl == NULL ? "PCK CRL" : "root CA CRL",
+                           fmspc, ca);
+    return 0;
+}
+
+/* The account's policy in the verifier's terms (strings in the arena). */
+static int policy_of(cl_req *r, cl_pg *db, cl_attestation_policy *p)
+{
+    PGresult *res;
+    json_t *lists[2];
+    int rc;
+
+    if ((rc = load_policy(r, db, &res)) < 0)
+        return rc;
+    lists[0] = cl_row_value(res, 0, PQfnumber(res, "accepted_statuses"));
+    lists[1] = cl_row_value(res, 0, PQfnumber(res, "accepted_advisories"));
+    for (int k = 0; k < 2; k++) {
+        const char **out = cl_arena_alloc(cl_req_arena(r),
+                                          (json_array_size(lists[k]) + 1) * sizeof(char *));
+        size_t i;
+        json_t *v;
+
+        if (out == NULL)
+            return cl_req_fail(r, CL_ERROR, "out of memory");
+        json_array_foreach(lists[k], i, v)
+            out[i] = cl_arena_strdup(cl_req_arena(r), json_string_value(v));
+        out[json_array_size(lists[k])] = NULL;
+        if (k == 0)
+            p->statuses = out;
+        else
+            p->advisories = out;
+        json_decref(lists[k]);
+    }
+    p->allow_debug = strcmp(cl_row_text(res, 0, "allow_debug"), "t") == 0;
+    p->min_isvsvn = (int)strtol(cl_row_text(res, 0, "min_isvsvn"), NULL, 10);
+    return 0;
+}
+
+static void refuse(json_t *verdict, const char *reason)
+{
+    json_t *policy = json_object_get(verdict, "policy");
+
+    json_array_append_new(json_object_get(policy, "reasons"), json_string(reason));
+    json_object_set_new(policy, "verdict", json_string("refused"));
+}
+
+/* The nonce and key binding (API.md), when asked for: the nonce is used up
+ * whatever the outcome. */
+static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const char *nonce,
+                         const char *spki_b64)
+{
+    unsigned char spki[SPKI_MAX + NONCE_BYTES + 3], expect[32];
+    size_t spki_len = 0, nonce_len = 0;
+    PGresult *res;
+    int rc;
+
+    if (cl_b64_decode(spki, SPKI_MAX, &spki_len, spki_b64) < 0 ||
+        cl_b64_decode(spki + spki_len, NONCE_BYTES + 3, &nonce_len, nonce) < 0 ||
+        nonce_len != NONCE_BYTES)
+        return cl_error_field(cl_req_err(r), "nonce", "and public_key must be base64: the "
+                              "nonce's 32 bytes, the key's DER SubjectPublicKeyInfo");
+    const char *params[2] = { nonce, cl_req_principal(r)->account_id };
+    if ((rc = cl_req_exec(r, db, &res, "UPDATE attestation_nonces SET used_at = now()"
+                          " WHERE nonce = $1 AND account_id = $2 AND used_at IS NULL"
+                          "   AND expires_at > now() RETURNING nonce", 2, params)) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        refuse(verdict, "the nonce is unknown, used already or expired");
+    const char *data = json_string_value(json_object_get(json_object_get(verdict, "quote"),
+                                                         "report_data"));
+    char hex[65];
+    cl_sha256(expect, spki, spki_len + NONCE_BYTES);
+    cl_hex(hex, expect, 32);
+    if (data == NULL || strncmp(data, hex, 64) != 0 ||
+        strspn(data + 64, "0") != strlen(data + 64))
+        refuse(verdict, "the report data does not bind the public key and the nonce");
+    return 0;
+}
+
+/* POST /v1/attestation/verify */
+static int attestation_verify(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "quote", "at", "nonce", "public_key", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    const char *b64, *at_text, *nonce, *spki;
+    cl_dcap_collateral collateral = { 0 };
+    cl_attestation_policy policy;
+    cl_error why = { 0 };
+    time_t at = time(NULL);
+    uint8_t *quote = NULL;
+    size_t len = 0;
+    json_t *verdict;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    cl_body_only(r, fields);
+    b64 = cl_body_string(r, "quote", 1, ((CL_QUOTE_MAX + 2) / 3) * 4);
+    at_text = cl_body_string(r, "at", 0, 64);
+    nonce = cl_body_string(r, "nonce", 0, 64);
+    spki = cl_body_string(r, "public_key", 0, 2 * SPKI_MAX);
+    if (at_text != NULL && cl_rfc3339_parse(at_text, &at) < 0)
+        cl_error_field(cl_req_err(r), "at", "must be an RFC 3339 time");
+    if ((nonce == NULL) != (spki == NULL))
+        cl_error_field(cl_req_err(r), nonce ? "public_key" : "nonce", "nonce and public_key "
+                       "go together");
+    if (b64 != NULL) {
+        quote = cl_arena_alloc(cl_req_arena(r), strlen(b64) + 3);
+        if (quote == NULL || cl_b64_decode(quote, strlen(b64) + 3, &len, b64) < 0)
+            cl_error_field(cl_req_err(r), "quote", "must be the quote's bytes in base64");
+    }
+    if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = collateral_for(r, db, quote, len, &collateral)) < 0 ||
+        (rc = policy_of(r, db, &policy)) < 0)
+        return rc;
+    if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at, &verdict,
+                       &why) < 0)
+        return cl_req_fail(r, CL_ERROR, "%s", why.message);
+    cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
+    cl_dcap_policy(verdict, &policy);
+    if (nonce != NULL && (rc = check_binding(r, db, verdict, nonce, spki)) < 0)
+        return rc;
+
+    json_t *q = json_object_get(verdict, "quote"), *pol = json_object_get(verdict, "policy");
+    char *details = json_dumps(verdict, JSON_COMPACT), *reasons = json_dumps(
+        json_object_get(pol, "reasons"), JSON_COMPACT), *advisories = json_dumps(
+        json_object_get(verdict, "advisory_ids"), JSON_COMPACT);
+    char *hex = cl_arena_alloc(cl_req_arena(r), 2 * len + 3), prodid[8] = "", svn[8] = "";
+    cl_arena_defer(cl_req_arena(r), free, details);
+    cl_arena_defer(cl_req_arena(r), free, reasons);
+    cl_arena_defer(cl_req_arena(r), free, advisories);
+    if (hex == NULL || details == NULL || reasons == NULL || advisories == NULL)
+        return cl_req_fail(r, CL_ERROR, "out of memory");
+    hex[0] = '\\';
+    hex[1] = 'x';
+    cl_hex(hex + 2, quote, len);
+    if (q != NULL) {
+        snprintf(prodid, sizeof(prodid), "%lld",
+                 (long long)json_integer_value(json_object_get(q, "isvprodid")));
+        snprintf(svn, sizeof(svn), "%lld",
+                 (long long)json_integer_value(json_object_get(q, "isvsvn")));
+    }
+    const char *row[18] = {
+        p->account_id, hex, json_string_value(json_object_get(q, "mrenclave")),
+        json_string_value(json_object_get(q, "mrsigner")), q ? prodid : NULL, q ? svn : NULL,
+        q ? (json_is_true(json_object_get(q, "debug")) ? "true" : "false") : NULL,
+        json_string_value(json_object_get(q, "report_data")),
+        json_string_value(json_object_get(json_object_get(verdict, "pck"), "fmspc")),
+        json_string_value(json_object_get(verdict, "tcb_status")), advisories,
+        json_is_true(json_object_get(verdict, "authentic")) ? "true" : "false",
+        json_is_true(json_object_get(verdict, "simulated")) ? "true" : "false",
+        json_string_value(json_object_get(pol, "verdict")), reasons, details,
+        json_string_value(json_object_get(verdict, "verified_at")), p->actor,
+    };
+    if ((rc = cl_req_exec(r, db, &res,
+            "INSERT INTO attestation_reports AS t (account_id, subject, evidence_kind, evidence,"
+            "  mrenclave, mrsigner, isvprodid, isvsvn, debug, report_data, fmspc, tcb_status,"
+            "  advisory_ids, authentic, simulated, verdict, reasons, details, verified_at,"
+            "  created_by)"
+            " VALUES ($1, 'evidence', 'sgx_dcap', $2::bytea, $3, $4, $5::int, $6::int,"
+            "  $7::boolean, $8, $9, $10, $11::jsonb, $12::boolean, $13::boolean, $14,"
+            "  $15::jsonb, $16::jsonb, $17::timestamptz, $18)"
+            " RETURNING " REPORT_COLUMNS, 18, row)) < 0)
+        return rc;
+    const char *id = cl_row_text(res, 0, "id");
+    if ((rc = cl_audit(r, db, p->account_id, "attestation.verify",
+                       cl_arena_printf(cl_req_arena(r), "attestation_report:%s", id),
+                       json_pack("{s:s, s:b, s:s?}", "verdict", row[13], "authentic",
+                                 json_is_true(json_object_get(verdict, "authentic")),
+                                 "tcb_status", row[9]))) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 201, cl_arena_printf(cl_req_arena(r),
+                                                        "/v1/attestation-reports/%s", id));
+}
+
+/* ---- reports -------------------------------------------------------------------- */
+
+/* GET /v1/attestation-reports, newest first */
+static int reports_list(cl_req *r, json_t **out)
+{
+    char limit[16];
+    cl_page page;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 || (rc = cl_req_db(r, &db)) < 0)
+        return rc;
+    snprintf(limit, sizeof(limit), "%d", page.limit + 1);
+    const char *params[4] = { cl_req_principal(r)->account_id, cl_req_query(r, "verdict"),
+                              page.after, limit };
+    if ((rc = cl_req_exec(r, db, &res,
+            "SELECT " REPORT_COLUMNS ", cl_time(t.created_at) || '|' || t.id AS _cursor"
+            "  FROM attestation_reports t WHERE t.account_id = $1"
+            "   AND ($2::text IS NULL OR t.verdict = $2)"
+            "   AND ($3::text IS NULL OR (t.created_at, t.id) <"
+            "        (split_part($3, '|', 1)::timestamptz, split_part($3, '|', 2)::uuid))"
+            " ORDER BY t.created_at DESC, t.id DESC LIMIT $4::int", 4, params)) < 0)
+        return rc;
+    return cl_page_items(r, out, res, page.limit);
+}
+
+/* GET /v1/attestation-reports/{id} */
+static int reports_get(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "attestation report", "SELECT " REPORT_COLUMNS
+                          ", translate(encode(t.evidence, 'base64'), E'\\n', '') AS evidence"
+                          " FROM attestation_reports t", "t", "")) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+const cl_route cl_attestation_routes[] = {
+    { "POST", "/v1/attestation/nonce",        nonce_create,       CL_ROLE_READ },
+    { "POST", "/v1/attestation/verify",       attestation_verify, CL_ROLE_WRITE | CL_JSON_BODY },
+    { "GET",  "/v1/attestation-reports",      reports_list,       CL_ROLE_READ },
+    { "GET",  "/v1/attestation-reports/{id}", reports_get,        CL_ROLE_READ },
+    { "GET",  "/v1/policies/attestation",     policy_get,         CL_ROLE_READ },
+    { "PUT",  "/v1/policies/attestation",     policy_put,         CL_ROLE_ADMIN | CL_JSON_BODY },
+    { NULL, NULL, NULL, 0 },
+};

@@ -1,0 +1,184 @@
+"""The attestation API against cloisterd: collateral imported by an
+instance administrator, real quotes judged with it at their documented
+times, the account's policy, reports kept and kept apart between accounts,
+single-use nonces bound into the report data, and the offline `cloister
+quote verify` giving the same verdict."""
+import base64
+import json
+import os
+import subprocess
+import sys
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(__file__))
+from cloister_test import SOURCE_DIR, Api, Daemon, create_admin, new_database  # noqa: E402
+
+CLI = os.environ.get("CLOISTER_CLI")
+DATA = os.path.join(SOURCE_DIR, "tests", "data", "dcap")
+
+
+def read(case, name, mode="rb"):
+    with open(os.path.join(DATA, case, name), mode) as f:
+        return f.read()
+
+
+def collateral_body(case, ca):
+    return {
+        "tcb_info": read(case, "tcb_info.json", "r"),
+        "tcb_info_issuer_chain": read(case, "tcb_info_issuer_chain.pem", "r"),
+        "qe_identity": read(case, "qe_identity.json", "r"),
+        "qe_identity_issuer_chain": read(case, "qe_identity_issuer_chain.pem", "r"),
+        "pck_crl": base64.b64encode(read(case, "pck_crl.der")).decode(), "pck_crl_ca": ca,
+        "root_ca_crl": base64.b64encode(read(case, "root_ca_crl.der")).decode(),
+    }
+
+
+def expected(case):
+    return json.loads(read(case, "expected.json", "r"))
+
+
+def rfc3339(seconds):
+    import datetime
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+class Attestation(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        url, _ = new_database()
+        cls.d = Daemon(url).start()
+        cls.password = create_admin(cls.d)
+        cls.root = Api(cls.d)
+        cls.root.login("admin@example.com", cls.password)
+        cls.root.ok("POST", "/v1/collateral", collateral_body("dcap-qvl-2025", "processor"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.close()
+
+    def setUp(self):
+        self.api = Api(self.d)
+        self.api.login("admin@example.com", self.password)
+        self.account = self.api.ok("POST", "/v1/accounts",
+                                   {"name": "att-" + uuid.uuid4().hex[:8]}, want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
+
+    def verify(self, case, want=201, **extra):
+        body = {"quote": base64.b64encode(read(case, "quote.bin")).decode(),
+                "at": rfc3339(expected(case)["verify_at"]), **extra}
+        return self.api.ok("POST", "/v1/attestation/verify", body, want=want)
+
+    def test_collateral_is_imported_by_instance_administrators_and_checked(self):
+        listed = {(c["kind"], c["key"]) for c in self.api.ok("GET", "/v1/collateral")["items"]}
+        self.assertEqual(listed, {("tcb_info", "00a067110000"), ("qe_identity", ""),
+                                  ("pck_crl", "processor"), ("root_ca_crl", "")})
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "k", "role": "admin"},
+                          want=201)["secret"]
+        status, _, _ = Api(self.d, key=key).call("POST", "/v1/collateral",
+                                                  collateral_body("automata-v3", "platform"))
+        self.assertEqual(status, 403)
+        body = collateral_body("automata-v3", "platform")
+        body["tcb_info"] = body["tcb_info"].replace('"tcbType":0', '"tcbType":1')
+        status, _, problem = self.root.call("POST", "/v1/collateral", body)
+        self.assertEqual(status, 422, problem)
+        self.assertEqual([e["field"] for e in problem["errors"]], ["tcb_info"])
+        listed = {(c["kind"], c["key"]) for c in self.api.ok("GET", "/v1/collateral")["items"]}
+        self.assertNotIn(("tcb_info", "00606a000000"), listed)      # nothing was kept
+
+    def test_a_real_quote_is_judged_and_its_report_kept(self):
+        want = expected("dcap-qvl-2025")
+        report = self.verify("dcap-qvl-2025")
+        self.assertTrue(report["authentic"])
+        self.assertFalse(report["simulated"])
+        self.assertEqual(report["tcb_status"], want["tcb_status"])
+        self.assertEqual(report["advisory_ids"], want["advisory_ids"])
+        self.assertEqual(report["mrenclave"], want["mrenclave"])
+        self.assertEqual(report["fmspc"], want["fmspc"].lower())
+        self.assertEqual(report["verdict"], "refused")            # authentic, yet refused
+        self.assertIn("TCB status ConfigurationAndSWHardeningNeeded is not accepted",
+                      report["reasons"])
+        self.assertEqual([c["name"] for c in report["details"]["checks"]][-1],
+                         "qe_identity_level")
+        got = self.api.ok("GET", f"/v1/attestation-reports/{report['id']}")
+        self.assertEqual(base64.b64decode(got["evidence"]), read("dcap-qvl-2025", "quote.bin"))
+        self.assertEqual([r["id"] for r in self.api.ok("GET", "/v1/attestation-reports")
+                          ["items"]], [report["id"]])
+
+        # the account's policy decides
+        policy = self.api.ok("GET", "/v1/policies/attestation")
+        self.assertEqual(policy["accepted_statuses"], ["UpToDate", "SWHardeningNeeded"])
+        self.api.ok("PUT", "/v1/policies/attestation", {
+            "accepted_statuses": ["UpToDate", "SWHardeningNeeded",
+                                  "ConfigurationAndSWHardeningNeeded"],
+            "accepted_advisories": want["advisory_ids"], "allow_debug": False,
+            "min_isvsvn": 0})
+        self.assertEqual(self.verify("dcap-qvl-2025")["verdict"], "accepted")
+        status, _, problem = self.api.call("PUT", "/v1/policies/attestation", {
+            "accepted_statuses": ["Fine"], "accepted_advisories": [], "allow_debug": False,
+            "min_isvsvn": 0})
+        self.assertEqual(status, 422, problem)
+
+        # a day after the collateral's window: not authentic, and kept all the same
+        late = self.verify("dcap-qvl-2025", at=rfc3339(want["verify_at"] + 86400 * 40))
+        self.assertFalse(late["authentic"])
+        self.assertEqual(late["verdict"], "refused")
+        self.assertEqual(len(self.api.ok("GET", "/v1/attestation-reports")["items"]), 3)
+
+        # another account sees none of it
+        other = self.api.ok("POST", "/v1/accounts", {"name": "o-" + uuid.uuid4().hex[:8]},
+                            want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": other})
+        self.assertEqual(self.api.ok("GET", "/v1/attestation-reports")["items"], [])
+        status, _, _ = self.api.call("GET", f"/v1/attestation-reports/{report['id']}")
+        self.assertEqual(status, 404)
+
+    def test_a_quote_without_collateral_and_bad_input(self):
+        problem = self.verify("automata-v3", want=503)
+        self.assertIn("FMSPC 00606a000000", problem["detail"])
+        self.assertIn("POST /v1/collateral", problem["detail"])
+        truncated = b"\x03\x00\x02\x00" + bytes(300)       # version 3, ECDSA, cut short
+        problem = self.api.ok("POST", "/v1/attestation/verify",
+                              {"quote": base64.b64encode(truncated).decode()}, want=422)
+        self.assertIn("truncated", problem["errors"][0]["message"])
+        problem = self.api.ok("POST", "/v1/attestation/verify", {"quote": "not base64!"},
+                              want=422)
+        self.assertEqual(problem["errors"][0]["field"], "quote")
+
+    def test_nonces_are_single_use_and_bound_into_the_report_data(self):
+        nonce = self.api.ok("POST", "/v1/attestation/nonce", want=201)
+        self.assertEqual(len(base64.b64decode(nonce["nonce"])), 32)
+        spki = base64.b64encode(b"\x30" * 91).decode()
+        report = self.verify("dcap-qvl-2025", nonce=nonce["nonce"], public_key=spki)
+        self.assertIn("the report data does not bind the public key and the nonce",
+                      report["reasons"])
+        again = self.verify("dcap-qvl-2025", nonce=nonce["nonce"], public_key=spki)
+        self.assertIn("the nonce is unknown, used already or expired", again["reasons"])
+
+    def test_the_command_line_judges_the_same_offline(self):
+        want = expected("dcap-qvl-2025")
+        out = subprocess.run([CLI, "-o", "json", "quote", "verify",
+                              os.path.join(DATA, "dcap-qvl-2025", "quote.bin"),
+                              "--collateral", os.path.join(DATA, "dcap-qvl-2025"),
+                              "--at", str(want["verify_at"])], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 6, out.stderr)             # authentic, refused
+        verdict = json.loads(out.stdout)
+        report = self.verify("dcap-qvl-2025")
+        self.assertEqual(verdict["authentic"], report["authentic"])
+        self.assertEqual(verdict["tcb_status"], report["tcb_status"])
+        self.assertEqual(verdict["checks"], report["details"]["checks"])
+        out = subprocess.run([CLI, "quote", "verify",
+                              os.path.join(DATA, "dcap-qvl-2025", "quote.bin"),
+                              "--collateral", os.path.join(DATA, "dcap-qvl-2025"),
+                              "--at", str(want["verify_at"]),
+                              "--accept", "ConfigurationAndSWHardeningNeeded",
+                              "--accept-advisories", ",".join(want["advisory_ids"])],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("policy:        accepted", out.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
