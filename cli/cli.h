@@ -174,5 +174,7 @@ extern const cli_command cli_enclave_commands[];
 extern const cli_command cli_build_commands[];
 extern const cli_command cli_signing_key_commands[];
 extern const cli_command cli_quote_commands[];
+extern const cli_command cli_attestation_commands[];
+extern const cli_command cli_collateral_commands[];
 
 #endif

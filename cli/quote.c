@@ -12,8 +12,11 @@
 #include "sgx/dcap.h"
 #include "sgx/pck.h"
 #include "sgx/quote.h"
+#include "sgx/simulate.h"
+#include "digest.h"
 
 #include <errno.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +117,12 @@ static void print_verdict(json_t *v)
                json_string_value(json_object_get(pck, "pce_id")),
                (long long)json_integer_value(json_object_get(pck, "pcesvn")),
                json_string_value(json_object_get(pck, "issuer")));
-    printf("trust root:    %s\nverified at:   %s\nchecks:\n",
+    printf("trust root:    %s%s\nverified at:   %s\nchecks:\n",
            json_string_value(json_object_get(v, "trust_root"))
                ? json_string_value(json_object_get(v, "trust_root")) : "-",
+           json_is_true(json_object_get(v, "simulated"))
+               ? " (not the Intel SGX Root CA: this evidence proves nothing about Intel "
+                 "hardware)" : "",
            json_string_value(json_object_get(v, "verified_at")));
     json_array_foreach(json_object_get(v, "checks"), i, check)
         printf("  %-4s %-20s %s\n", json_is_true(json_object_get(check, "ok")) ? "ok" : "FAIL",
@@ -209,6 +215,86 @@ done:
     return rc;
 }
 
+/* Write len bytes to dir/name. */
+static int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+    char path[4096];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "wb")) == NULL || fwrite(data, 1, len, f) != len) {
+        fprintf(stderr, "cloister: could not write \"%s\"\n", path);
+        if (f)
+            fclose(f);
+        return CLI_EUSAGE;
+    }
+    return fclose(f) == 0 ? 0 : CLI_EUSAGE;
+}
+
+/* A quote from a simulated PKI, its collateral and its root, into a
+ * directory, for machines without SGX and for tests. */
+static int quote_simulate(cli_ctx *c, int argc, char **argv)
+{
+    const char *dir = NULL, *version = NULL, *data = NULL, *mrenclave = NULL, *debug = NULL;
+    const char *pos[1];
+    const cli_flag flags[] = {
+        { "--out", &dir, 0, NULL }, { "--version", &version, 0, NULL },
+        { "--report-data", &data, 0, NULL }, { "--mrenclave", &mrenclave, 0, NULL },
+        { "--debug", &debug, 1, NULL }, { NULL, NULL, 0, NULL },
+    };
+    cl_sim_options o = { .now = time(NULL), .pcesvn = 13, .qe_isvsvn = 8 };
+    cl_sim_enclave e = { .isvprodid = 1, .flags = 0x4 };
+    cl_sim_pki *p = NULL;
+    cl_error err = { 0 };
+    uint8_t *quote = NULL;
+    size_t len;
+    int npos, rc, v;
+
+    if ((rc = cli_args(c, &cli_quote_commands[1], argc, argv, flags, pos, 0, 0, &npos)) != 0)
+        return rc;
+    v = version ? (int)strtol(version, NULL, 10) : 4;
+    if (dir == NULL)
+        return cli_usage_error(&cli_quote_commands[1], "give the directory: --out DIR");
+    if (v != 3 && v != 4)
+        return cli_usage_error(&cli_quote_commands[1], "--version is 3 or 4");
+    if ((data != NULL && (strlen(data) > 128 || strlen(data) % 2 ||
+                          cl_unhex(e.reportdata, strlen(data) / 2, data) < 0)) ||
+        (mrenclave != NULL && (strlen(mrenclave) != 64 ||
+                               cl_unhex(e.mrenclave, 32, mrenclave) < 0)))
+        return cli_usage_error(&cli_quote_commands[1], "--report-data is up to 64 bytes in "
+                               "hex, --mrenclave 32");
+    for (int i = 0; i < 16; i++)
+        o.components[i] = (uint8_t)(i < 4 ? 5 : 0);
+    memset(e.mrsigner, 0x5c, 32);
+    if (debug != NULL)
+        e.flags |= 0x2;
+    if (cl_sim_pki_new(&p, &o, &err) < 0 || cl_sim_quote(p, v, &e, &quote, &len, &err) < 0) {
+        fprintf(stderr, "cloister: %s\n", err.message);
+        cl_sim_pki_free(p);
+        return CLI_ESERVER;
+    }
+    const cl_dcap_collateral *k = cl_sim_collateral(p);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *root;
+    long root_len = bio && PEM_write_bio_X509(bio, cl_sim_root(p)) ?
+                    BIO_get_mem_data(bio, &root) : 0;
+    rc = write_file(dir, "quote.bin", quote, len);
+    rc = rc ? rc : write_file(dir, "tcb_info.json", k->tcb_info, k->tcb_info_len);
+    rc = rc ? rc : write_file(dir, "tcb_info_issuer_chain.pem", k->tcb_chain, k->tcb_chain_len);
+    rc = rc ? rc : write_file(dir, "qe_identity.json", k->qe_identity, k->qe_identity_len);
+    rc = rc ? rc : write_file(dir, "qe_identity_issuer_chain.pem", k->qe_chain, k->qe_chain_len);
+    rc = rc ? rc : write_file(dir, "pck_crl.der", k->pck_crl, k->pck_crl_len);
+    rc = rc ? rc : write_file(dir, "root_ca_crl.der", k->root_crl, k->root_crl_len);
+    rc = rc ? rc : write_file(dir, "root.pem", root, (size_t)root_len);
+    if (rc == 0)
+        fprintf(stderr, "cloister: a simulated version %d quote and its collateral are in "
+                "\"%s\"; trust root.pem to judge them (--trust-root)\n", v, dir);
+    BIO_free(bio);
+    free(quote);
+    cl_sim_pki_free(p);
+    return rc;
+}
+
 const cli_command cli_quote_commands[] = {
     { "quote", "verify", quote_verify,
       "QUOTE.bin --collateral DIR [--at TIME] [--accept STATUS,...] "
@@ -218,5 +304,11 @@ const cli_command cli_quote_commands[] = {
       "(default: UpToDate and SWHardeningNeeded, no advisories, no debug); exit 0 only when "
       "authentic and accepted",
       "cloister quote verify quote.bin --collateral ./collateral --at 2025-07-19T10:00:00Z" },
+    { "quote", "simulate", quote_simulate,
+      "--out DIR [--version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug]",
+      "write a quote from a simulated SGX PKI with its collateral and root.pem into DIR, for "
+      "machines without SGX and for tests (trusted only where root.pem is)",
+      "cloister quote simulate --out ./sim && cloister quote verify sim/quote.bin "
+      "--collateral sim --trust-root sim/root.pem" },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };

@@ -180,5 +180,65 @@ class Attestation(unittest.TestCase):
         self.assertIn("policy:        accepted", out.stdout)
 
 
+class SimulatedEvidence(unittest.TestCase):
+    """A quote from the simulation PKI whose report data binds a key and a
+    nonce, as an enclave makes it: the nonce comes from one daemon, the
+    quote is judged by another on the same database that trusts the
+    simulation's root (and warns about it at start)."""
+
+    def test_a_bound_simulated_quote_is_accepted_and_says_it_is_simulated(self):
+        import hashlib
+        import shutil
+        import tempfile
+        sim = tempfile.mkdtemp(prefix="cl-sim-")
+        self.addCleanup(shutil.rmtree, sim, True)
+        url, _ = new_database()
+        first = Daemon(url).start()
+        self.addCleanup(first.close)
+        password = create_admin(first)
+        api = Api(first)
+        api.login("admin@example.com", password)
+        account = api.ok("POST", "/v1/accounts", {"name": "sim"}, want=201)["id"]
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+        nonce = api.ok("POST", "/v1/attestation/nonce", want=201)["nonce"]
+        spki = subprocess.run(
+            "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 |"
+            " openssl pkey -pubout -outform DER", shell=True, check=True,
+            capture_output=True).stdout
+        data = hashlib.sha256(spki + base64.b64decode(nonce)).hexdigest()
+        subprocess.run([CLI, "quote", "simulate", "--out", sim, "--report-data", data],
+                       check=True, capture_output=True)
+        first.stop()
+
+        second = Daemon(url, env={"CLOISTER_SGX_TRUST_ROOTS": os.path.join(sim, "root.pem")})
+        second.start()
+        self.addCleanup(second.close)
+        self.assertIn("Cloister Simulation SGX Root CA", second.output())
+        api = Api(second)
+        api.login("admin@example.com", password)
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+
+        def read_sim(name, mode="rb"):
+            with open(os.path.join(sim, name), mode) as f:
+                return f.read()
+        api.ok("POST", "/v1/collateral", {
+            "tcb_info": read_sim("tcb_info.json", "r"),
+            "tcb_info_issuer_chain": read_sim("tcb_info_issuer_chain.pem", "r"),
+            "qe_identity": read_sim("qe_identity.json", "r"),
+            "qe_identity_issuer_chain": read_sim("qe_identity_issuer_chain.pem", "r"),
+            "pck_crl": base64.b64encode(read_sim("pck_crl.der")).decode(),
+            "pck_crl_ca": "processor",
+            "root_ca_crl": base64.b64encode(read_sim("root_ca_crl.der")).decode()})
+        report = api.ok("POST", "/v1/attestation/verify", {
+            "quote": base64.b64encode(read_sim("quote.bin")).decode(), "nonce": nonce,
+            "public_key": base64.b64encode(spki).decode()}, want=201)
+        self.assertEqual(report["verdict"], "accepted", report)
+        self.assertTrue(report["authentic"])
+        self.assertTrue(report["simulated"])
+        self.assertEqual(report["details"]["trust_root"], "Cloister Simulation SGX Root CA")
+        self.assertEqual(report["details"]["quote"]["version"], 4)
+        second.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
