@@ -343,8 +343,8 @@ static int attestation_verify(cl_req *r, json_t **out)
         (rc = collateral_for(r, db, quote, len, &collateral)) < 0 ||
         (rc = policy_of(r, db, &policy)) < 0)
         return rc;
-    if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at, &verdict,
-                       &why) < 0)
+    if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at,
+                       cl_req_daemon(r)->sgx_cache, &verdict, &why) < 0)
         return cl_req_fail(r, CL_ERROR, "%s", why.message);
     cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
     cl_dcap_policy(verdict, &policy);

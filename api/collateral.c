@@ -65,7 +65,7 @@ static int json_document(cl_req *r, const char *field, const char *member, const
     ok = cl_pem_chain(&certs, chain, strlen(chain), &why) == 0 && sk_X509_num(certs) >= 2 &&
          cl_trust_root_match(sk_X509_value(certs, sk_X509_num(certs) - 1),
                              cl_req_daemon(r)->sgx_roots) != NULL &&
-         cl_collateral_signed_by(&doc, sk_X509_value(certs, 0));
+         cl_collateral_signed_by(&doc, sk_X509_value(certs, 0), NULL);
     if (!ok)
         cl_error_field(cl_req_err(r), field, "is not signed by the first certificate of %s, "
                        "or that chain does not end in a trusted root", chain_field);

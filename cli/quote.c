@@ -190,7 +190,7 @@ static int quote_verify(cli_ctx *c, int argc, char **argv)
     if ((rc = cli_read_file(pos[0], CL_QUOTE_MAX, &quote, &len)) != 0 ||
         (rc = read_collateral(dir, &files, &collateral)) != 0)
         goto done;
-    if (cl_dcap_verify(quote, len, &collateral, roots, at, &verdict, &err) < 0) {
+    if (cl_dcap_verify(quote, len, &collateral, roots, at, NULL, &verdict, &err) < 0) {
         fprintf(stderr, "cloister: %s\n", err.message);
         rc = CLI_ESERVER;
         goto done;

@@ -61,6 +61,7 @@ struct cl_daemon {
     cl_portal *portal;          /* NULL when there is no portal to serve */
     unsigned char kek[CL_KEK_LEN];
     STACK_OF(X509) *sgx_roots;  /* the Intel SGX Root CA, and any the operator adds */
+    struct cl_verify_cache *sgx_cache;  /* signatures verified once (lib/sgx/pck.h) */
 };
 
 /* The settings table and its size (daemon/settings.c). */

@@ -199,7 +199,8 @@ static int load_sgx_roots(cl_daemon *d, cl_error *err)
     FILE *f;
 
     d->sgx_roots = cl_intel_sgx_roots();
-    if (d->sgx_roots == NULL)
+    d->sgx_cache = cl_verify_cache_new();
+    if (d->sgx_roots == NULL || d->sgx_cache == NULL)
         return cl_error_set(err, CL_ERROR, "could not load the Intel SGX Root CA");
     if (d->cfg.sgx_trust_roots == NULL || d->cfg.sgx_trust_roots[0] == '\0')
         return 0;
@@ -338,6 +339,7 @@ int main(int argc, char **argv)
     cl_portal_free(d.portal);
     cl_metrics_free(d.metrics);
     sk_X509_pop_free(d.sgx_roots, X509_free);
+    cl_verify_cache_free(d.sgx_cache);
     cl_router_free(d.router);
     cl_pg_pool_free(d.pool);
     cl_migrate_free(&d.migrations);

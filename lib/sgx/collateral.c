@@ -153,12 +153,27 @@ void cl_collateral_free(cl_collateral_doc *doc)
     doc->body = NULL;
 }
 
-int cl_collateral_signed_by(const cl_collateral_doc *doc, X509 *signer)
+int cl_collateral_signed_by(const cl_collateral_doc *doc, X509 *signer, cl_verify_cache *cache)
 {
     EVP_PKEY *key = X509_get0_pubkey(signer);
+    EVP_MD_CTX *md = cache ? EVP_MD_CTX_new() : NULL;
+    unsigned char *der = NULL;
+    uint8_t digest[32];
+    int n = i2d_X509(signer, &der), keyed, ok;
 
-    return key != NULL && cl_p256_verify(key, doc->signature, doc->signed_bytes,
-                                         doc->signed_len);
+    keyed = md != NULL && n > 0 && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+            EVP_DigestUpdate(md, doc->signed_bytes, doc->signed_len) == 1 &&
+            EVP_DigestUpdate(md, doc->signature, 64) == 1 &&
+            EVP_DigestUpdate(md, der, (size_t)n) == 1 &&
+            EVP_DigestFinal_ex(md, digest, NULL) == 1;
+    OPENSSL_free(der);
+    EVP_MD_CTX_free(md);
+    if (keyed && cl_verify_cache_has(cache, digest))
+        return 1;
+    ok = key != NULL && cl_p256_verify(key, doc->signature, doc->signed_bytes, doc->signed_len);
+    if (ok && keyed)
+        cl_verify_cache_add(cache, digest);
+    return ok;
 }
 
 /* ---- levels ------------------------------------------------------------------- */

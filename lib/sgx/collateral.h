@@ -39,8 +39,9 @@ int cl_collateral_parse(cl_collateral_doc *doc, const char *text, size_t len,
                         const char *member, cl_error *err);
 void cl_collateral_free(cl_collateral_doc *doc);
 
-/* Whether the signature is the signing certificate's. */
-int cl_collateral_signed_by(const cl_collateral_doc *doc, X509 *signer);
+/* Whether the signature is the signing certificate's (remembered in
+ * cache, which may be NULL). */
+int cl_collateral_signed_by(const cl_collateral_doc *doc, X509 *signer, cl_verify_cache *cache);
 
 /* The TCB level a platform is at: the first level of the TCB Info whose
  * every component SVN and PCESVN the PCK's are at or above.  *status is its

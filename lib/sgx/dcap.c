@@ -25,6 +25,7 @@
 #include "sgx/quote.h"
 
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,14 +59,19 @@ STACK_OF(X509) *cl_intel_sgx_roots(void)
     return roots;
 }
 
+static pthread_once_t intel_once = PTHREAD_ONCE_INIT;
+static STACK_OF(X509) *intel_roots;     /* read once, kept for the process's life */
+
+static void read_intel_root(void)
+{
+    intel_roots = cl_intel_sgx_roots();
+}
+
 /* Whether root is the Intel SGX Root CA (by key). */
 static int is_intel(X509 *root)
 {
-    STACK_OF(X509) *intel = cl_intel_sgx_roots();
-    int yes = intel != NULL && cl_trust_root_match(root, intel) != NULL;
-
-    sk_X509_pop_free(intel, X509_free);
-    return yes;
+    pthread_once(&intel_once, read_intel_root);
+    return intel_roots != NULL && cl_trust_root_match(root, intel_roots) != NULL;
 }
 
 /* ---- the verdict ------------------------------------------------------------ */
@@ -163,6 +169,7 @@ static json_t *collateral_json(const cl_collateral_doc *d)
 /* ---- the steps -------------------------------------------------------------- */
 
 typedef struct material {
+    cl_verify_cache *cache;
     cl_quote quote;
     STACK_OF(X509) *chain;          /* the quote's PCK chain */
     STACK_OF(X509_CRL) *crls;
@@ -201,6 +208,102 @@ static int root_of(judging *j, const char *name, STACK_OF(X509) *chain, STACK_OF
     return 1;
 }
 
+/* ---- parsing once (with a cache) ---------------------------------------------- */
+
+static void free_chain(void *chain)
+{
+    sk_X509_pop_free(chain, X509_free);
+}
+
+static void free_crl(void *crl)
+{
+    X509_CRL_free(crl);
+}
+
+typedef struct kept_doc {
+    cl_collateral_doc doc;
+    size_t offset;              /* of the signed bytes in the text */
+} kept_doc;
+
+static void free_doc(void *p)
+{
+    cl_collateral_free(&((kept_doc *)p)->doc);
+    free(p);
+}
+
+/* The certificates of a PEM text, parsed once per cache: a new stack whose
+ * certificates the caller holds references to. */
+static int read_chain(cl_verify_cache *cache, STACK_OF(X509) **out, const char *pem,
+                      size_t len, cl_error *err)
+{
+    uint8_t key[32];
+    STACK_OF(X509) *kept;
+    int rc;
+
+    cl_sha256(key, pem, len);
+    if ((kept = cl_verify_cache_object(cache, key)) == NULL) {
+        if ((rc = cl_pem_chain(&kept, pem, len, err)) < 0)
+            return rc;
+        if (!cl_verify_cache_keep(cache, key, kept, free_chain)) {
+            *out = kept;
+            return 0;
+        }
+    }
+    *out = sk_X509_dup(kept);
+    for (int i = 0; *out != NULL && i < sk_X509_num(*out); i++)
+        X509_up_ref(sk_X509_value(*out, i));
+    return *out ? 0 : cl_error_set(err, CL_ERROR, "out of memory");
+}
+
+static int read_crl(cl_verify_cache *cache, X509_CRL **out, const uint8_t *der, size_t len,
+                    cl_error *err)
+{
+    uint8_t key[32];
+    X509_CRL *kept;
+    int rc;
+
+    cl_sha256(key, der, len);
+    if ((kept = cl_verify_cache_object(cache, key)) == NULL) {
+        if ((rc = cl_crl_read(&kept, der, len, err)) < 0)
+            return rc;
+        if (!cl_verify_cache_keep(cache, key, kept, free_crl)) {
+            *out = kept;
+            return 0;
+        }
+    }
+    X509_CRL_up_ref(kept);
+    *out = kept;
+    return 0;
+}
+
+/* A collateral document, parsed once per cache; *doc is the caller's (its
+ * body referenced, its signed bytes in the caller's text). */
+static int read_doc(cl_verify_cache *cache, cl_collateral_doc *doc, const char *text,
+                    size_t len, const char *member, cl_error *err)
+{
+    uint8_t key[32];
+    kept_doc *kept;
+    int rc;
+
+    cl_sha256(key, text, len);
+    if ((kept = cl_verify_cache_object(cache, key)) == NULL) {
+        if ((rc = cl_collateral_parse(doc, text, len, member, err)) < 0)
+            return rc;
+        if (cache == NULL || (kept = malloc(sizeof(*kept))) == NULL)
+            return 0;
+        kept->doc = *doc;
+        kept->offset = (size_t)(doc->signed_bytes - text);
+        json_incref(kept->doc.body);
+        if (!cl_verify_cache_keep(cache, key, kept, free_doc))
+            free_doc(kept);
+        return 0;
+    }
+    *doc = kept->doc;
+    json_incref(doc->body);
+    doc->signed_bytes = text + kept->offset;
+    return 0;
+}
+
 static int check_pck(judging *j, material *m, const cl_dcap_collateral *c,
                      STACK_OF(X509) *roots, time_t at)
 {
@@ -208,24 +311,25 @@ static int check_pck(judging *j, material *m, const cl_dcap_collateral *c,
     cl_error why = { 0 };
     int ok;
 
-    if (cl_pem_chain(&m->chain, m->quote.pck_chain, m->quote.pck_chain_len, &why) < 0) {
+    if (read_chain(m->cache, &m->chain, m->quote.pck_chain, m->quote.pck_chain_len, &why) < 0) {
         step(j, "pck_chain", 0, "the quote's PCK chain: %s", why.message);
         return 0;
     }
     if (!root_of(j, "pck_chain", m->chain, roots))
         return 0;
     m->crls = sk_X509_CRL_new_null();
-    if (cl_crl_read(&crl, c->root_crl, c->root_crl_len, &why) < 0)
+    if (read_crl(m->cache, &crl, c->root_crl, c->root_crl_len, &why) < 0)
         return step(j, "pck_chain", 0, "the root CA's CRL: %s", why.message);
     sk_X509_CRL_push(m->crls, crl);
-    if (cl_crl_read(&crl, c->pck_crl, c->pck_crl_len, &why) < 0)
+    if (read_crl(m->cache, &crl, c->pck_crl, c->pck_crl_len, &why) < 0)
         return step(j, "pck_chain", 0, "the PCK CA's CRL: %s", why.message);
     sk_X509_CRL_push(m->crls, crl);
 
     STACK_OF(X509) *middle = sk_X509_new_null();
     for (int i = 1; i < sk_X509_num(m->chain) - 1; i++)
         sk_X509_push(middle, sk_X509_value(m->chain, i));
-    ok = cl_chain_verify(sk_X509_value(m->chain, 0), middle, roots, m->crls, at, &why) == 0;
+    ok = cl_chain_verify(sk_X509_value(m->chain, 0), middle, roots, m->crls, at, m->cache,
+                         &why) == 0;
     sk_X509_free(middle);
     if (!step(j, "pck_chain", ok, ok ? "the PCK certificate chains to the trust root and is "
               "not revoked" : "the PCK certificate chain: %s", why.message))
@@ -281,19 +385,20 @@ static int check_collateral(judging *j, const char *name, const char *member,
 
     if (text == NULL || pem == NULL)
         return step(j, name, 0, "no %s collateral was given", member);
-    if (cl_collateral_parse(doc, text, len, member, &why) < 0)
+    if (read_doc(m->cache, doc, text, len, member, &why) < 0)
         return step(j, name, 0, "%s", why.message);
-    if (cl_pem_chain(chain, pem, pem_len, &why) < 0)
+    if (read_chain(m->cache, chain, pem, pem_len, &why) < 0)
         return step(j, name, 0, "its signing chain: %s", why.message);
     if (!root_of(j, name, *chain, roots))
         return 0;
     STACK_OF(X509_CRL) *root_crl = sk_X509_CRL_new_null();
     sk_X509_CRL_push(root_crl, sk_X509_CRL_value(m->crls, 0));
-    int ok = cl_chain_verify(sk_X509_value(*chain, 0), NULL, roots, root_crl, at, &why) == 0;
+    int ok = cl_chain_verify(sk_X509_value(*chain, 0), NULL, roots, root_crl, at, m->cache,
+                             &why) == 0;
     sk_X509_CRL_free(root_crl);
     if (!ok)
         return step(j, name, 0, "its signing certificate: %s", why.message);
-    if (!cl_collateral_signed_by(doc, sk_X509_value(*chain, 0)))
+    if (!cl_collateral_signed_by(doc, sk_X509_value(*chain, 0), m->cache))
         return step(j, name, 0, "its signature does not verify with the TCB signing key");
     gmtime_r(&doc->issue_date, &tm);
     strftime(from, sizeof(from), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -365,10 +470,11 @@ static void check_levels(judging *j, material *m)
 }
 
 int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c,
-                   STACK_OF(X509) *roots, time_t at, json_t **verdict, cl_error *err)
+                   STACK_OF(X509) *roots, time_t at, cl_verify_cache *cache, json_t **verdict,
+                   cl_error *err)
 {
     judging j = { json_object(), json_array(), 0 };
-    material m = { 0 };
+    material m = { .cache = cache };
     cl_error why = { 0 };
 
     if (j.verdict == NULL || j.checks == NULL) {

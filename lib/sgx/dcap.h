@@ -26,6 +26,7 @@
 #define CL_SGX_DCAP_H
 
 #include "error.h"
+#include "sgx/pck.h"
 
 #include <jansson.h>
 #include <openssl/x509.h>
@@ -57,9 +58,12 @@ int cl_dcap_quote_platform(const uint8_t *quote, size_t len, char fmspc[13], cha
                            cl_error *err);
 
 /* Judge the quote at time `at`; *verdict (new) always describes what was
- * found, authentic or not.  Fails only for want of memory. */
+ * found, authentic or not.  Fails only for want of memory.  cache (may be
+ * NULL; see pck.h) spares re-verifying the signatures of certificates,
+ * CRLs and collateral seen before: a daemon keeps one. */
 int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *collateral,
-                   STACK_OF(X509) *roots, time_t at, json_t **verdict, cl_error *err);
+                   STACK_OF(X509) *roots, time_t at, cl_verify_cache *cache, json_t **verdict,
+                   cl_error *err);
 
 typedef struct cl_attestation_policy {
     const char *const *statuses;    /* accepted TCB statuses, NULL-terminated */

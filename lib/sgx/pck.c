@@ -9,7 +9,9 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CHAIN_MAX 8
@@ -104,14 +106,205 @@ static void common_name(X509 *cert, char *out, size_t size)
         snprintf(out, size, "(unnamed)");
 }
 
-int cl_chain_verify(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots,
-                    STACK_OF(X509_CRL) *crls, time_t at, cl_error *err)
+/* ---- the cache of what was verified ---------------------------------------- */
+
+#define CACHE_SLOTS 1024
+#define OBJECT_SLOTS 256
+
+typedef struct kept_object {
+    uint8_t key[32];
+    void *obj;
+    void (*free_fn)(void *);
+} kept_object;
+
+struct cl_verify_cache {
+    pthread_mutex_t lock;
+    uint8_t keys[CACHE_SLOTS][32];
+    int count;
+    kept_object objects[OBJECT_SLOTS];
+    int nobjects;
+};
+
+cl_verify_cache *cl_verify_cache_new(void)
 {
-    X509_STORE *store = X509_STORE_new();
-    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    cl_verify_cache *c = calloc(1, sizeof(*c));
+
+    if (c != NULL)
+        pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+void cl_verify_cache_free(cl_verify_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < c->nobjects; i++)
+        c->objects[i].free_fn(c->objects[i].obj);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+int cl_verify_cache_has(cl_verify_cache *c, const uint8_t key[32])
+{
+    int found = 0;
+
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < c->count && !found; i++)
+        found = memcmp(c->keys[i], key, 32) == 0;
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+void cl_verify_cache_add(cl_verify_cache *c, const uint8_t key[32])
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    if (c->count == CACHE_SLOTS)
+        c->count = 0;               /* start over rather than keep what is stale */
+    memcpy(c->keys[c->count++], key, 32);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void *cl_verify_cache_object(cl_verify_cache *c, const uint8_t key[32])
+{
+    void *obj = NULL;
+
+    if (c == NULL)
+        return NULL;
+    pthread_mutex_lock(&c->lock);
+    for (int i = 0; i < c->nobjects && obj == NULL; i++)
+        if (memcmp(c->objects[i].key, key, 32) == 0)
+            obj = c->objects[i].obj;
+    pthread_mutex_unlock(&c->lock);
+    return obj;
+}
+
+int cl_verify_cache_keep(cl_verify_cache *c, const uint8_t key[32], void *obj,
+                         void (*free_fn)(void *))
+{
+    int kept = 0;
+
+    if (c == NULL)
+        return 0;
+    pthread_mutex_lock(&c->lock);
+    if (c->nobjects < OBJECT_SLOTS) {
+        kept_object *k = &c->objects[c->nobjects++];
+
+        memcpy(k->key, key, 32);
+        k->obj = obj;
+        k->free_fn = free_fn;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return kept;
+}
+
+/* ---- chains ----------------------------------------------------------------- */
+
+/* SHA-256 of the DER of every certificate and CRL a chain's verdict rests on. */
+static int chain_key(uint8_t key[32], X509 *leaf, STACK_OF(X509) *untrusted,
+                     STACK_OF(X509) *roots, STACK_OF(X509_CRL) *crls)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+    unsigned char *der;
+    int n;
+
+#define ADD(i2d, x) \
+    do { \
+        der = NULL; \
+        if (ok && (n = i2d((x), &der)) > 0) \
+            ok = EVP_DigestUpdate(md, der, (size_t)n) == 1 && EVP_DigestUpdate(md, "|", 1) == 1; \
+        else \
+            ok = 0; \
+        OPENSSL_free(der); \
+    } while (0)
+    ADD(i2d_X509, leaf);
+    for (int i = 0; i < sk_X509_num(untrusted); i++)
+        ADD(i2d_X509, sk_X509_value(untrusted, i));
+    for (int i = 0; i < sk_X509_num(roots); i++)
+        ADD(i2d_X509, sk_X509_value(roots, i));
+    for (int i = 0; i < sk_X509_CRL_num(crls); i++)
+        ADD(i2d_X509_CRL, sk_X509_CRL_value(crls, i));
+#undef ADD
+    ok = ok && EVP_DigestFinal_ex(md, key, NULL) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}
+
+static int fail_at(cl_error *err, int code, X509 *cert)
+{
+    char cn[256];
+
+    common_name(cert, cn, sizeof(cn));
+    return cl_error_set(err, CL_EINVALID, "%s (at \"%s\")", X509_verify_cert_error_string(code),
+                        cn);
+}
+
+/* The times OpenSSL checks, in its order: the CRLs of each certificate from
+ * the leaf up, then every certificate's validity from the root down. */
+static int check_times(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls, time_t at,
+                       cl_error *err)
+{
+    int n = sk_X509_num(chain);
+
+    for (int i = 0; i < n - 1; i++) {
+        X509 *cert = sk_X509_value(chain, i);
+
+        for (int k = 0; k < sk_X509_CRL_num(crls); k++) {
+            X509_CRL *crl = sk_X509_CRL_value(crls, k);
+
+            if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_issuer_name(cert)) != 0)
+                continue;
+            if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &at) > 0)
+                return fail_at(err, X509_V_ERR_CRL_NOT_YET_VALID, cert);
+            if (X509_CRL_get0_nextUpdate(crl) == NULL ||
+                X509_cmp_time(X509_CRL_get0_nextUpdate(crl), &at) < 0)
+                return fail_at(err, X509_V_ERR_CRL_HAS_EXPIRED, cert);
+        }
+    }
+    for (int i = n - 1; i >= 0; i--) {
+        X509 *cert = sk_X509_value(chain, i);
+
+        if (X509_cmp_time(X509_get0_notBefore(cert), &at) > 0)
+            return fail_at(err, X509_V_ERR_CERT_NOT_YET_VALID, cert);
+        if (X509_cmp_time(X509_get0_notAfter(cert), &at) < 0)
+            return fail_at(err, X509_V_ERR_CERT_HAS_EXPIRED, cert);
+    }
+    return 0;
+}
+
+int cl_chain_verify(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots,
+                    STACK_OF(X509_CRL) *crls, time_t at, cl_verify_cache *cache, cl_error *err)
+{
+    X509_STORE *store = NULL;
+    X509_STORE_CTX *ctx = NULL;
+    STACK_OF(X509) *chain = NULL;
+    uint8_t key[32];
+    int keyed = cache != NULL && chain_key(key, leaf, untrusted, roots, crls) == 0;
     int rc = 0;
 
-    if (store == NULL || ctx == NULL) {
+    if (keyed && cl_verify_cache_has(cache, key)) {
+        /* verified before: the chain it built is the leaf, the untrusted
+         * certificates and the root that signed the last of them */
+        chain = sk_X509_new_null();
+        sk_X509_push(chain, leaf);
+        for (int i = 0; i < sk_X509_num(untrusted); i++)
+            sk_X509_push(chain, sk_X509_value(untrusted, i));
+        X509 *top = sk_X509_value(chain, sk_X509_num(chain) - 1);
+        for (int i = 0; i < sk_X509_num(roots); i++)
+            if (X509_check_issued(sk_X509_value(roots, i), top) == X509_V_OK) {
+                sk_X509_push(chain, sk_X509_value(roots, i));
+                break;
+            }
+        rc = check_times(chain, crls, at, err);
+        sk_X509_free(chain);
+        return rc;
+    }
+    if ((store = X509_STORE_new()) == NULL || (ctx = X509_STORE_CTX_new()) == NULL) {
         rc = cl_error_set(err, CL_ERROR, "out of memory");
         goto done;
     }
@@ -126,14 +319,15 @@ int cl_chain_verify(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *roots
     X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(param, at);
     X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-                                       X509_V_FLAG_X509_STRICT);
+                                       X509_V_FLAG_X509_STRICT |
+                                       (keyed ? X509_V_FLAG_NO_CHECK_TIME : 0));
     if (X509_verify_cert(ctx) != 1) {
-        int code = X509_STORE_CTX_get_error(ctx);
-        char cn[256];
-
-        common_name(X509_STORE_CTX_get_current_cert(ctx), cn, sizeof(cn));
-        rc = cl_error_set(err, CL_EINVALID, "%s (at \"%s\")",
-                          X509_verify_cert_error_string(code), cn);
+        rc = fail_at(err, X509_STORE_CTX_get_error(ctx), X509_STORE_CTX_get_current_cert(ctx));
+        goto done;
+    }
+    if (keyed) {                    /* the times, now, as they were left out */
+        if ((rc = check_times(X509_STORE_CTX_get0_chain(ctx), crls, at, err)) == 0)
+            cl_verify_cache_add(cache, key);
     }
 done:
     X509_STORE_CTX_free(ctx);
@@ -288,7 +482,8 @@ int cl_p256_key(EVP_PKEY **out, const uint8_t xy[64], cl_error *err)
     params[2] = OSSL_PARAM_construct_end();
     ok = ctx != NULL && EVP_PKEY_fromdata_init(ctx) > 0 &&
          EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) > 0 &&
-         (check = EVP_PKEY_CTX_new(*out, NULL)) != NULL && EVP_PKEY_public_check(check) > 0;
+         (check = EVP_PKEY_CTX_new(*out, NULL)) != NULL &&
+         EVP_PKEY_public_check_quick(check) > 0;         /* on the curve */
     EVP_PKEY_CTX_free(check);
     EVP_PKEY_CTX_free(ctx);
     ERR_clear_error();
@@ -298,6 +493,14 @@ int cl_p256_key(EVP_PKEY **out, const uint8_t xy[64], cl_error *err)
         return cl_error_set(err, CL_EINVALID, "the attestation key is not a P-256 point");
     }
     return 0;
+}
+
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256;          /* fetched once: fetching for every signature costs */
+
+static void fetch_sha256(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
 int cl_p256_verify(EVP_PKEY *key, const uint8_t sig[64], const void *data, size_t len)
@@ -316,7 +519,8 @@ int cl_p256_verify(EVP_PKEY *key, const uint8_t sig[64], const void *data, size_
         BN_free(r);
         BN_free(sv);
     } else if ((derlen = i2d_ECDSA_SIG(s, &der)) > 0) {
-        ok = EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+        pthread_once(&sha256_once, fetch_sha256);
+        ok = EVP_DigestVerifyInit(md, NULL, sha256 ? sha256 : EVP_sha256(), NULL, key) == 1 &&
              EVP_DigestVerify(md, der, (size_t)derlen, data, len) == 1;
     }
     OPENSSL_free(der);

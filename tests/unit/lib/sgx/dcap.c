@@ -19,7 +19,13 @@
 #include "sgx/simulate.h"
 #include "test_data.h"
 
+/* Every test runs twice: without a cache, then with one shared by all, so
+ * that what is remembered never changes a verdict. */
+static cl_verify_cache *the_cache;
+#define sim_cache the_cache
+
 typedef struct dcap_case {
+    cl_verify_cache *cache;
     uint8_t *quote;
     size_t quote_len;
     uint8_t *files[6];
@@ -40,6 +46,7 @@ static void load(dcap_case *k, const char *name)
     size_t len;
     uint8_t *text;
 
+    k->cache = the_cache;
     snprintf(path, sizeof(path), "dcap/%s/quote.bin", name);
     k->quote = slurp(path, &k->quote_len);
     for (int i = 0; i < 6; i++) {
@@ -73,7 +80,7 @@ static json_t *judge(dcap_case *k, const uint8_t *quote, size_t len, time_t at)
     json_t *verdict = NULL;
     cl_error err = { 0 };
 
-    assert_int_equal(cl_dcap_verify(quote, len, &k->c, roots, at, &verdict, &err), 0);
+    assert_int_equal(cl_dcap_verify(quote, len, &k->c, roots, at, k->cache, &verdict, &err), 0);
     sk_X509_pop_free(roots, X509_free);
     return verdict;
 }
@@ -282,7 +289,7 @@ static void test_wrong_root_and_missing_collateral(void **state)
     X509_sign(other, key, EVP_sha256());
     sk_X509_push(roots, other);
     load(&k, "automata-v3");
-    assert_int_equal(cl_dcap_verify(k.quote, k.quote_len, &k.c, roots, k.at, &v, &err), 0);
+    assert_int_equal(cl_dcap_verify(k.quote, k.quote_len, &k.c, roots, k.at, k.cache, &v, &err), 0);
     expect_refused(v, "pck_chain", "root that is not trusted");
     k.c.tcb_info = NULL;
     expect_refused(judge(&k, k.quote, k.quote_len, k.at), "tcb_info", "no tcbInfo collateral");
@@ -307,7 +314,7 @@ static json_t *judge_sim(cl_sim_pki *p, const uint8_t *quote, size_t len, int tr
 
     if (trust_it)
         sk_X509_push(roots, X509_dup(cl_sim_root(p)));
-    assert_int_equal(cl_dcap_verify(quote, len, cl_sim_collateral(p), roots, at, &verdict,
+    assert_int_equal(cl_dcap_verify(quote, len, cl_sim_collateral(p), roots, at, sim_cache, &verdict,
                                     &err), 0);
     sk_X509_pop_free(roots, X509_free);
     return verdict;
@@ -425,5 +432,10 @@ int main(void)
         cmocka_unit_test(test_simulated_quotes_of_both_versions),
         cmocka_unit_test(test_revocation_and_levels),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("without a cache", tests, NULL, NULL);
+
+    the_cache = cl_verify_cache_new();
+    failed += cmocka_run_group_tests_name("with a cache", tests, NULL, NULL);
+    cl_verify_cache_free(the_cache);
+    return failed;
 }
