@@ -284,11 +284,13 @@ static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const char *nonc
     PGresult *res;
     int rc;
 
-    if (cl_b64_decode(spki, SPKI_MAX, &spki_len, spki_b64) < 0 ||
-        cl_b64_decode(spki + spki_len, NONCE_BYTES + 3, &nonce_len, nonce) < 0 ||
+    if (cl_b64_decode(spki, SPKI_MAX, &spki_len, spki_b64) < 0)
+        return cl_error_field(cl_req_err(r), "public_key", "must be the key's DER "
+                              "SubjectPublicKeyInfo (at most %d bytes) in base64", SPKI_MAX);
+    if (cl_b64_decode(spki + spki_len, NONCE_BYTES + 3, &nonce_len, nonce) < 0 ||
         nonce_len != NONCE_BYTES)
-        return cl_error_field(cl_req_err(r), "nonce", "and public_key must be base64: the "
-                              "nonce's 32 bytes, the key's DER SubjectPublicKeyInfo");
+        return cl_error_field(cl_req_err(r), "nonce", "must be the 32 bytes of a nonce from "
+                              "POST /v1/attestation/nonce, in base64");
     const char *params[2] = { nonce, cl_req_principal(r)->account_id };
     if ((rc = cl_req_exec(r, db, &res, "UPDATE attestation_nonces SET used_at = now()"
                           " WHERE nonce = $1 AND account_id = $2 AND used_at IS NULL"
@@ -447,7 +449,7 @@ static int reports_get(cl_req *r, json_t **out)
 }
 
 const cl_route cl_attestation_routes[] = {
-    { "POST", "/v1/attestation/nonce",        nonce_create,       CL_ROLE_READ },
+    { "POST", "/v1/attestation/nonce",        nonce_create,       CL_ROLE_WRITE },
     { "POST", "/v1/attestation/verify",       attestation_verify, CL_ROLE_WRITE | CL_JSON_BODY },
     { "GET",  "/v1/attestation-reports",      reports_list,       CL_ROLE_READ },
     { "GET",  "/v1/attestation-reports/{id}", reports_get,        CL_ROLE_READ },

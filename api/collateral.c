@@ -8,8 +8,9 @@
  * CA's and the root CA's CRLs.  Each document is checked before it is
  * kept: JSON collateral must be signed by a certificate that chains to a
  * trust root, and a root CA CRL by a trust root; a document replaces the
- * one of its kind (and FMSPC, or CA) it finds.  Whether a document is
- * still valid is judged with each quote, at that quote's time.
+ * one of its kind (and FMSPC, or CA) it finds unless that one is newer (an
+ * older import never takes the place of newer collateral).  Whether a
+ * document is still valid is judged with each quote, at that quote's time.
  */
 #include "daemon.h"
 #include "resource.h"
@@ -148,6 +149,7 @@ static int collateral_import(cl_req *r, json_t **out)
         { .kind = "root_ca_crl", .key = "" },
     };
     int given[4];
+    PGresult *res;
     cl_pg *db;
     int rc;
 
@@ -177,17 +179,20 @@ static int collateral_import(cl_req *r, json_t **out)
         cl_hex(hex + 2, docs[i].body, docs[i].len);
         const char *params[7] = { docs[i].kind, docs[i].key, hex, docs[i].chain, docs[i].issue,
                                   docs[i].next, docs[i].version };
-        if ((rc = cl_req_exec(r, db, NULL,
+        if ((rc = cl_req_exec(r, db, &res,
                 "INSERT INTO collateral (kind, key, body, issuer_chain, issue_date, next_update,"
                 "  version, source) VALUES ($1, $2, $3::bytea, $4, $5, $6, $7, 'import')"
                 " ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body,"
                 "  issuer_chain = EXCLUDED.issuer_chain, issue_date = EXCLUDED.issue_date,"
                 "  next_update = EXCLUDED.next_update, version = EXCLUDED.version,"
-                "  source = 'import', updated_at = now()", 7, params)) < 0)
+                "  source = 'import', updated_at = now()"
+                " WHERE collateral.issue_date <= EXCLUDED.issue_date"
+                " RETURNING kind", 7, params)) < 0)
             return rc;
-        json_array_append_new(imported, json_pack("{s:s, s:s, s:s, s:s}", "kind", docs[i].kind,
-                                                  "key", docs[i].key, "issue_date",
-                                                  docs[i].issue, "next_update", docs[i].next));
+        json_array_append_new(imported, json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind",
+                                                  docs[i].kind, "key", docs[i].key,
+                                                  "issue_date", docs[i].issue, "next_update",
+                                                  docs[i].next, "kept", PQntuples(res) == 1));
     }
     if ((rc = cl_audit(r, db, NULL, "collateral.import", "collateral",
                        json_pack("{s:i}", "documents", (int)json_array_size(imported)))) < 0 ||

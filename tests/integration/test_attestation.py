@@ -88,6 +88,16 @@ class Attestation(unittest.TestCase):
         listed = {(c["kind"], c["key"]) for c in self.api.ok("GET", "/v1/collateral")["items"]}
         self.assertNotIn(("tcb_info", "00606a000000"), listed)      # nothing was kept
 
+        # an older QE identity does not take the place of the newer one held
+        before = {c["kind"]: c for c in self.api.ok("GET", "/v1/collateral")["items"]}
+        done = self.root.ok("POST", "/v1/collateral",
+                            collateral_body("automata-v3-tcbinfo-v2", "platform"))["imported"]
+        kept = {d["kind"]: d["kept"] for d in done}
+        self.assertEqual(kept["qe_identity"], False)
+        self.assertEqual(kept["tcb_info"], True)                   # another FMSPC's
+        after = {c["kind"]: c for c in self.api.ok("GET", "/v1/collateral")["items"]}
+        self.assertEqual(after["qe_identity"]["issue_date"], before["qe_identity"]["issue_date"])
+
     def test_a_real_quote_is_judged_and_its_report_kept(self):
         want = expected("dcap-qvl-2025")
         report = self.verify("dcap-qvl-2025")
@@ -136,8 +146,15 @@ class Attestation(unittest.TestCase):
         self.assertEqual(status, 404)
 
     def test_a_quote_without_collateral_and_bad_input(self):
-        problem = self.verify("automata-v3", want=503)
-        self.assertIn("FMSPC 00606a000000", problem["detail"])
+        import tempfile
+        with tempfile.TemporaryDirectory() as sim:      # a platform no collateral is held for
+            subprocess.run([CLI, "quote", "simulate", "--out", sim], check=True,
+                           capture_output=True)
+            with open(os.path.join(sim, "quote.bin"), "rb") as f:
+                quote = f.read()
+        problem = self.api.ok("POST", "/v1/attestation/verify",
+                              {"quote": base64.b64encode(quote).decode()}, want=503)
+        self.assertIn("FMSPC 00c1057e0000", problem["detail"])
         self.assertIn("POST /v1/collateral", problem["detail"])
         truncated = b"\x03\x00\x02\x00" + bytes(300)       # version 3, ECDSA, cut short
         problem = self.api.ok("POST", "/v1/attestation/verify",
