@@ -12,6 +12,7 @@
  * are SHA-256 of the key's DER SubjectPublicKeyInfo and the 32 nonce
  * bytes, the rest zero.
  */
+#include "collateral.h"
 #include "daemon.h"
 #include "digest.h"
 #include "resource.h"
@@ -177,18 +178,21 @@ static int policy_put(cl_req *r, json_t **out)
 /* ---- verification -------------------------------------------------------------- */
 
 /* The collateral the daemon holds for the quote's platform, decoded. */
-static int collateral_for(cl_req *r, cl_pg *db, const uint8_t *quote, size_t len,
-                          cl_dcap_collateral *c)
+static int collateral_for(cl_req *r, const uint8_t *quote, size_t len, cl_dcap_collateral *c,
+                          cl_pg **dbp)
 {
     char fmspc[13], ca[16];
     cl_error why = { 0 };
     PGresult *res;
+    cl_pg *db;
     int rc;
 
     if (cl_dcap_quote_platform(quote, len, fmspc, ca, &why) < 0) {
         cl_error_field(cl_req_err(r), "quote", "%s", why.message);
         return CL_EINVALID;
     }
+    if ((rc = cl_collateral_ensure(r, fmspc, ca)) < 0 || (rc = cl_req_begin(r, &db)) < 0)
+        return rc;
     const char *params[2] = { fmspc, ca };
     if ((rc = cl_req_exec(r, db, &res,
             "SELECT c.kind, translate(encode(c.body, 'base64'), E'\\n', '') AS body,"
@@ -223,10 +227,12 @@ static int collateral_for(cl_req *r, cl_pg *db, const uint8_t *quote, size_t len
             c->root_crl_len = n;
         }
     }
+    *dbp = db;
     if (c->tcb_info == NULL || c->qe_identity == NULL || c->pck_crl == NULL ||
         c->root_crl == NULL)
         return cl_req_fail(r, CL_EUNAVAILABLE, "the daemon holds no %s for this quote's "
-                           "platform (FMSPC %s, PCK %s CA): import it (POST /v1/collateral)",
+                           "platform (FMSPC %s, PCK %s CA) and could not fetch it from the "
+                           "PCS: import it (POST /v1/collateral)",
                            c->tcb_info == NULL ? "TCB Info" : c->qe_identity == NULL
                            ? "QE identity" : c->pck_crl == NULL ? "PCK CRL" : "root CA CRL",
                            fmspc, ca);
@@ -341,8 +347,10 @@ static int attestation_verify(cl_req *r, json_t **out)
         if (quote == NULL || cl_b64_decode(quote, strlen(b64) + 3, &len, b64) < 0)
             cl_error_field(cl_req_err(r), "quote", "must be the quote's bytes in base64");
     }
-    if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_begin(r, &db)) < 0 ||
-        (rc = collateral_for(r, db, quote, len, &collateral)) < 0 ||
+    /* the collateral is fetched (and committed) before the report's own
+     * transaction begins */
+    if ((rc = cl_body_done(r)) < 0 ||
+        (rc = collateral_for(r, quote, len, &collateral, &db)) < 0 ||
         (rc = policy_of(r, db, &policy)) < 0)
         return rc;
     if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at,

@@ -2,20 +2,28 @@
  * collateral.c - /v1/collateral: Intel's SGX collateral the daemon judges
  * quotes with, shared by every account (it is public).
  *
- * An instance administrator imports it as Intel's Provisioning
- * Certification Service serves it (air-gapped installs): the TCB Info for
- * an FMSPC and the QE identity, each with its issuer chain, and the PCK
- * CA's and the root CA's CRLs.  Each document is checked before it is
- * kept: JSON collateral must be signed by a certificate that chains to a
- * trust root, and a root CA CRL by a trust root; a document replaces the
- * one of its kind (and FMSPC, or CA) it finds unless that one is newer (an
- * older import never takes the place of newer collateral).  Whether a
- * document is still valid is judged with each quote, at that quote's time.
+ * It comes two ways: an instance administrator imports it as the PCS
+ * serves it (air-gapped installs), or the daemon fetches it from the PCS
+ * (or a PCCS) the first time a quote needs what it does not hold, or holds
+ * past its nextUpdate (cl_collateral_ensure).  Either way each document is
+ * checked before it is kept: JSON collateral must be signed by a
+ * certificate that chains to a trust root, and a root CA CRL by a trust
+ * root; a document replaces the one of its kind (and FMSPC, or CA) it finds
+ * unless that one is newer (an older document never takes the place of
+ * newer collateral).  Whether a document is valid at a quote's time is
+ * judged with each quote.
+ *
+ * Fetching happens inside the request that needs it, within a bounded
+ * time: one request fetches (a PostgreSQL advisory lock, so across every
+ * daemon replica) while the others wait for it and then find what it kept.
  */
+#include "collateral.h"
 #include "daemon.h"
+#include "log.h"
 #include "resource.h"
 #include "sgx/collateral.h"
 #include "sgx/pck.h"
+#include "sgx/pcs.h"
 #include "token.h"
 
 #include <openssl/x509.h>
@@ -26,6 +34,7 @@
 #define COLLATERAL_COLUMNS \
     "c.kind, c.key, cl_time(c.issue_date) AS issue_date, cl_time(c.next_update) AS next_update," \
     " c.version, c.source, c.updated_at, length(c.body) AS size"
+#define FETCH_LOCK "hashtext('cloister.collateral.fetch')"
 
 static void rfc3339(char out[32], time_t t)
 {
@@ -35,104 +44,209 @@ static void rfc3339(char out[32], time_t t)
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-typedef struct document {
-    const char *kind, *key;
-    const void *body;
-    size_t len;
-    const char *chain;
-    char issue[32], next[32], version[32];
-} document;
-
-/* A TCB Info or QE identity: parsed, signed by its chain's first
- * certificate, the chain ending in a trust root. */
-static int json_document(cl_req *r, const char *field, const char *member, const char *chain_field,
-                         document *d)
+static int asn1_rfc3339(char out[32], const ASN1_TIME *t)
 {
-    const char *text = cl_body_string(r, field, 0, CL_COLLATERAL_MAX);
-    const char *chain = cl_body_string(r, chain_field, 0, 64 * 1024);
-    STACK_OF(X509) *certs = NULL;
-    cl_collateral_doc doc;
-    cl_error why = { 0 };
-    int ok;
+    struct tm tm;
 
-    if (text == NULL)
-        return 0;
-    if (chain == NULL)
-        return cl_error_field(cl_req_err(r), chain_field, "is needed with %s", field);
-    if (cl_collateral_parse(&doc, text, strlen(text), member, &why) < 0) {
-        cl_error_field(cl_req_err(r), field, "%s", why.message);
-        return CL_EINVALID;
-    }
-    ok = cl_pem_chain(&certs, chain, strlen(chain), &why) == 0 && sk_X509_num(certs) >= 2 &&
-         cl_trust_root_match(sk_X509_value(certs, sk_X509_num(certs) - 1),
-                             cl_req_daemon(r)->sgx_roots) != NULL &&
-         cl_collateral_signed_by(&doc, sk_X509_value(certs, 0), NULL);
-    if (!ok)
-        cl_error_field(cl_req_err(r), field, "is not signed by the first certificate of %s, "
-                       "or that chain does not end in a trusted root", chain_field);
-    d->body = text;
-    d->len = strlen(text);
-    d->chain = chain;
-    rfc3339(d->issue, doc.issue_date);
-    rfc3339(d->next, doc.next_update);
-    snprintf(d->version, sizeof(d->version), "%d", doc.version);
-    if (strcmp(member, "tcbInfo") == 0) {
-        const char *fmspc = json_string_value(json_object_get(doc.body, "fmspc"));
-        char *lower = cl_arena_strdup(cl_req_arena(r), fmspc ? fmspc : "");
-
-        for (char *p = lower; *p; p++)
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        d->key = lower;
-    } else {
-        d->key = "";
-    }
-    sk_X509_pop_free(certs, X509_free);
-    cl_collateral_free(&doc);
-    return ok ? 1 : CL_EINVALID;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+        return -1;
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return 0;
 }
 
-/* A CRL, PEM or base64 DER; the root CA's must be signed by a trust root. */
-static int crl_document(cl_req *r, const char *field, int root, document *d)
+int cl_collateral_check(cl_daemon *d, cl_collateral_item *item, cl_error *err)
 {
-    const char *text = cl_body_string(r, field, 0, 512 * 1024);
-    unsigned char *der;
-    size_t len = 0;
+    item->version[0] = '\0';
+    if (strcmp(item->kind, "tcb_info") == 0 || strcmp(item->kind, "qe_identity") == 0) {
+        const char *member = item->kind[0] == 't' ? "tcbInfo" : "enclaveIdentity";
+        STACK_OF(X509) *certs = NULL;
+        cl_collateral_doc doc;
+        int rc, ok;
+
+        if ((rc = cl_collateral_parse(&doc, item->body, item->len, member, err)) < 0)
+            return rc;
+        ok = item->chain != NULL &&
+             cl_pem_chain(&certs, item->chain, strlen(item->chain), NULL) == 0 &&
+             sk_X509_num(certs) >= 2 &&
+             cl_trust_root_match(sk_X509_value(certs, sk_X509_num(certs) - 1),
+                                 d->sgx_roots) != NULL &&
+             cl_collateral_signed_by(&doc, sk_X509_value(certs, 0), NULL);
+        rfc3339(item->issue, doc.issue_date);
+        rfc3339(item->next, doc.next_update);
+        snprintf(item->version, sizeof(item->version), "%d", doc.version);
+        item->key[0] = '\0';
+        if (item->kind[0] == 't') {
+            const char *fmspc = json_string_value(json_object_get(doc.body, "fmspc"));
+
+            snprintf(item->key, sizeof(item->key), "%s", fmspc ? fmspc : "");
+            for (char *p = item->key; *p; p++)
+                *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        }
+        sk_X509_pop_free(certs, X509_free);
+        cl_collateral_free(&doc);
+        return ok ? 0 : cl_error_set(err, CL_EINVALID, "is not signed by the first certificate "
+                                     "of its issuer chain, or that chain does not end in a "
+                                     "trusted root");
+    }
     X509_CRL *crl = NULL;
+    int rc, ok = 1;
+
+    if ((rc = cl_crl_read(&crl, item->body, item->len, err)) < 0)
+        return rc;
+    if (strcmp(item->kind, "root_ca_crl") == 0) {
+        ok = 0;
+        item->key[0] = '\0';
+        for (int i = 0; i < sk_X509_num(d->sgx_roots); i++)
+            ok |= X509_CRL_verify(crl, X509_get0_pubkey(sk_X509_value(d->sgx_roots, i))) == 1;
+    }
+    if (asn1_rfc3339(item->issue, X509_CRL_get0_lastUpdate(crl)) < 0 ||
+        asn1_rfc3339(item->next, X509_CRL_get0_nextUpdate(crl)) < 0)
+        ok = 0;
+    X509_CRL_free(crl);
+    return ok ? 0 : cl_error_set(err, CL_EINVALID, "%s", item->kind[0] == 'r'
+                                 ? "is not signed by a trusted root, or has no nextUpdate"
+                                 : "has no nextUpdate");
+}
+
+int cl_collateral_keep(cl_req *r, cl_pg *db, const cl_collateral_item *item, const char *source,
+                       int *kept)
+{
+    char *hex = cl_arena_alloc(cl_req_arena(r), 2 * item->len + 3);
+    PGresult *res;
+    int rc;
+
+    if (hex == NULL)
+        return cl_req_fail(r, CL_ERROR, "out of memory");
+    hex[0] = '\\';
+    hex[1] = 'x';
+    cl_hex(hex + 2, item->body, item->len);
+    const char *params[8] = { item->kind, item->key, hex, item->chain ? item->chain : "",
+                              item->issue, item->next, item->version, source };
+    if ((rc = cl_req_exec(r, db, &res,
+            "INSERT INTO collateral (kind, key, body, issuer_chain, issue_date, next_update,"
+            "  version, source) VALUES ($1, $2, $3::bytea, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body,"
+            "  issuer_chain = EXCLUDED.issuer_chain, issue_date = EXCLUDED.issue_date,"
+            "  next_update = EXCLUDED.next_update, version = EXCLUDED.version,"
+            "  source = EXCLUDED.source, updated_at = now()"
+            " WHERE collateral.issue_date <= EXCLUDED.issue_date"
+            " RETURNING kind", 8, params)) < 0)
+        return rc;
+    *kept = PQntuples(res) == 1;
+    return 0;
+}
+
+/* ---- fetching ---------------------------------------------------------------- */
+
+/* What of a platform's collateral is missing or past its nextUpdate. */
+static int wanted(cl_req *r, cl_pg *db, const char *fmspc, const char *ca, int need[4])
+{
+    static const char *const kinds[4] = { "tcb_info", "qe_identity", "pck_crl", "root_ca_crl" };
+    const char *params[2] = { fmspc, ca };
+    PGresult *res;
+    int rc, any = 0;
+
+    if ((rc = cl_req_exec(r, db, &res,
+            "SELECT c.kind FROM collateral c WHERE c.next_update > now() AND"
+            " ((c.kind = 'tcb_info' AND c.key = $1) OR (c.kind = 'pck_crl' AND c.key = $2)"
+            "  OR c.kind IN ('qe_identity', 'root_ca_crl'))", 2, params)) < 0)
+        return rc;
+    for (int k = 0; k < 4; k++) {
+        need[k] = 1;
+        for (int i = 0; i < PQntuples(res); i++)
+            if (strcmp(PQgetvalue(res, i, 0), kinds[k]) == 0)
+                need[k] = 0;
+        any |= need[k];
+    }
+    return any;
+}
+
+int cl_collateral_ensure(cl_req *r, const char *fmspc, const char *ca)
+{
+    static const char *const kinds[4] = { "tcb_info", "qe_identity", "pck_crl", "root_ca_crl" };
+    cl_daemon *d = cl_req_daemon(r);
+    int need[4], rc;
+    cl_pg *db;
+
+    if (d->cfg.pcs_url == NULL || d->cfg.pcs_url[0] == '\0')
+        return 0;                           /* air-gapped: imported collateral only */
+    if ((rc = cl_req_db(r, &db)) < 0 || (rc = wanted(r, db, fmspc, ca, need)) <= 0)
+        return rc;
+    /* one fetch at a time, across replicas; the others wait, bounded */
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "SET LOCAL lock_timeout = '20s'", 0, NULL)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "SELECT pg_advisory_xact_lock(" FETCH_LOCK ")", 0,
+                          NULL)) < 0)
+        return rc == CL_ERROR ? cl_req_fail(r, CL_EUNAVAILABLE, "collateral is being fetched; "
+                                            "try again") : rc;
+    if ((rc = wanted(r, db, fmspc, ca, need)) <= 0)
+        return rc < 0 ? rc : cl_req_commit(r, db);      /* someone fetched it meanwhile */
+
+    cl_pcs pcs = { d->cfg.pcs_url, d->cfg.pcs_root_crl_url, d->cfg.pcs_api_key,
+                   { .timeout_s = d->cfg.pcs_timeout } };
+    for (int k = 0; k < 4; k++) {
+        cl_pcs_doc doc;
+        cl_error why = { 0 };
+        int kept;
+
+        if (!need[k])
+            continue;
+        rc = k == 0 ? cl_pcs_tcb_info(&pcs, fmspc, &doc, &why)
+           : k == 1 ? cl_pcs_qe_identity(&pcs, &doc, &why)
+           : k == 2 ? cl_pcs_pck_crl(&pcs, ca, &doc, &why)
+                    : cl_pcs_root_crl(&pcs, &doc, &why);
+        if (rc < 0) {
+            cl_log_warn("could not fetch collateral: %s", why.message);
+            cl_error_clear(&why);
+            continue;                       /* what is still missing is a 503 later */
+        }
+        cl_collateral_item item = { .kind = kinds[k], .body = doc.body, .len = doc.len,
+                                    .chain = doc.issuer_chain };
+        if (k == 2)
+            snprintf(item.key, sizeof(item.key), "%s", ca);
+        if (cl_collateral_check(d, &item, &why) < 0)
+            cl_log_warn("the PCS's %s was refused: it %s", kinds[k], why.message);
+        else if ((rc = cl_collateral_keep(r, db, &item, pcs.base, &kept)) < 0) {
+            cl_pcs_doc_free(&doc);
+            return rc;
+        }
+        cl_error_clear(&why);
+        cl_pcs_doc_free(&doc);
+    }
+    return cl_req_commit(r, db);
+}
+
+/* ---- the API ------------------------------------------------------------------ */
+
+/* A document of the import's body, checked; 0 when the body has none. */
+static int body_document(cl_req *r, const char *field, const char *chain_field, size_t max,
+                         int binary, cl_collateral_item *item)
+{
+    const char *text = cl_body_string(r, field, 0, max);
     cl_error why = { 0 };
 
     if (text == NULL)
         return 0;
-    if (strncmp(text, "-----BEGIN", 10) == 0) {
-        der = (unsigned char *)text;
-        len = strlen(text);
-    } else {
-        der = cl_arena_alloc(cl_req_arena(r), strlen(text));
-        if (der == NULL || cl_b64_decode(der, strlen(text), &len, text) < 0)
+    item->chain = chain_field ? cl_body_string(r, chain_field, 0, 64 * 1024) : NULL;
+    if (chain_field != NULL && item->chain == NULL)
+        return cl_error_field(cl_req_err(r), chain_field, "is needed with %s", field);
+    item->body = text;
+    item->len = strlen(text);
+    if (binary && strncmp(text, "-----BEGIN", 10) != 0) {
+        unsigned char *der = cl_arena_alloc(cl_req_arena(r), strlen(text) + 3);
+        size_t n = 0;
+
+        if (der == NULL || cl_b64_decode(der, strlen(text) + 3, &n, text) < 0)
             return cl_error_field(cl_req_err(r), field, "must be a PEM CRL or a DER one in "
                                   "base64");
+        item->body = der;
+        item->len = n;
     }
-    if (cl_crl_read(&crl, der, len, &why) < 0)
-        return cl_error_field(cl_req_err(r), field, "%s", why.message);
-    int ok = !root;
-    for (int i = 0; root && i < sk_X509_num(cl_req_daemon(r)->sgx_roots); i++)
-        ok |= X509_CRL_verify(crl, X509_get0_pubkey(sk_X509_value(cl_req_daemon(r)->sgx_roots,
-                                                                   i))) == 1;
-    const ASN1_TIME *last = X509_CRL_get0_lastUpdate(crl), *next = X509_CRL_get0_nextUpdate(crl);
-    struct tm tm;
-    if (next == NULL || ASN1_TIME_to_tm(last, &tm) != 1)
-        ok = 0;
-    else
-        strftime(d->issue, sizeof(d->issue), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (ok && ASN1_TIME_to_tm(next, &tm) == 1)
-        strftime(d->next, sizeof(d->next), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    X509_CRL_free(crl);
-    if (!ok)
-        return cl_error_field(cl_req_err(r), field, "%s", root ? "is not signed by a trusted "
-                              "root, or has no nextUpdate" : "has no nextUpdate");
-    d->body = der;
-    d->len = len;
-    d->chain = "";
-    d->version[0] = '\0';
+    if (cl_collateral_check(cl_req_daemon(r), item, &why) < 0) {
+        cl_error_field(cl_req_err(r), field, "%s", why.message);
+        cl_error_clear(&why);
+        return CL_EINVALID;
+    }
     return 1;
 }
 
@@ -144,22 +258,23 @@ static int collateral_import(cl_req *r, json_t **out)
         "pck_crl", "pck_crl_ca", "root_ca_crl", NULL,
     };
     static const char *const cas[] = { "processor", "platform", NULL };
-    document docs[4] = {
+    cl_collateral_item items[4] = {
         { .kind = "tcb_info" }, { .kind = "qe_identity" }, { .kind = "pck_crl" },
-        { .kind = "root_ca_crl", .key = "" },
+        { .kind = "root_ca_crl" },
     };
     int given[4];
-    PGresult *res;
     cl_pg *db;
     int rc;
 
     cl_body_only(r, fields);
-    given[0] = json_document(r, "tcb_info", "tcbInfo", "tcb_info_issuer_chain", &docs[0]);
-    given[1] = json_document(r, "qe_identity", "enclaveIdentity", "qe_identity_issuer_chain",
-                             &docs[1]);
-    given[2] = crl_document(r, "pck_crl", 0, &docs[2]);
-    docs[2].key = cl_body_enum(r, "pck_crl_ca", given[2] > 0, cas);
-    given[3] = crl_document(r, "root_ca_crl", 1, &docs[3]);
+    given[0] = body_document(r, "tcb_info", "tcb_info_issuer_chain", CL_COLLATERAL_MAX, 0,
+                             &items[0]);
+    given[1] = body_document(r, "qe_identity", "qe_identity_issuer_chain", CL_COLLATERAL_MAX,
+                             0, &items[1]);
+    given[2] = body_document(r, "pck_crl", NULL, 512 * 1024, 1, &items[2]);
+    const char *ca = cl_body_enum(r, "pck_crl_ca", given[2] > 0, cas);
+    snprintf(items[2].key, sizeof(items[2].key), "%s", ca ? ca : "");
+    given[3] = body_document(r, "root_ca_crl", NULL, 512 * 1024, 1, &items[3]);
     if ((rc = cl_body_done(r)) < 0)
         return rc;
     if (given[0] + given[1] + given[2] + given[3] == 0)
@@ -169,30 +284,16 @@ static int collateral_import(cl_req *r, json_t **out)
     json_t *imported = json_array();
     cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, imported);
     for (int i = 0; i < 4; i++) {
+        int kept;
+
         if (given[i] <= 0)
             continue;
-        char *hex = cl_arena_alloc(cl_req_arena(r), 2 * docs[i].len + 3);
-        if (hex == NULL)
-            return cl_req_fail(r, CL_ERROR, "out of memory");
-        hex[0] = '\\';
-        hex[1] = 'x';
-        cl_hex(hex + 2, docs[i].body, docs[i].len);
-        const char *params[7] = { docs[i].kind, docs[i].key, hex, docs[i].chain, docs[i].issue,
-                                  docs[i].next, docs[i].version };
-        if ((rc = cl_req_exec(r, db, &res,
-                "INSERT INTO collateral (kind, key, body, issuer_chain, issue_date, next_update,"
-                "  version, source) VALUES ($1, $2, $3::bytea, $4, $5, $6, $7, 'import')"
-                " ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body,"
-                "  issuer_chain = EXCLUDED.issuer_chain, issue_date = EXCLUDED.issue_date,"
-                "  next_update = EXCLUDED.next_update, version = EXCLUDED.version,"
-                "  source = 'import', updated_at = now()"
-                " WHERE collateral.issue_date <= EXCLUDED.issue_date"
-                " RETURNING kind", 7, params)) < 0)
+        if ((rc = cl_collateral_keep(r, db, &items[i], "import", &kept)) < 0)
             return rc;
         json_array_append_new(imported, json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind",
-                                                  docs[i].kind, "key", docs[i].key,
-                                                  "issue_date", docs[i].issue, "next_update",
-                                                  docs[i].next, "kept", PQntuples(res) == 1));
+                                                  items[i].kind, "key", items[i].key,
+                                                  "issue_date", items[i].issue, "next_update",
+                                                  items[i].next, "kept", kept));
     }
     if ((rc = cl_audit(r, db, NULL, "collateral.import", "collateral",
                        json_pack("{s:i}", "documents", (int)json_array_size(imported)))) < 0 ||

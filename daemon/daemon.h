@@ -45,6 +45,10 @@ typedef struct cl_settings {
     char *log_format;
     char *log_level;
     char *sgx_trust_roots;
+    char *pcs_url;
+    char *pcs_root_crl_url;
+    char *pcs_api_key;
+    long long pcs_timeout;
     int migrate;
 } cl_settings;
 

@@ -64,6 +64,17 @@ const cl_config_setting cl_settings_table[] = {
     { "sgx-trust-roots", CL_CFG_STRING, S(sgx_trust_roots), "", 0, 0,
       "a PEM file of roots to trust for SGX attestation beside the Intel SGX Root CA "
       "(a simulation PKI's, for tests; warned about at start)" },
+    { "pcs-url", CL_CFG_STRING, S(pcs_url),
+      "https://api.trustedservices.intel.com/sgx/certification/v4", 0, 0,
+      "Intel's PCS (or a PCCS) API v4, whence missing SGX collateral is fetched; empty: "
+      "imported collateral only" },
+    { "pcs-root-crl-url", CL_CFG_STRING, S(pcs_root_crl_url),
+      "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der", 0, 0,
+      "where the Intel SGX Root CA's CRL is fetched" },
+    { "pcs-api-key", CL_CFG_STRING, S(pcs_api_key), "", 0, 0,
+      "the PCS subscription key, when the service asks for one" },
+    { "pcs-timeout", CL_CFG_INT, S(pcs_timeout), "10", 1, 120,
+      "seconds a collateral fetch may take" },
 };
 
 const size_t cl_settings_count = sizeof(cl_settings_table) / sizeof(cl_settings_table[0]);

@@ -12,6 +12,8 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
+from pcs import PcsPeer  # noqa: E402
 from cloister_test import SOURCE_DIR, Api, Daemon, create_admin, new_database  # noqa: E402
 
 CLI = os.environ.get("CLOISTER_CLI")
@@ -48,7 +50,7 @@ class Attestation(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         url, _ = new_database()
-        cls.d = Daemon(url).start()
+        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": ""}).start()     # imported only
         cls.password = create_admin(cls.d)
         cls.root = Api(cls.d)
         cls.root.login("admin@example.com", cls.password)
@@ -210,7 +212,7 @@ class SimulatedEvidence(unittest.TestCase):
         sim = tempfile.mkdtemp(prefix="cl-sim-")
         self.addCleanup(shutil.rmtree, sim, True)
         url, _ = new_database()
-        first = Daemon(url).start()
+        first = Daemon(url, env={"CLOISTER_PCS_URL": ""}).start()
         self.addCleanup(first.close)
         password = create_admin(first)
         api = Api(first)
@@ -227,7 +229,8 @@ class SimulatedEvidence(unittest.TestCase):
                        check=True, capture_output=True)
         first.stop()
 
-        second = Daemon(url, env={"CLOISTER_SGX_TRUST_ROOTS": os.path.join(sim, "root.pem")})
+        second = Daemon(url, env={"CLOISTER_SGX_TRUST_ROOTS": os.path.join(sim, "root.pem"),
+                                  "CLOISTER_PCS_URL": ""})
         second.start()
         self.addCleanup(second.close)
         self.assertIn("Cloister Simulation SGX Root CA", second.output())
@@ -255,6 +258,72 @@ class SimulatedEvidence(unittest.TestCase):
         self.assertEqual(report["details"]["trust_root"], "Cloister Simulation SGX Root CA")
         self.assertEqual(report["details"]["quote"]["version"], 4)
         second.stop()
+
+
+class FetchedCollateral(unittest.TestCase):
+    """Collateral fetched from a PCS (tests/peers/pcs.py) the first time a
+    quote needs it: once, however many requests need it at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.sim = tempfile.mkdtemp(prefix="cl-sim-")
+        subprocess.run([CLI, "quote", "simulate", "--out", cls.sim], check=True,
+                       capture_output=True)
+        cls.pcs = PcsPeer([cls.sim, os.path.join(DATA, "dcap-qvl-2025")])
+        url, _ = new_database()
+        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": cls.pcs.base,
+                                 "CLOISTER_PCS_ROOT_CRL_URL": cls.pcs.root_crl_url,
+                                 "CLOISTER_SGX_TRUST_ROOTS": os.path.join(cls.sim, "root.pem")})
+        cls.d.start()
+        cls.password = create_admin(cls.d)
+
+    @classmethod
+    def tearDownClass(cls):
+        import shutil
+        cls.pcs.close()
+        cls.d.stop()
+        cls.d.close()
+        shutil.rmtree(cls.sim, ignore_errors=True)
+
+    def api(self):
+        api = Api(self.d)
+        api.login("admin@example.com", self.password)
+        return api
+
+    def test_concurrent_quotes_fetch_the_collateral_once(self):
+        from concurrent.futures import ThreadPoolExecutor
+        api = self.api()
+        account = api.ok("POST", "/v1/accounts", {"name": "pcs"}, want=201)["id"]
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+        with open(os.path.join(self.sim, "quote.bin"), "rb") as f:
+            quote = base64.b64encode(f.read()).decode()
+
+        def verify(_):
+            return api.call("POST", "/v1/attestation/verify", {"quote": quote})
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(verify, range(8)))
+        for status, _, report in answers:
+            self.assertEqual(status, 201, report)
+            self.assertTrue(report["authentic"], report)
+            self.assertTrue(report["simulated"])
+        for path in ("/sgx/certification/v4/tcb", "/sgx/certification/v4/qe/identity",
+                     "/sgx/certification/v4/pckcrl", "/IntelSGXRootCA.der"):
+            self.assertEqual(self.pcs.count(path), 1, path)
+        held = {c["kind"]: c["source"] for c in api.ok("GET", "/v1/collateral")["items"]}
+        self.assertEqual(held["tcb_info"], self.pcs.base)
+
+    def test_what_the_pcs_cannot_give_is_a_503(self):
+        api = self.api()
+        account = api.ok("POST", "/v1/accounts", {"name": "pcs-missing"}, want=201)["id"]
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+        # the automata quote's FMSPC is one the PCS peer does not know: 404 there
+        body = {"quote": base64.b64encode(read("automata-v3", "quote.bin")).decode()}
+        problem = api.ok("POST", "/v1/attestation/verify", body, want=503)
+        self.assertIn("TCB Info", problem["detail"])
+        self.assertIn("00606a000000", problem["detail"])
+        self.assertIn("could not fetch it", problem["detail"])
+        self.assertIn("no TCB Info", self.d.output())      # the PCS's 404, logged
 
 
 if __name__ == "__main__":
