@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cl_b64_encode(char *out, const unsigned char *in, size_t len)
@@ -45,6 +46,36 @@ int cl_b64_decode(unsigned char *out, size_t out_size, size_t *out_len, const ch
         return CL_EINVALID;
     *out_len = (size_t)n - pad;
     return 0;
+}
+
+int cl_b64url_decode(unsigned char *out, size_t out_size, size_t *out_len, const char *in,
+                     size_t len)
+{
+    char *std = malloc(len + 4);
+    size_t n = 0;
+    int rc;
+
+    if (std == NULL)
+        return CL_ERROR;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (c == '+' || c == '/' || c == '=' || c == '\0') {
+            free(std);
+            return CL_EINVALID;
+        }
+        std[n++] = c;
+    }
+    while (n % 4 != 0)
+        std[n++] = '=';
+    std[n] = '\0';
+    rc = n == 0 ? CL_EINVALID : cl_b64_decode(out, out_size, out_len, std);
+    free(std);
+    return rc;
 }
 
 int cl_token_new(char *out, size_t nbytes)

@@ -17,6 +17,12 @@ int cl_token_new(char *out, size_t nbytes);
 /* base64url without padding of len bytes into out (CL_B64URL_SIZE(len)). */
 void cl_b64url_encode(char *out, const unsigned char *in, size_t len);
 
+/* base64url (padding optional) of len characters at in into out, which
+ * holds out_size bytes (3 per 4 characters, rounded up); CL_EINVALID on
+ * anything else. */
+int cl_b64url_decode(unsigned char *out, size_t out_size, size_t *out_len, const char *in,
+                     size_t len);
+
 /* Standard base64 with padding, and its decoding; out_len receives the
  * decoded length.  Decoding returns CL_EINVALID on malformed input. */
 void cl_b64_encode(char *out, const unsigned char *in, size_t len);
