@@ -15,13 +15,16 @@
 #include "collateral.h"
 #include "daemon.h"
 #include "digest.h"
+#include "http_client.h"
 #include "resource.h"
 #include "rfc3339.h"
 #include "sgx/dcap.h"
+#include "sgx/maa.h"
 #include "sgx/quote.h"
 #include "token.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,15 +315,95 @@ static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const char *nonc
     if (data == NULL || strncmp(data, hex, 64) != 0 ||
         strspn(data + 64, "0") != strlen(data + 64))
         refuse(verdict, "the report data does not bind the public key and the nonce");
+    /* an Azure Attestation token also carries the runtime data itself */
+    const char *runtime = json_string_value(json_object_get(json_object_get(verdict, "quote"),
+                                                            "runtime_data"));
+    if (json_object_get(verdict, "maa") != NULL) {
+        unsigned char *bytes = runtime ? cl_arena_alloc(cl_req_arena(r), strlen(runtime) + 3)
+                                       : NULL;
+        size_t n = 0;
+
+        if (bytes == NULL || cl_b64_decode(bytes, strlen(runtime) + 3, &n, runtime) < 0 ||
+            n != spki_len + NONCE_BYTES || memcmp(bytes, spki, n) != 0)
+            refuse(verdict, "the token's runtime data is not the public key and the nonce");
+    }
+    return 0;
+}
+
+/* ---- Azure Attestation ----------------------------------------------------------- */
+
+/* The instance's signing keys (its JWKS), fetched when first needed and
+ * again when `again` (a key id it did not have), kept an hour otherwise. */
+static int maa_keys(cl_req *r, int again, char **jwks)
+{
+    cl_daemon *d = cl_req_daemon(r);
+    char url[1024];
+    cl_http_options opt = { .timeout_s = d->cfg.pcs_timeout, .max_body = 1024 * 1024 };
+    cl_http_response resp = { .keep = { NULL } };
+    cl_error why = { 0 };
+    int rc;
+
+    pthread_mutex_lock(&d->maa_lock);
+    if (d->maa_jwks != NULL && !again && time(NULL) - d->maa_jwks_at < 3600) {
+        *jwks = cl_arena_strdup(cl_req_arena(r), d->maa_jwks);
+        pthread_mutex_unlock(&d->maa_lock);
+        return *jwks ? 0 : cl_req_fail(r, CL_ERROR, "out of memory");
+    }
+    if (d->cfg.maa_certs_url != NULL && d->cfg.maa_certs_url[0] != '\0')
+        snprintf(url, sizeof(url), "%s", d->cfg.maa_certs_url);
+    else
+        snprintf(url, sizeof(url), "%s/certs", d->cfg.maa_url);
+    rc = cl_http_request(&resp, &opt, "GET", url, NULL, NULL, 0, &why);
+    if (rc == 0 && resp.status == 200 && resp.body != NULL) {
+        free(d->maa_jwks);
+        d->maa_jwks = resp.body;
+        d->maa_jwks_at = time(NULL);
+        resp.body = NULL;
+    }
+    cl_http_response_free(&resp);
+    *jwks = d->maa_jwks ? cl_arena_strdup(cl_req_arena(r), d->maa_jwks) : NULL;
+    pthread_mutex_unlock(&d->maa_lock);
+    if (*jwks == NULL)
+        return cl_req_fail(r, CL_EUNAVAILABLE, "the Azure Attestation keys could not be had "
+                           "from %s: %s", url, rc < 0 ? why.message : "it did not answer 200");
+    return 0;
+}
+
+static int maa_verify(cl_req *r, const char *token, time_t at, json_t **verdict)
+{
+    cl_daemon *d = cl_req_daemon(r);
+    const char *issuer = d->cfg.maa_issuer && d->cfg.maa_issuer[0] ? d->cfg.maa_issuer
+                                                                    : d->cfg.maa_url;
+    cl_error why = { 0 };
+    char *jwks;
+    int rc;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((rc = maa_keys(r, attempt, &jwks)) < 0)
+            return rc;
+        if (cl_maa_verify(token, strlen(token), jwks, strlen(jwks), issuer, at, verdict,
+                          &why) < 0)
+            return cl_req_fail(r, CL_ERROR, "%s", why.message);
+        json_t *checks = json_object_get(*verdict, "checks");
+        const char *last = json_string_value(json_object_get(
+            json_array_get(checks, json_array_size(checks) - 1), "name"));
+        if (attempt == 0 && last != NULL && strcmp(last, "signing_key") == 0 &&
+            !json_is_true(json_object_get(*verdict, "authentic"))) {
+            json_decref(*verdict);          /* a key it did not have: the keys again */
+            continue;
+        }
+        break;
+    }
     return 0;
 }
 
 /* POST /v1/attestation/verify */
 static int attestation_verify(cl_req *r, json_t **out)
 {
-    static const char *const fields[] = { "quote", "at", "nonce", "public_key", NULL };
+    static const char *const fields[] = { "quote", "maa_token", "at", "nonce", "public_key",
+                                          NULL };
     const cl_principal *p = cl_req_principal(r);
-    const char *b64, *at_text, *nonce, *spki;
+    const char *b64, *token, *at_text, *nonce, *spki;
     cl_dcap_collateral collateral = { 0 };
     cl_attestation_policy policy;
     cl_error why = { 0 };
@@ -333,7 +416,15 @@ static int attestation_verify(cl_req *r, json_t **out)
     int rc;
 
     cl_body_only(r, fields);
-    b64 = cl_body_string(r, "quote", 1, ((CL_QUOTE_MAX + 2) / 3) * 4);
+    b64 = cl_body_string(r, "quote", 0, ((CL_QUOTE_MAX + 2) / 3) * 4);
+    token = cl_body_string(r, "maa_token", 0, CL_MAA_TOKEN_MAX);
+    if ((b64 == NULL) == (token == NULL))
+        cl_error_field(cl_req_err(r), "quote", "give the evidence: a quote, or an Azure "
+                       "Attestation token (maa_token), not both");
+    if (token != NULL && (cl_req_daemon(r)->cfg.maa_url == NULL ||
+                          cl_req_daemon(r)->cfg.maa_url[0] == '\0'))
+        cl_error_field(cl_req_err(r), "maa_token", "this installation takes no Azure "
+                       "Attestation tokens (its maa-url setting is empty)");
     at_text = cl_body_string(r, "at", 0, 64);
     nonce = cl_body_string(r, "nonce", 0, 64);
     spki = cl_body_string(r, "public_key", 0, 2 * SPKI_MAX);
@@ -349,13 +440,24 @@ static int attestation_verify(cl_req *r, json_t **out)
     }
     /* the collateral is fetched (and committed) before the report's own
      * transaction begins */
-    if ((rc = cl_body_done(r)) < 0 ||
-        (rc = collateral_for(r, quote, len, &collateral, &db)) < 0 ||
-        (rc = policy_of(r, db, &policy)) < 0)
+    if ((rc = cl_body_done(r)) < 0)
         return rc;
-    if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at,
-                       cl_req_daemon(r)->sgx_cache, &verdict, &why) < 0)
-        return cl_req_fail(r, CL_ERROR, "%s", why.message);
+    if (token != NULL) {
+        if ((rc = maa_verify(r, token, at, &verdict)) < 0 || (rc = cl_req_begin(r, &db)) < 0)
+            return rc;
+        quote = (uint8_t *)token;           /* the evidence kept is the token's text */
+        len = strlen(token);
+    } else {
+        if ((rc = collateral_for(r, quote, len, &collateral, &db)) < 0)
+            return rc;
+        if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at,
+                           cl_req_daemon(r)->sgx_cache, &verdict, &why) < 0)
+            return cl_req_fail(r, CL_ERROR, "%s", why.message);
+    }
+    if ((rc = policy_of(r, db, &policy)) < 0) {
+        json_decref(verdict);
+        return rc;
+    }
     cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
     cl_dcap_policy(verdict, &policy);
     if (nonce != NULL && (rc = check_binding(r, db, verdict, nonce, spki)) < 0)
@@ -380,7 +482,7 @@ static int attestation_verify(cl_req *r, json_t **out)
         snprintf(svn, sizeof(svn), "%lld",
                  (long long)json_integer_value(json_object_get(q, "isvsvn")));
     }
-    const char *row[18] = {
+    const char *row[19] = {
         p->account_id, hex, json_string_value(json_object_get(q, "mrenclave")),
         json_string_value(json_object_get(q, "mrsigner")), q ? prodid : NULL, q ? svn : NULL,
         q ? (json_is_true(json_object_get(q, "debug")) ? "true" : "false") : NULL,
@@ -391,16 +493,17 @@ static int attestation_verify(cl_req *r, json_t **out)
         json_is_true(json_object_get(verdict, "simulated")) ? "true" : "false",
         json_string_value(json_object_get(pol, "verdict")), reasons, details,
         json_string_value(json_object_get(verdict, "verified_at")), p->actor,
+        token != NULL ? "maa" : "sgx_dcap",
     };
     if ((rc = cl_req_exec(r, db, &res,
             "INSERT INTO attestation_reports AS t (account_id, subject, evidence_kind, evidence,"
             "  mrenclave, mrsigner, isvprodid, isvsvn, debug, report_data, fmspc, tcb_status,"
             "  advisory_ids, authentic, simulated, verdict, reasons, details, verified_at,"
             "  created_by)"
-            " VALUES ($1, 'evidence', 'sgx_dcap', $2::bytea, $3, $4, $5::int, $6::int,"
+            " VALUES ($1, 'evidence', $19, $2::bytea, $3, $4, $5::int, $6::int,"
             "  $7::boolean, $8, $9, $10, $11::jsonb, $12::boolean, $13::boolean, $14,"
             "  $15::jsonb, $16::jsonb, $17::timestamptz, $18)"
-            " RETURNING " REPORT_COLUMNS, 18, row)) < 0)
+            " RETURNING " REPORT_COLUMNS, 19, row)) < 0)
         return rc;
     const char *id = cl_row_text(res, 0, "id");
     if ((rc = cl_audit(r, db, p->account_id, "attestation.verify",

@@ -14,6 +14,8 @@
 #include "pg.h"
 
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <time.h>
 
 #include <stddef.h>
 
@@ -49,6 +51,9 @@ typedef struct cl_settings {
     char *pcs_root_crl_url;
     char *pcs_api_key;
     long long pcs_timeout;
+    char *maa_url;
+    char *maa_issuer;
+    char *maa_certs_url;
     int migrate;
 } cl_settings;
 
@@ -66,6 +71,9 @@ struct cl_daemon {
     unsigned char kek[CL_KEK_LEN];
     STACK_OF(X509) *sgx_roots;  /* the Intel SGX Root CA, and any the operator adds */
     struct cl_verify_cache *sgx_cache;  /* signatures verified once (lib/sgx/pck.h) */
+    pthread_mutex_t maa_lock;   /* guards the Azure Attestation keys below */
+    char *maa_jwks;             /* the instance's JWKS, as last fetched */
+    time_t maa_jwks_at;
 };
 
 /* The settings table and its size (daemon/settings.c). */

@@ -200,6 +200,7 @@ static int load_sgx_roots(cl_daemon *d, cl_error *err)
 
     d->sgx_roots = cl_intel_sgx_roots();
     d->sgx_cache = cl_verify_cache_new();
+    pthread_mutex_init(&d->maa_lock, NULL);
     if (d->sgx_roots == NULL || d->sgx_cache == NULL)
         return cl_error_set(err, CL_ERROR, "could not load the Intel SGX Root CA");
     if (d->cfg.sgx_trust_roots == NULL || d->cfg.sgx_trust_roots[0] == '\0')
@@ -340,6 +341,7 @@ int main(int argc, char **argv)
     cl_metrics_free(d.metrics);
     sk_X509_pop_free(d.sgx_roots, X509_free);
     cl_verify_cache_free(d.sgx_cache);
+    free(d.maa_jwks);
     cl_router_free(d.router);
     cl_pg_pool_free(d.pool);
     cl_migrate_free(&d.migrations);

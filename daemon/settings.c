@@ -74,7 +74,14 @@ const cl_config_setting cl_settings_table[] = {
     { "pcs-api-key", CL_CFG_STRING, S(pcs_api_key), "", 0, 0,
       "the PCS subscription key, when the service asks for one" },
     { "pcs-timeout", CL_CFG_INT, S(pcs_timeout), "10", 1, 120,
-      "seconds a collateral fetch may take" },
+      "seconds a collateral or Azure Attestation key fetch may take" },
+    { "maa-url", CL_CFG_STRING, S(maa_url), "", 0, 0,
+      "the Azure Attestation instance whose tokens are taken as evidence, such as "
+      "https://myattest.weu.attest.azure.net (empty: none)" },
+    { "maa-issuer", CL_CFG_STRING, S(maa_issuer), "", 0, 0,
+      "the issuer its tokens must name (default: maa-url)" },
+    { "maa-certs-url", CL_CFG_STRING, S(maa_certs_url), "", 0, 0,
+      "where its signing keys (a JWKS) are fetched (default: maa-url/certs)" },
 };
 
 const size_t cl_settings_count = sizeof(cl_settings_table) / sizeof(cl_settings_table[0]);

@@ -13,6 +13,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
+from maa import MaaPeer, b64url  # noqa: E402
 from pcs import PcsPeer  # noqa: E402
 from cloister_test import SOURCE_DIR, Api, Daemon, create_admin, new_database  # noqa: E402
 
@@ -324,6 +325,95 @@ class FetchedCollateral(unittest.TestCase):
         self.assertIn("00606a000000", problem["detail"])
         self.assertIn("could not fetch it", problem["detail"])
         self.assertIn("no TCB Info", self.d.output())      # the PCS's 404, logged
+
+
+class AzureAttestation(unittest.TestCase):
+    """Azure Attestation tokens as evidence, against an instance peer
+    (tests/peers/maa.py) that signs with its own key and serves it at /certs."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.maa = MaaPeer()
+        url, _ = new_database()
+        cls.d = Daemon(url, env={"CLOISTER_MAA_URL": cls.maa.url, "CLOISTER_PCS_URL": ""})
+        cls.d.start()
+        cls.password = create_admin(cls.d)
+        cls.api = Api(cls.d)
+        cls.api.login("admin@example.com", cls.password)
+        account = cls.api.ok("POST", "/v1/accounts", {"name": "maa"}, want=201)["id"]
+        cls.api.ok("POST", "/v1/session/account", {"account_id": account})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.maa.close()
+        cls.d.stop()
+        cls.d.close()
+
+    def claims(self, **extra):
+        import time
+        now = int(time.time())
+        c = {"iss": self.maa.url, "iat": now - 10, "nbf": now - 10, "exp": now + 3600,
+             "x-ms-attestation-type": "sgx", "x-ms-ver": "1.0",
+             "x-ms-sgx-mrenclave": "ab" * 32, "x-ms-sgx-mrsigner": "cd" * 32,
+             "x-ms-sgx-product-id": 2, "x-ms-sgx-svn": 3, "x-ms-sgx-is-debuggable": False,
+             "x-ms-sgx-report-data": "00" * 64}
+        c.update(extra)
+        return c
+
+    def verify(self, token, **extra):
+        return self.api.ok("POST", "/v1/attestation/verify", {"maa_token": token, **extra},
+                           want=201)
+
+    def test_a_bound_token_is_accepted_and_kept_as_maa_evidence(self):
+        import hashlib
+        nonce = self.api.ok("POST", "/v1/attestation/nonce", want=201)["nonce"]
+        spki = b"\x30\x59" + os.urandom(89)
+        runtime = spki + base64.b64decode(nonce)
+        token = self.maa.mint(self.claims(**{
+            "x-ms-sgx-ehd": b64url(runtime),
+            "x-ms-sgx-report-data": hashlib.sha256(runtime).hexdigest() + "00" * 32}))
+        report = self.verify(token, nonce=nonce, public_key=base64.b64encode(spki).decode())
+        self.assertEqual(report["verdict"], "accepted", report)
+        self.assertEqual(report["evidence_kind"], "maa")
+        self.assertEqual(report["mrenclave"], "ab" * 32)
+        self.assertEqual((report["isvprodid"], report["isvsvn"]), (2, 3))
+        self.assertIsNone(report["tcb_status"])
+        self.assertEqual([c["name"] for c in report["details"]["checks"]],
+                         ["token", "signing_key", "signature", "issuer", "validity"])
+        got = self.api.ok("GET", f"/v1/attestation-reports/{report['id']}")
+        self.assertEqual(base64.b64decode(got["evidence"]).decode(), token)
+        # the same token with another key than the one it was bound to
+        nonce = self.api.ok("POST", "/v1/attestation/nonce", want=201)["nonce"]
+        other = self.verify(token, nonce=nonce, public_key=base64.b64encode(spki).decode())
+        self.assertIn("the report data does not bind the public key and the nonce",
+                      other["reasons"])
+
+    def test_expired_debug_foreign_and_rotated(self):
+        import time
+        expired = self.verify(self.maa.mint(self.claims(exp=int(time.time()) - 1)))
+        self.assertFalse(expired["authentic"])
+        self.assertEqual(expired["details"]["checks"][-1]["name"], "validity")
+        debug = self.verify(self.maa.mint(self.claims(**{"x-ms-sgx-is-debuggable": True})))
+        self.assertTrue(debug["authentic"])
+        self.assertEqual(debug["reasons"], ["the enclave is a debug enclave"])
+        foreign = self.verify(self.maa.mint(self.claims(iss="https://elsewhere.attest.azure.net")))
+        self.assertEqual(foreign["details"]["checks"][-1]["name"], "issuer")
+        # a new signing key: the daemon fetches the keys again and finds it
+        before = self.maa.certs_requests
+        kid = self.maa.rotate()
+        rotated = self.verify(self.maa.mint(self.claims(), kid=kid))
+        self.assertTrue(rotated["authentic"], rotated)
+        self.assertEqual(self.maa.certs_requests, before + 1)
+        tampered = self.maa.mint(self.claims())
+        tampered = tampered[:-6] + ("A" if tampered[-6] != "A" else "B") + tampered[-5:]
+        self.assertEqual(self.verify(tampered)["details"]["checks"][-1]["name"], "signature")
+
+    def test_both_or_neither_evidence_and_tokens_not_taken(self):
+        status, _, problem = self.api.call("POST", "/v1/attestation/verify", {})
+        self.assertEqual(status, 422, problem)
+        status, _, problem = self.api.call("POST", "/v1/attestation/verify",
+                                           {"quote": "AAAA", "maa_token": "a.b.c"})
+        self.assertEqual(status, 422, problem)
 
 
 if __name__ == "__main__":
