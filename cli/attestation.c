@@ -55,13 +55,27 @@ static int attestation_verify(cli_ctx *c, int argc, char **argv)
     if ((nonce == NULL) != (key == NULL))
         return cli_usage_error(&cli_attestation_commands[0], "--nonce and --public-key go "
                                "together");
-    if ((rc = file_b64(pos[0], QUOTE_FILE_MAX, &quote)) != 0 ||
-        (key != NULL && (rc = file_b64(key, 4096, &spki)) != 0)) {
-        free(quote);
+    uint8_t *raw;
+    size_t len;
+    if ((rc = cli_read_file(pos[0], QUOTE_FILE_MAX, &raw, &len)) != 0)
         return rc;
+    /* an Azure Attestation token is text: three base64url parts */
+    while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r'))
+        raw[--len] = '\0';
+    int token = len > 0 && strspn((char *)raw, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+                                               "vwxyz0123456789-_.") == len &&
+                strchr((char *)raw, '.') != NULL;
+    if (!token && (quote = malloc(((len + 2) / 3) * 4 + 1)) != NULL)
+        cl_b64_encode(quote, raw, len);
+    if ((!token && quote == NULL) || (key != NULL && (rc = file_b64(key, 4096, &spki)) != 0)) {
+        free(raw);
+        free(quote);
+        return rc ? rc : CLI_ESERVER;
     }
-    json_t *body = json_pack("{s:s, s:s?, s:s?, s:s?}", "quote", quote, "at", at, "nonce",
-                             nonce, "public_key", spki);
+    json_t *body = json_pack("{s:s, s:s?, s:s?, s:s?}", token ? "maa_token" : "quote",
+                             token ? (char *)raw : quote, "at", at, "nonce", nonce,
+                             "public_key", spki);
+    free(raw);
     free(quote);
     free(spki);
     rc = cli_call(c, "POST", "/v1/attestation/verify", body, &reply);
@@ -120,9 +134,9 @@ static int attestation_get(cli_ctx *c, int argc, char **argv)
 
 const cli_command cli_attestation_commands[] = {
     { "attestation", "verify", attestation_verify,
-      "QUOTE.bin [--at TIME] [--nonce NONCE --public-key KEY.der]",
-      "have the daemon judge a quote with its collateral under the account's policy, and "
-      "keep the report; exit 0 only when accepted",
+      "QUOTE.bin|TOKEN.jwt [--at TIME] [--nonce NONCE --public-key KEY.der]",
+      "have the daemon judge a quote (with its collateral) or an Azure Attestation token "
+      "under the account's policy, and keep the report; exit 0 only when accepted",
       "cloister attestation verify quote.bin" },
     { "attestation", "list", attestation_list, "[--verdict accepted|refused]",
       "list the account's attestation reports, newest first",
