@@ -108,21 +108,21 @@ int cl_collateral_check(cl_daemon *d, cl_collateral_item *item, cl_error *err)
                                  : "has no nextUpdate");
 }
 
-int cl_collateral_keep(cl_req *r, cl_pg *db, const cl_collateral_item *item, const char *source,
-                       int *kept)
+int cl_collateral_keep(cl_pg *db, cl_arena *a, const cl_collateral_item *item,
+                       const char *source, int *kept, cl_error *err)
 {
-    char *hex = cl_arena_alloc(cl_req_arena(r), 2 * item->len + 3);
+    char *hex = cl_arena_alloc(a, 2 * item->len + 3);
     PGresult *res;
     int rc;
 
     if (hex == NULL)
-        return cl_req_fail(r, CL_ERROR, "out of memory");
+        return cl_error_set(err, CL_ERROR, "out of memory");
     hex[0] = '\\';
     hex[1] = 'x';
     cl_hex(hex + 2, item->body, item->len);
     const char *params[8] = { item->kind, item->key, hex, item->chain ? item->chain : "",
                               item->issue, item->next, item->version, source };
-    if ((rc = cl_req_exec(r, db, &res,
+    if ((rc = cl_pg_exec(&res, db, a,
             "INSERT INTO collateral (kind, key, body, issuer_chain, issue_date, next_update,"
             "  version, source) VALUES ($1, $2, $3::bytea, $4, $5, $6, $7, $8)"
             " ON CONFLICT (kind, key) DO UPDATE SET body = EXCLUDED.body,"
@@ -130,10 +130,36 @@ int cl_collateral_keep(cl_req *r, cl_pg *db, const cl_collateral_item *item, con
             "  next_update = EXCLUDED.next_update, version = EXCLUDED.version,"
             "  source = EXCLUDED.source, updated_at = now()"
             " WHERE collateral.issue_date <= EXCLUDED.issue_date"
-            " RETURNING kind", 8, params)) < 0)
+            " RETURNING kind", 8, params, err)) < 0)
         return rc;
     *kept = PQntuples(res) == 1;
     return 0;
+}
+
+int cl_collateral_fetch(cl_daemon *d, cl_pg *db, cl_arena *a, const char *kind, const char *key,
+                        int *kept, cl_error *err)
+{
+    cl_pcs pcs = { d->cfg.pcs_url, d->cfg.pcs_root_crl_url, d->cfg.pcs_api_key,
+                   { .timeout_s = d->cfg.pcs_timeout } };
+    cl_pcs_doc doc;
+    int rc;
+
+    *kept = 0;
+    rc = strcmp(kind, "tcb_info") == 0 ? cl_pcs_tcb_info(&pcs, key, &doc, err)
+       : strcmp(kind, "qe_identity") == 0 ? cl_pcs_qe_identity(&pcs, &doc, err)
+       : strcmp(kind, "pck_crl") == 0 ? cl_pcs_pck_crl(&pcs, key, &doc, err)
+                                      : cl_pcs_root_crl(&pcs, &doc, err);
+    if (rc < 0)
+        return rc;
+    cl_collateral_item item = { .kind = kind, .body = doc.body, .len = doc.len,
+                                .chain = doc.issuer_chain };
+    snprintf(item.key, sizeof(item.key), "%s", strcmp(kind, "pck_crl") == 0 ? key : "");
+    if ((rc = cl_collateral_check(d, &item, err)) < 0)
+        cl_error_prefix(err, "the PCS's %s ", kind);
+    else
+        rc = cl_collateral_keep(db, a, &item, pcs.base, kept, err);
+    cl_pcs_doc_free(&doc);
+    return rc;
 }
 
 /* ---- fetching ---------------------------------------------------------------- */
@@ -182,36 +208,18 @@ int cl_collateral_ensure(cl_req *r, const char *fmspc, const char *ca)
     if ((rc = wanted(r, db, fmspc, ca, need)) <= 0)
         return rc < 0 ? rc : cl_req_commit(r, db);      /* someone fetched it meanwhile */
 
-    cl_pcs pcs = { d->cfg.pcs_url, d->cfg.pcs_root_crl_url, d->cfg.pcs_api_key,
-                   { .timeout_s = d->cfg.pcs_timeout } };
     for (int k = 0; k < 4; k++) {
-        cl_pcs_doc doc;
         cl_error why = { 0 };
         int kept;
 
         if (!need[k])
             continue;
-        rc = k == 0 ? cl_pcs_tcb_info(&pcs, fmspc, &doc, &why)
-           : k == 1 ? cl_pcs_qe_identity(&pcs, &doc, &why)
-           : k == 2 ? cl_pcs_pck_crl(&pcs, ca, &doc, &why)
-                    : cl_pcs_root_crl(&pcs, &doc, &why);
-        if (rc < 0) {
+        rc = cl_collateral_fetch(d, db, cl_req_arena(r), kinds[k],
+                                 k == 0 ? fmspc : k == 2 ? ca : "", &kept, &why);
+        if (rc < 0)         /* what is still missing is a 503 later; a broken database
+                             * fails the commit below */
             cl_log_warn("could not fetch collateral: %s", why.message);
-            cl_error_clear(&why);
-            continue;                       /* what is still missing is a 503 later */
-        }
-        cl_collateral_item item = { .kind = kinds[k], .body = doc.body, .len = doc.len,
-                                    .chain = doc.issuer_chain };
-        if (k == 2)
-            snprintf(item.key, sizeof(item.key), "%s", ca);
-        if (cl_collateral_check(d, &item, &why) < 0)
-            cl_log_warn("the PCS's %s was refused: it %s", kinds[k], why.message);
-        else if ((rc = cl_collateral_keep(r, db, &item, pcs.base, &kept)) < 0) {
-            cl_pcs_doc_free(&doc);
-            return rc;
-        }
         cl_error_clear(&why);
-        cl_pcs_doc_free(&doc);
     }
     return cl_req_commit(r, db);
 }
@@ -288,7 +296,8 @@ static int collateral_import(cl_req *r, json_t **out)
 
         if (given[i] <= 0)
             continue;
-        if ((rc = cl_collateral_keep(r, db, &items[i], "import", &kept)) < 0)
+        if ((rc = cl_collateral_keep(db, cl_req_arena(r), &items[i], "import", &kept,
+                                     cl_req_err(r))) < 0)
             return rc;
         json_array_append_new(imported, json_pack("{s:s, s:s, s:s, s:s, s:b}", "kind",
                                                   items[i].kind, "key", items[i].key,

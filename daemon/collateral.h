@@ -5,6 +5,7 @@
 #ifndef CL_DAEMON_COLLATERAL_H
 #define CL_DAEMON_COLLATERAL_H
 
+#include "arena.h"
 #include "http.h"
 #include "pg.h"
 
@@ -26,8 +27,13 @@ struct cl_daemon;
 int cl_collateral_check(struct cl_daemon *d, cl_collateral_item *item, cl_error *err);
 
 /* Keep it in db's open transaction unless a newer one is held (*kept). */
-int cl_collateral_keep(cl_req *r, cl_pg *db, const cl_collateral_item *item,
-                       const char *source, int *kept);
+int cl_collateral_keep(cl_pg *db, cl_arena *a, const cl_collateral_item *item,
+                       const char *source, int *kept, cl_error *err);
+
+/* Fetch one document from the PCS (key: the FMSPC of a tcb_info, the CA of
+ * a pck_crl), check it and keep it in db's open transaction. */
+int cl_collateral_fetch(struct cl_daemon *d, cl_pg *db, cl_arena *a, const char *kind,
+                        const char *key, int *kept, cl_error *err);
 
 /* Fetch from the PCS what the platform (FMSPC, PCK CA) needs and the
  * daemon does not hold, or holds past its nextUpdate; one fetch at a time

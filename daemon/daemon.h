@@ -51,6 +51,7 @@ typedef struct cl_settings {
     char *pcs_root_crl_url;
     char *pcs_api_key;
     long long pcs_timeout;
+    long long collateral_refresh_interval;
     char *maa_url;
     char *maa_issuer;
     char *maa_certs_url;

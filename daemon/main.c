@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "password.h"
+#include "refresh.h"
 #include "resource.h"
 #include "router.h"
 #include "sgx/dcap.h"
@@ -232,6 +233,7 @@ static int load_sgx_roots(cl_daemon *d, cl_error *err)
 static int serve(cl_daemon *d, cl_error *err)
 {
     cl_http *http = NULL;
+    cl_refresher *refresher = NULL;
     sigset_t stop;
     int rc, sig = 0;
 
@@ -257,7 +259,8 @@ static int serve(cl_daemon *d, cl_error *err)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((rc = cl_http_start(&http, d, err)) < 0)
+    if ((rc = cl_http_start(&http, d, err)) < 0 ||
+        (rc = cl_refresh_start(&refresher, d, err)) < 0)
         return rc;
     cl_log_kv(CL_LOG_INFO, json_pack("{s:s, s:i, s:s, s:I}", "listen", d->cfg.listen,
               "port", cl_http_port(http), "version", CL_VERSION,
@@ -267,6 +270,7 @@ static int serve(cl_daemon *d, cl_error *err)
     sigwait(&stop, &sig);
     cl_log_info("received %s; finishing requests in flight (at most %lld s)",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", d->cfg.shutdown_timeout);
+    cl_refresh_stop(refresher);
     cl_http_stop(http, (int)d->cfg.shutdown_timeout);
     cl_log_info("stopped");
     return 0;

@@ -75,6 +75,9 @@ const cl_config_setting cl_settings_table[] = {
       "the PCS subscription key, when the service asks for one" },
     { "pcs-timeout", CL_CFG_INT, S(pcs_timeout), "10", 1, 120,
       "seconds a collateral or Azure Attestation key fetch may take" },
+    { "collateral-refresh-interval", CL_CFG_INT, S(collateral_refresh_interval), "3600", 0,
+      7 * 86400, "seconds between refreshes of the SGX collateral held, done by one replica "
+      "at a time (0: never)" },
     { "maa-url", CL_CFG_STRING, S(maa_url), "", 0, 0,
       "the Azure Attestation instance whose tokens are taken as evidence, such as "
       "https://myattest.weu.attest.azure.net (empty: none)" },

@@ -327,6 +327,44 @@ class FetchedCollateral(unittest.TestCase):
         self.assertIn("no TCB Info", self.d.output())      # the PCS's 404, logged
 
 
+class CollateralRefresh(unittest.TestCase):
+    """Collateral held is fetched again in the background, by one of the
+    daemons sharing a database: an older QE identity gives way to the
+    PCS's newer one without any request asking for it."""
+
+    def test_one_daemon_refreshes_what_is_held(self):
+        import time
+        pcs = PcsPeer([os.path.join(DATA, "dcap-qvl-2025")])
+        self.addCleanup(pcs.close)
+        url, _ = new_database()
+        env = {"CLOISTER_PCS_URL": pcs.base, "CLOISTER_PCS_ROOT_CRL_URL": pcs.root_crl_url,
+               "CLOISTER_COLLATERAL_REFRESH_INTERVAL": "1"}
+        daemons = [Daemon(url, env=env).start(), Daemon(url, env=env).start()]
+        for d in daemons:
+            self.addCleanup(d.close)
+        password = create_admin(daemons[0])
+        api = Api(daemons[0])
+        api.login("admin@example.com", password)
+        account = api.ok("POST", "/v1/accounts", {"name": "refresh"}, want=201)["id"]
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+        old = collateral_body("automata-v3-tcbinfo-v2", "platform")
+        api.ok("POST", "/v1/collateral", {"qe_identity": old["qe_identity"],
+                                          "qe_identity_issuer_chain":
+                                              old["qe_identity_issuer_chain"]})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            held = {c["kind"]: c for c in api.ok("GET", "/v1/collateral")["items"]}
+            if held["qe_identity"]["source"] == pcs.base:
+                break
+            time.sleep(0.2)
+        self.assertEqual(held["qe_identity"]["source"], pcs.base, held)
+        self.assertTrue(held["qe_identity"]["issue_date"].startswith("2025-06-19"), held)
+        duty = [d for d in daemons if "keeps the SGX collateral fresh" in d.output()]
+        self.assertEqual(len(duty), 1)                  # one replica has the duty
+        for d in daemons:
+            d.stop()
+
+
 class AzureAttestation(unittest.TestCase):
     """Azure Attestation tokens as evidence, against an instance peer
     (tests/peers/maa.py) that signs with its own key and serves it at /certs."""
