@@ -76,17 +76,25 @@ static int is_intel(X509 *root)
 
 /* ---- the verdict ------------------------------------------------------------ */
 
-typedef struct judging {
-    json_t *verdict;
-    json_t *checks;
-    int failed;
-} judging;
+int cl_verdict_begin(cl_verdict *v, time_t at, cl_error *err)
+{
+    v->verdict = json_object();
+    v->checks = json_array();
+    v->failed = 0;
+    if (v->verdict == NULL || v->checks == NULL) {
+        json_decref(v->verdict);
+        json_decref(v->checks);
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    }
+    json_object_set_new(v->verdict, "checks", v->checks);
+    json_object_set_new(v->verdict, "tcb_status", json_null());
+    json_object_set_new(v->verdict, "advisory_ids", json_array());
+    json_object_set_new(v->verdict, "simulated", json_false());
+    cl_verdict_time(v->verdict, "verified_at", at);
+    return 0;
+}
 
-/* Record a step; returns whether it passed. */
-static int step(judging *j, const char *name, int ok, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int step(judging *j, const char *name, int ok, const char *fmt, ...)
+int cl_verdict_step(cl_verdict *v, const char *name, int ok, const char *fmt, ...)
 {
     char detail[600];
     va_list ap;
@@ -94,11 +102,26 @@ static int step(judging *j, const char *name, int ok, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
-    json_array_append_new(j->checks, json_pack("{s:s, s:b, s:s}", "name", name, "ok", ok,
+    json_array_append_new(v->checks, json_pack("{s:s, s:b, s:s}", "name", name, "ok", ok,
                                                "detail", detail));
-    if (!ok)
-        j->failed = 1;
+    v->failed |= !ok;
     return ok;
+}
+
+json_t *cl_verdict_end(cl_verdict *v)
+{
+    json_object_set_new(v->verdict, "authentic", json_boolean(!v->failed));
+    return v->verdict;
+}
+
+void cl_verdict_time(json_t *obj, const char *key, time_t t)
+{
+    char text[32];
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    json_object_set_new(obj, key, json_string(text));
 }
 
 static void hex_member(json_t *obj, const char *key, const uint8_t *bytes, size_t n)
@@ -107,16 +130,6 @@ static void hex_member(json_t *obj, const char *key, const uint8_t *bytes, size_
 
     cl_hex(hex, bytes, n);
     json_object_set_new(obj, key, json_string(hex));
-}
-
-static void time_member(json_t *obj, const char *key, time_t t)
-{
-    char text[32];
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(obj, key, json_string(text));
 }
 
 static json_t *quote_json(const cl_quote *q)
@@ -161,8 +174,8 @@ static json_t *collateral_json(const cl_collateral_doc *d)
     json_t *o = json_pack("{s:i, s:I}", "version", d->version, "tcb_evaluation_data_number",
                           (json_int_t)d->evaluation_number);
 
-    time_member(o, "issue_date", d->issue_date);
-    time_member(o, "next_update", d->next_update);
+    cl_verdict_time(o, "issue_date", d->issue_date);
+    cl_verdict_time(o, "next_update", d->next_update);
     return o;
 }
 
@@ -190,16 +203,16 @@ static void material_free(material *m)
 
 /* A chain whose last certificate, when it has more than one, must be a
  * trust root by its key; the root used is named in the verdict. */
-static int root_of(judging *j, const char *name, STACK_OF(X509) *chain, STACK_OF(X509) *roots)
+static int root_of(cl_verdict *j, const char *name, STACK_OF(X509) *chain, STACK_OF(X509) *roots)
 {
     X509 *last = sk_X509_value(chain, sk_X509_num(chain) - 1), *root;
     char cn[256] = "";
 
     if (sk_X509_num(chain) < 2)
-        return step(j, name, 0, "the chain has %d certificate(s); a signer and its root are "
+        return cl_verdict_step(j, name, 0, "the chain has %d certificate(s); a signer and its root are "
                     "needed", sk_X509_num(chain));
     if ((root = cl_trust_root_match(last, roots)) == NULL)
-        return step(j, name, 0, "the chain ends in a root that is not trusted (its public key "
+        return cl_verdict_step(j, name, 0, "the chain ends in a root that is not trusted (its public key "
                     "is not a trust root's)");
     X509_NAME_get_text_by_NID(X509_get_subject_name(root), NID_commonName, cn, sizeof(cn));
     json_object_set_new(j->verdict, "trust_root", json_string(cn));
@@ -304,7 +317,7 @@ static int read_doc(cl_verify_cache *cache, cl_collateral_doc *doc, const char *
     return 0;
 }
 
-static int check_pck(judging *j, material *m, const cl_dcap_collateral *c,
+static int check_pck(cl_verdict *j, material *m, const cl_dcap_collateral *c,
                      STACK_OF(X509) *roots, time_t at)
 {
     X509_CRL *crl;
@@ -312,17 +325,17 @@ static int check_pck(judging *j, material *m, const cl_dcap_collateral *c,
     int ok;
 
     if (read_chain(m->cache, &m->chain, m->quote.pck_chain, m->quote.pck_chain_len, &why) < 0) {
-        step(j, "pck_chain", 0, "the quote's PCK chain: %s", why.message);
+        cl_verdict_step(j, "pck_chain", 0, "the quote's PCK chain: %s", why.message);
         return 0;
     }
     if (!root_of(j, "pck_chain", m->chain, roots))
         return 0;
     m->crls = sk_X509_CRL_new_null();
     if (read_crl(m->cache, &crl, c->root_crl, c->root_crl_len, &why) < 0)
-        return step(j, "pck_chain", 0, "the root CA's CRL: %s", why.message);
+        return cl_verdict_step(j, "pck_chain", 0, "the root CA's CRL: %s", why.message);
     sk_X509_CRL_push(m->crls, crl);
     if (read_crl(m->cache, &crl, c->pck_crl, c->pck_crl_len, &why) < 0)
-        return step(j, "pck_chain", 0, "the PCK CA's CRL: %s", why.message);
+        return cl_verdict_step(j, "pck_chain", 0, "the PCK CA's CRL: %s", why.message);
     sk_X509_CRL_push(m->crls, crl);
 
     STACK_OF(X509) *middle = sk_X509_new_null();
@@ -331,14 +344,14 @@ static int check_pck(judging *j, material *m, const cl_dcap_collateral *c,
     ok = cl_chain_verify(sk_X509_value(m->chain, 0), middle, roots, m->crls, at, m->cache,
                          &why) == 0;
     sk_X509_free(middle);
-    if (!step(j, "pck_chain", ok, ok ? "the PCK certificate chains to the trust root and is "
+    if (!cl_verdict_step(j, "pck_chain", ok, ok ? "the PCK certificate chains to the trust root and is "
               "not revoked" : "the PCK certificate chain: %s", why.message))
         return 0;
     ok = cl_pck_info_read(sk_X509_value(m->chain, 0), &m->pck, &why) == 0;
-    return step(j, "pck_extensions", ok, "%s", ok ? "FMSPC, PCE-ID and TCB read" : why.message);
+    return cl_verdict_step(j, "pck_extensions", ok, "%s", ok ? "FMSPC, PCE-ID and TCB read" : why.message);
 }
 
-static int check_signatures(judging *j, material *m)
+static int check_signatures(cl_verdict *j, material *m)
 {
     cl_quote *q = &m->quote;
     EVP_PKEY *key = NULL;
@@ -348,33 +361,33 @@ static int check_signatures(judging *j, material *m)
 
     ok = cl_p256_verify(X509_get0_pubkey(sk_X509_value(m->chain, 0)), q->qe_signature,
                         q->qe_report.raw, CL_REPORT_BODY_SIZE);
-    if (!step(j, "qe_report_signature", ok, "%s", ok ? "the QE report is signed by the PCK key"
+    if (!cl_verdict_step(j, "qe_report_signature", ok, "%s", ok ? "the QE report is signed by the PCK key"
               : "the QE report's signature does not verify with the PCK certificate's key"))
         return 0;
     uint8_t *both = malloc(64 + q->qe_auth_len);
     if (both == NULL)
-        return step(j, "qe_report_data", 0, "out of memory");
+        return cl_verdict_step(j, "qe_report_data", 0, "out of memory");
     memcpy(both, q->attest_key, 64);
     memcpy(both + 64, q->qe_auth, q->qe_auth_len);
     cl_sha256(hash, both, 64 + q->qe_auth_len);
     free(both);
     ok = memcmp(hash, q->qe_report.reportdata, 32) == 0 &&
          memcmp(zero, q->qe_report.reportdata + 32, 32) == 0;
-    if (!step(j, "qe_report_data", ok, "%s", ok ? "the QE report binds the attestation key"
+    if (!cl_verdict_step(j, "qe_report_data", ok, "%s", ok ? "the QE report binds the attestation key"
               : "the QE report data is not SHA-256 of the attestation key and the QE "
                 "authentication data"))
         return 0;
     if (cl_p256_key(&key, q->attest_key, &why) < 0)
-        return step(j, "quote_signature", 0, "%s", why.message);
+        return cl_verdict_step(j, "quote_signature", 0, "%s", why.message);
     ok = cl_p256_verify(key, q->signature, q->signed_part, q->signed_len);
     EVP_PKEY_free(key);
-    return step(j, "quote_signature", ok, "%s", ok ? "the quote is signed by the attestation key"
+    return cl_verdict_step(j, "quote_signature", ok, "%s", ok ? "the quote is signed by the attestation key"
                 : "the quote's signature does not verify with its attestation key");
 }
 
 /* A collateral document: parsed, its signing chain trusted, its signature
  * the signer's, and valid at `at`. */
-static int check_collateral(judging *j, const char *name, const char *member,
+static int check_collateral(cl_verdict *j, const char *name, const char *member,
                             cl_collateral_doc *doc, STACK_OF(X509) **chain, const char *text,
                             size_t len, const char *pem, size_t pem_len, material *m,
                             STACK_OF(X509) *roots, time_t at)
@@ -384,11 +397,11 @@ static int check_collateral(judging *j, const char *name, const char *member,
     struct tm tm;
 
     if (text == NULL || pem == NULL)
-        return step(j, name, 0, "no %s collateral was given", member);
+        return cl_verdict_step(j, name, 0, "no %s collateral was given", member);
     if (read_doc(m->cache, doc, text, len, member, &why) < 0)
-        return step(j, name, 0, "%s", why.message);
+        return cl_verdict_step(j, name, 0, "%s", why.message);
     if (read_chain(m->cache, chain, pem, pem_len, &why) < 0)
-        return step(j, name, 0, "its signing chain: %s", why.message);
+        return cl_verdict_step(j, name, 0, "its signing chain: %s", why.message);
     if (!root_of(j, name, *chain, roots))
         return 0;
     STACK_OF(X509_CRL) *root_crl = sk_X509_CRL_new_null();
@@ -397,9 +410,9 @@ static int check_collateral(judging *j, const char *name, const char *member,
                              &why) == 0;
     sk_X509_CRL_free(root_crl);
     if (!ok)
-        return step(j, name, 0, "its signing certificate: %s", why.message);
+        return cl_verdict_step(j, name, 0, "its signing certificate: %s", why.message);
     if (!cl_collateral_signed_by(doc, sk_X509_value(*chain, 0), m->cache))
-        return step(j, name, 0, "its signature does not verify with the TCB signing key");
+        return cl_verdict_step(j, name, 0, "its signature does not verify with the TCB signing key");
     gmtime_r(&doc->issue_date, &tm);
     strftime(from, sizeof(from), "%Y-%m-%dT%H:%M:%SZ", &tm);
     gmtime_r(&doc->next_update, &tm);
@@ -407,12 +420,12 @@ static int check_collateral(judging *j, const char *name, const char *member,
     gmtime_r(&at, &tm);
     strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (at < doc->issue_date)
-        return step(j, name, 0, "it was issued at %s, after the verification time %s", from,
+        return cl_verdict_step(j, name, 0, "it was issued at %s, after the verification time %s", from,
                     now);
     if (at >= doc->next_update)
-        return step(j, name, 0, "it expired at %s (its nextUpdate), before the verification "
+        return cl_verdict_step(j, name, 0, "it expired at %s (its nextUpdate), before the verification "
                     "time %s", to, now);
-    return step(j, name, 1, "signed by the TCB signing key; valid from %s to %s", from, to);
+    return cl_verdict_step(j, name, 1, "signed by the TCB signing key; valid from %s to %s", from, to);
 }
 
 /* The platform's status with its QE's, as the QVL converges them. */
@@ -444,7 +457,7 @@ static void add_unique(json_t *to, json_t *from)
     }
 }
 
-static void check_levels(judging *j, material *m)
+static void check_levels(cl_verdict *j, material *m)
 {
     const char *tcb_status, *qe_status;
     json_t *tcb_adv, *qe_adv;
@@ -452,11 +465,11 @@ static void check_levels(judging *j, material *m)
 
     int ok = cl_tcb_info_level(&m->tcb_info, &m->pck, &tcb_status, &tcb_adv, &why) == 0;
 
-    if (!step(j, "tcb_level", ok, "%s", ok ? "the PCK's TCB reaches a TCB level" : why.message))
+    if (!cl_verdict_step(j, "tcb_level", ok, "%s", ok ? "the PCK's TCB reaches a TCB level" : why.message))
         return;
     ok = cl_qe_identity_level(&m->qe_identity, &m->quote.qe_report, &qe_status, &qe_adv,
                               &why) == 0;
-    if (!step(j, "qe_identity_level", ok, "%s",
+    if (!cl_verdict_step(j, "qe_identity_level", ok, "%s",
               ok ? "the QE is the one its identity names" : why.message))
         return;
     json_t *advisories = json_array();
@@ -473,23 +486,16 @@ int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c
                    STACK_OF(X509) *roots, time_t at, cl_verify_cache *cache, json_t **verdict,
                    cl_error *err)
 {
-    judging j = { json_object(), json_array(), 0 };
     material m = { .cache = cache };
     cl_error why = { 0 };
+    cl_verdict j;
+    int rc;
 
-    if (j.verdict == NULL || j.checks == NULL) {
-        json_decref(j.verdict);
-        json_decref(j.checks);
-        return cl_error_set(err, CL_ERROR, "out of memory");
-    }
-    json_object_set_new(j.verdict, "checks", j.checks);
-    json_object_set_new(j.verdict, "tcb_status", json_null());
-    json_object_set_new(j.verdict, "advisory_ids", json_array());
-    json_object_set_new(j.verdict, "simulated", json_false());
-    time_member(j.verdict, "verified_at", at);
+    if ((rc = cl_verdict_begin(&j, at, err)) < 0)
+        return rc;
     int parsed = cl_quote_parse(&m.quote, quote, len, &why) == 0;
 
-    if (step(&j, "quote", parsed, "%s", parsed ? "an SGX ECDSA P-256 quote" : why.message)) {
+    if (cl_verdict_step(&j, "quote", parsed, "%s", parsed ? "an SGX ECDSA P-256 quote" : why.message)) {
         json_object_set_new(j.verdict, "quote", quote_json(&m.quote));
         if (check_pck(&j, &m, c, roots, at)) {
             json_object_set_new(j.verdict, "pck", pck_json(&m.pck, sk_X509_value(m.chain, 0)));
@@ -507,9 +513,8 @@ int cl_dcap_verify(const uint8_t *quote, size_t len, const cl_dcap_collateral *c
             }
         }
     }
-    json_object_set_new(j.verdict, "authentic", json_boolean(!j.failed));
     material_free(&m);
-    *verdict = j.verdict;
+    *verdict = cl_verdict_end(&j);
     return 0;
 }
 

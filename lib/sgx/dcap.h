@@ -34,6 +34,25 @@
 #include <stdint.h>
 #include <time.h>
 
+/* Building a verdict, for this verifier and the others that fill the same
+ * shape (maa.h): the object with an empty "checks", "tcb_status" null, no
+ * advisories, "simulated" false and "verified_at"; each step appended with
+ * its outcome (returns whether it passed); at the end "authentic" says
+ * whether every step did. */
+typedef struct cl_verdict {
+    json_t *verdict;            /* owned until cl_verdict_end */
+    json_t *checks;             /* borrowed from verdict */
+    int failed;
+} cl_verdict;
+
+int cl_verdict_begin(cl_verdict *v, time_t at, cl_error *err);
+int cl_verdict_step(cl_verdict *v, const char *name, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+json_t *cl_verdict_end(cl_verdict *v);
+
+/* Time t as RFC 3339 UTC (whole seconds) under key. */
+void cl_verdict_time(json_t *obj, const char *key, time_t t);
+
 typedef struct cl_dcap_collateral {
     const char *tcb_info;           /* PCS body {"tcbInfo", "signature"} */
     size_t tcb_info_len;

@@ -1,5 +1,6 @@
 /* maa.c - Azure Attestation tokens; see maa.h. */
 #include "sgx/maa.h"
+#include "sgx/dcap.h"
 #include "token.h"
 
 #include <openssl/core_names.h>
@@ -13,28 +14,6 @@
 #include <string.h>
 
 #define PART_MAX CL_MAA_TOKEN_MAX
-
-typedef struct judging {
-    json_t *verdict, *checks;
-    int failed;
-} judging;
-
-static int step(judging *j, const char *name, int ok, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int step(judging *j, const char *name, int ok, const char *fmt, ...)
-{
-    char detail[400];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    json_array_append_new(j->checks, json_pack("{s:s, s:b, s:s}", "name", name, "ok", ok,
-                                               "detail", detail));
-    j->failed |= !ok;
-    return ok;
-}
 
 /* One base64url part of the token as JSON (a new object), or NULL. */
 static json_t *json_part(const char *part, size_t len)
@@ -132,21 +111,11 @@ static int rs256_verify(EVP_PKEY *key, const char *signed_part, size_t len, cons
     return ok;
 }
 
-static void time_member(json_t *o, const char *key, time_t t)
-{
-    char text[32];
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_object_set_new(o, key, json_string(text));
-}
-
 /* A claim of Unix seconds, as RFC 3339, when the token has it. */
 static void claim_time(json_t *o, const char *key, json_t *seconds)
 {
     if (json_is_integer(seconds))
-        time_member(o, key, (time_t)json_integer_value(seconds));
+        cl_verdict_time(o, key, (time_t)json_integer_value(seconds));
 }
 
 /* The x-ms-sgx-* claims as the verdict's "quote". */
@@ -180,22 +149,15 @@ static json_t *claims_quote(json_t *c)
 int cl_maa_verify(const char *token, size_t len, const char *jwks_text, size_t jwks_len,
                   const char *issuer, time_t at, json_t **verdict, cl_error *err)
 {
-    judging j = { json_object(), json_array(), 0 };
     json_t *header = NULL, *claims = NULL, *jwks = NULL;
     const char *dot1, *dot2;
     EVP_PKEY *key = NULL;
     char why[200] = "";
+    cl_verdict j;
+    int rc;
 
-    if (j.verdict == NULL || j.checks == NULL) {
-        json_decref(j.verdict);
-        json_decref(j.checks);
-        return cl_error_set(err, CL_ERROR, "out of memory");
-    }
-    json_object_set_new(j.verdict, "checks", j.checks);
-    json_object_set_new(j.verdict, "tcb_status", json_null());
-    json_object_set_new(j.verdict, "advisory_ids", json_array());
-    json_object_set_new(j.verdict, "simulated", json_false());
-    time_member(j.verdict, "verified_at", at);
+    if ((rc = cl_verdict_begin(&j, at, err)) < 0)
+        return rc;
 
     /* token: header.claims.signature, each base64url */
     dot1 = len <= CL_MAA_TOKEN_MAX ? memchr(token, '.', len) : NULL;
@@ -206,7 +168,7 @@ int cl_maa_verify(const char *token, size_t len, const char *jwks_text, size_t j
     }
     const char *alg = json_string_value(json_object_get(header, "alg"));
     const char *kid = json_string_value(json_object_get(header, "kid"));
-    if (!step(&j, "token", header && claims && alg && kid && strcmp(alg, "RS256") == 0, "%s",
+    if (!cl_verdict_step(&j, "token", header && claims && alg && kid && strcmp(alg, "RS256") == 0, "%s",
               header && claims ? (alg && strcmp(alg, "RS256") == 0
                                   ? (kid ? "a JWT signed with RS256" : "the token has no kid")
                                   : "the token is not signed with RS256")
@@ -225,31 +187,30 @@ int cl_maa_verify(const char *token, size_t len, const char *jwks_text, size_t j
         snprintf(why, sizeof(why), "the signing keys are not a JWKS");
     else
         key = jwks_key(jwks, kid, why, sizeof(why));
-    if (!step(&j, "signing_key", key != NULL, "%s", key ? "the instance's key named by kid"
+    if (!cl_verdict_step(&j, "signing_key", key != NULL, "%s", key ? "the instance's key named by kid"
                                                           : why) ||
-        !step(&j, "signature", rs256_verify(key, token, (size_t)(dot2 - token), dot2 + 1,
+        !cl_verdict_step(&j, "signature", rs256_verify(key, token, (size_t)(dot2 - token), dot2 + 1,
                                             (size_t)(token + len - dot2 - 1)), "%s",
               "the token's RS256 signature, by that key"))
         goto done;
     const char *iss = json_string_value(json_object_get(claims, "iss"));
-    if (!step(&j, "issuer", iss && (issuer == NULL || strcmp(iss, issuer) == 0),
+    if (!cl_verdict_step(&j, "issuer", iss && (issuer == NULL || strcmp(iss, issuer) == 0),
               "the issuer is \"%.100s\"%s%.100s", iss ? iss : "(none)",
               issuer && (!iss || strcmp(iss, issuer) != 0) ? ", not the expected " : "",
               issuer && (!iss || strcmp(iss, issuer) != 0) ? issuer : ""))
         goto done;
     json_t *nbf = json_object_get(claims, "nbf"), *exp = json_object_get(claims, "exp");
-    step(&j, "validity", json_is_integer(exp) && at < json_integer_value(exp) &&
+    cl_verdict_step(&j, "validity", json_is_integer(exp) && at < json_integer_value(exp) &&
                          (!json_is_integer(nbf) || json_integer_value(nbf) <= at),
          "%s", !json_is_integer(exp) ? "the token has no expiry"
          : at >= json_integer_value(exp) ? "the token has expired"
          : json_is_integer(nbf) && json_integer_value(nbf) > at ? "the token is not yet valid"
          : "valid at the verification time");
 done:
-    json_object_set_new(j.verdict, "authentic", json_boolean(!j.failed));
     EVP_PKEY_free(key);
     json_decref(header);
     json_decref(claims);
     json_decref(jwks);
-    *verdict = j.verdict;
+    *verdict = cl_verdict_end(&j);
     return 0;
 }
