@@ -443,7 +443,10 @@ static int attestation_verify(cl_req *r, json_t **out)
     if ((rc = cl_body_done(r)) < 0)
         return rc;
     if (token != NULL) {
-        if ((rc = maa_verify(r, token, at, &verdict)) < 0 || (rc = cl_req_begin(r, &db)) < 0)
+        if ((rc = maa_verify(r, token, at, &verdict)) < 0)
+            return rc;
+        cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
+        if ((rc = cl_req_begin(r, &db)) < 0)
             return rc;
         quote = (uint8_t *)token;           /* the evidence kept is the token's text */
         len = strlen(token);
@@ -453,12 +456,10 @@ static int attestation_verify(cl_req *r, json_t **out)
         if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at,
                            cl_req_daemon(r)->sgx_cache, &verdict, &why) < 0)
             return cl_req_fail(r, CL_ERROR, "%s", why.message);
+        cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
     }
-    if ((rc = policy_of(r, db, &policy)) < 0) {
-        json_decref(verdict);
+    if ((rc = policy_of(r, db, &policy)) < 0)
         return rc;
-    }
-    cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
     cl_dcap_policy(verdict, &policy);
     if (nonce != NULL && (rc = check_binding(r, db, verdict, nonce, spki)) < 0)
         return rc;
