@@ -238,7 +238,7 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
     const char *dir = NULL, *version = NULL, *data = NULL, *mrenclave = NULL, *debug = NULL;
     const char *pos[1];
     const cli_flag flags[] = {
-        { "--out", &dir, 0, NULL }, { "--version", &version, 0, NULL },
+        { "--out", &dir, 0, NULL }, { "--quote-version", &version, 0, NULL },
         { "--report-data", &data, 0, NULL }, { "--mrenclave", &mrenclave, 0, NULL },
         { "--debug", &debug, 1, NULL }, { NULL, NULL, 0, NULL },
     };
@@ -256,7 +256,7 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
     if (dir == NULL)
         return cli_usage_error(&cli_quote_commands[1], "give the directory: --out DIR");
     if (v != 3 && v != 4)
-        return cli_usage_error(&cli_quote_commands[1], "--version is 3 or 4");
+        return cli_usage_error(&cli_quote_commands[1], "--quote-version is 3 or 4");
     if ((data != NULL && (strlen(data) > 128 || strlen(data) % 2 ||
                           cl_unhex(e.reportdata, strlen(data) / 2, data) < 0)) ||
         (mrenclave != NULL && (strlen(mrenclave) != 64 ||
@@ -305,7 +305,7 @@ const cli_command cli_quote_commands[] = {
       "authentic and accepted",
       "cloister quote verify quote.bin --collateral ./collateral --at 2025-07-19T10:00:00Z" },
     { "quote", "simulate", quote_simulate,
-      "--out DIR [--version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug]",
+      "--out DIR [--quote-version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug]",
       "write a quote from a simulated SGX PKI with its collateral and root.pem into DIR, for "
       "machines without SGX and for tests (trusted only where root.pem is)",
       "cloister quote simulate --out ./sim && cloister quote verify sim/quote.bin "

@@ -3,12 +3,13 @@
 // The daemon answers every page path with index.html (the SPA fallback), so
 // the address bar always holds a real page URL: /accounts, /members,
 // /api-keys, /audit?action=..., /apps/<id>/edit, /builds/<id>, /jobs/<id>,
-// /login. A page marked `sub` also owns the paths under its own (/apps/new,
-// /apps/<id>): ctx.sub holds their segments, and the page decides what they
-// show. Links are ordinary <a href>s; a click on one that leads to a page of
-// ours is taken over (History API) instead of reloading, and back and
-// forward re-render from the URL. Query strings are state: the audit, job
-// and build filters live there, so a filtered view can be shared.
+// /attestation/<id>, /login. A page marked `sub` also owns the paths under
+// its own (/apps/new, /apps/<id>): ctx.sub holds their segments, and the
+// page decides what they show. Links are ordinary <a href>s; a click on one
+// that leads to a page of ours is taken over (History API) instead of
+// reloading, and back and forward re-render from the URL. Query strings are
+// state: the audit, job, build and attestation filters live there, so a
+// filtered view can be shared.
 //
 // The shell is the header (product, navigation, account switcher, the
 // signed-in person, sign-out) and a main area each page renders into. What
@@ -28,6 +29,8 @@ export const PAGES = [
   { path: '/accounts', title: 'Accounts', load: () => import('./accounts.js') },
   { path: '/apps', title: 'Apps', account: true, sub: true, load: () => import('./apps.js') },
   { path: '/builds', title: 'Builds', account: true, sub: true, load: () => import('./builds.js') },
+  { path: '/attestation', title: 'Attestation', account: true, sub: true,
+    load: () => import('./attestation.js') },
   { path: '/registries', title: 'Registries', account: true, sub: true,
     load: () => import('./registries.js') },
   { path: '/jobs', title: 'Jobs', account: true, sub: true, load: () => import('./jobs.js') },
@@ -59,7 +62,12 @@ const ABILITIES = {
   'jobs.cancel': ['admin', 'operator'],
   'tasks.decide': ['admin'],
   'policies.write': ['admin'],
+  'attestation.verify': ['admin', 'operator'],
 };
+
+/* What only an instance administrator may do, whatever their role in the
+ * account: create accounts, import the SGX collateral every account shares. */
+const INSTANCE_ABILITIES = new Set(['accounts.create', 'collateral.import']);
 
 const state = {
   me: null,
@@ -69,7 +77,7 @@ const state = {
 
 export function can(me, ability) {
   if (!me) return false;
-  if (ability === 'accounts.create') return Boolean(me.user && me.user.instance_admin);
+  if (INSTANCE_ABILITIES.has(ability)) return Boolean(me.user && me.user.instance_admin);
   return Boolean(me.role && (ABILITIES[ability] || []).includes(me.role));
 }
 

@@ -8,6 +8,8 @@
 //   CLOISTERD            the daemon (default: build-test/cloisterd, then build/)
 //   CLOISTER_WORKER      the job worker (default: build-test/cloister-worker, then
 //                        build/)
+//   CLOISTER             the CLI, for `cloister quote simulate` (default: beside
+//                        the daemon, then build-test/, then build/)
 //   CLOISTER_E2E_SHOTS   where screenshots go (default build-test/e2e-screenshots)
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 import { spawn, execFile } from 'node:child_process';
@@ -30,6 +32,9 @@ export const CLOISTERD = process.env.CLOISTERD ||
 export const WORKER = process.env.CLOISTER_WORKER ||
   [path.join(SOURCE_DIR, 'build-test', 'cloister-worker'), path.join(SOURCE_DIR, 'build', 'cloister-worker')]
     .find((p) => existsSync(p)) || 'cloister-worker';
+export const CLOISTER = process.env.CLOISTER ||
+  [path.join(path.dirname(CLOISTERD), 'cloister'), path.join(SOURCE_DIR, 'build-test', 'cloister'),
+   path.join(SOURCE_DIR, 'build', 'cloister')].find((p) => existsSync(p)) || 'cloister';
 export const SHOTS = process.env.CLOISTER_E2E_SHOTS ||
   path.join(SOURCE_DIR, 'build-test', 'e2e-screenshots');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -91,6 +96,10 @@ export class Daemon {
       CLOISTER_LISTEN: `127.0.0.1:${this.port}`,
       CLOISTER_STATIC_DIR: path.join(SOURCE_DIR, 'static'),
       CLOISTER_MIGRATIONS_DIR: path.join(SOURCE_DIR, 'db', 'migrations'),
+      // SGX collateral only as the tests import it: never fetched from
+      // Intel's PCS, neither for a quote nor in the background.
+      CLOISTER_PCS_URL: '',
+      CLOISTER_COLLATERAL_REFRESH_INTERVAL: '0',
       ...this.extraEnv,
     };
 
@@ -333,6 +342,32 @@ export class Api {
   async switchAccount(accountId) {
     return this.ok('POST', '/v1/session/account', { account_id: accountId });
   }
+}
+
+/* The real SGX quotes with their collateral (tests/data/dcap/README.md). */
+export const DCAP_DATA = path.join(SOURCE_DIR, 'tests', 'data', 'dcap');
+
+/* A quote of the simulation PKI with its collateral and root.pem, as
+ * `cloister quote simulate` writes them, in a new directory (the caller
+ * removes it). A daemon judges it authentic only when it trusts root.pem
+ * (new Daemon({env: {CLOISTER_SGX_TRUST_ROOTS: <dir>/root.pem}})). */
+export async function simulateQuote() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-sim-'));
+  await run(CLOISTER, ['quote', 'simulate', '--out', dir], { timeout: 60_000 });
+  return dir;
+}
+
+/* The body of POST /v1/collateral for a directory holding the files the PCS
+ * serves, under the names tests/data/dcap uses (a simulation's too): the
+ * JSON and PEM as text, the CRLs in base64. */
+export function collateralBody(dir, ca = 'processor') {
+  const text = (name) => readFileSync(path.join(dir, name), 'utf8');
+  const base64 = (name) => readFileSync(path.join(dir, name)).toString('base64');
+  return {
+    tcb_info: text('tcb_info.json'), tcb_info_issuer_chain: text('tcb_info_issuer_chain.pem'),
+    qe_identity: text('qe_identity.json'), qe_identity_issuer_chain: text('qe_identity_issuer_chain.pem'),
+    pck_crl: base64('pck_crl.der'), pck_crl_ca: ca, root_ca_crl: base64('root_ca_crl.der'),
+  };
 }
 
 /* A unique, readable suffix for names made by one test. */

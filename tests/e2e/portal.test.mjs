@@ -1,10 +1,11 @@
 // The portal in a real browser: headless Chromium against a cloisterd of
 // its own, with a cloister-worker running its jobs and two docker-registries
 // on loopback, one holding an image to inspect, the other the images to
-// convert (see harness.mjs). Each test checks what a person sees, the exact
-// texts included, and what the server then holds, through the REST API; and
-// that the page logged no console error, page error or CSP violation it did
-// not provoke on purpose. Each test leaves a screenshot in
+// convert (see harness.mjs); the attestation tests start a second cloisterd
+// that trusts a simulated SGX root. Each test checks what a person sees, the
+// exact texts included, and what the server then holds, through the REST
+// API; and that the page logged no console error, page error or CSP
+// violation it did not provoke on purpose. Each test leaves a screenshot in
 // $CLOISTER_E2E_SHOTS.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,8 +14,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ADMIN_EMAIL, Api, Daemon, Registry, Worker, openBrowser, psql, shotPath,
-         unexpectedProblems, unique } from './harness.mjs';
+import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, Worker, collateralBody, openBrowser, psql, shotPath,
+         simulateQuote, unexpectedProblems, unique } from './harness.mjs';
 
 let daemon;
 let worker;
@@ -30,8 +31,8 @@ let globex;
 // question. Every test that opens the sign-in page expects it.
 const BOOT_401 = { status: 401, path: '/v1/me' };
 
-const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members',
-                   'API keys', 'Audit'];
+const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Attestation', 'Registries', 'Jobs', 'Approvals', 'Workers',
+                   'Members', 'API keys', 'Audit'];
 
 before(async () => {
   daemon = await new Daemon({ env: { CLOISTER_LOGIN_FAILURES_PER_USER: '3' } }).start();
@@ -545,7 +546,8 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await signIn(page, people.operator.email, people.operator.password, { next: '/members' });
     await settled(page, 'Members');
     assert.deepEqual(await texts(page.locator('#nav a')),
-                     ['Accounts', 'Apps', 'Builds', 'Registries', 'Jobs', 'Approvals', 'Workers', 'Members']);
+                     ['Accounts', 'Apps', 'Builds', 'Attestation', 'Registries', 'Jobs', 'Approvals', 'Workers',
+                      'Members']);
     assert.equal(await page.getByRole('button', { name: 'Add member' }).count(), 0);
     assert.equal(await page.locator('main tbody select, main tbody button').count(), 0);
     assert.equal(await page.locator('main .note').textContent(),
@@ -944,7 +946,8 @@ test('approves a domain with a quorum of two admins', async () => {
     await card.getByLabel('Comment').fill('looks right');
     await card.getByRole('button', { name: `Approve api.example.com for ${name}` }).click();
     await notice(page, 'Your approval is recorded: 1 of 2.');
-    assert.equal(await card.locator('.approval-count').textContent(), '1 of 2');
+    // the card is drawn again after the notice: wait for it rather than race it
+    await card.locator('.approval-count').filter({ hasText: /^1 of 2$/ }).waitFor();
     assert.equal(await card.locator('.decision').textContent(),
                  `Approved by ${b.email}, ${await card.locator('.decision time').textContent()}: looks right`);
     assert.equal(await card.locator('.note').textContent(), 'You approved this; it waits for other admins.');
@@ -1556,6 +1559,386 @@ test('signs a build offline: the instructions, the bytes to sign, a wrong signat
   }
 });
 
+/* ---- attestation ---------------------------------------------------------- */
+
+const DCAP_CASE = path.join(DCAP_DATA, 'dcap-qvl-2025');
+const CHECK_NAMES = ['quote', 'pck_chain', 'pck_extensions', 'qe_report_signature', 'qe_report_data',
+                     'quote_signature', 'tcb_info', 'qe_identity', 'tcb_level', 'qe_identity_level'];
+
+/* Choose a quote's file on the reports page, as of a time or now, and
+ * verify it: the new report's page, at its heading. Answers the report as
+ * the server holds it. */
+async function verifyQuote(page, api, file, { at = null } = {}) {
+  await page.getByLabel('Quote', { exact: true }).setInputFiles(file);
+  await page.getByLabel('As of').fill(at || '');
+  await clearNotices(page);
+  await page.getByRole('button', { name: 'Verify quote' }).click();
+  await page.waitForURL(/\/attestation\/[0-9a-f-]{36}$/);
+  const id = new URL(page.url()).pathname.split('/').pop();
+  await settled(page, `Report ${id.slice(0, 8)}`);
+  return api.ok('GET', `/v1/attestation-reports/${id}`);
+}
+
+/* The items of the list in a fact's value (reasons, advisories), as shown. */
+async function factItems(section, term) {
+  return texts(section.locator('.facts dt', { hasText: new RegExp(`^${term}$`) })
+    .locator('xpath=following-sibling::dd[1]').locator('li'));
+}
+
+const reportPart = (page, id) => page.locator(`section[aria-labelledby="report-${id}-title"]`);
+
+test('imports collateral, judges a real quote as of its time, and a policy change accepts it', async () => {
+  const expected = JSON.parse(readFileSync(path.join(DCAP_CASE, 'expected.json'), 'utf8'));
+  const quoteFile = path.join(DCAP_CASE, 'quote.bin');
+  const asOf = new Date(expected.verify_at * 1000).toISOString().slice(0, 19);   // the browser's zone is UTC
+  const { account, api, people: [operator, auditor] } = await accountWithPeople('attest', ['operator', 'auditor']);
+  const sim = await simulateQuote();   // a platform the daemon holds no collateral for
+  let refused;
+
+  try {
+    await inBrowser('attestation', async (page) => {
+      await signInAdmin(page);
+      await page.getByLabel('Account', { exact: true }).selectOption({ label: account.name });
+      await notice(page, `Now acting in ${account.name} as admin.`);
+      await page.locator('#nav').getByRole('link', { name: 'Attestation' }).click();
+      await settled(page, 'Attestation');
+      assert.equal(await page.locator('main .empty').textContent(), 'No quote has been judged yet.');
+
+      // The collateral, imported by the instance administrator from the
+      // files the PCS serves; a TCB Info without its issuer chain refused.
+      await page.locator('nav.subnav').getByRole('link', { name: 'Collateral' }).click();
+      await settled(page, 'SGX collateral');
+      assert.equal(await page.title(), `Collateral · Attestation · ${account.name} · Cloister`);
+      const form = page.locator('form[aria-labelledby="import-title"]');
+      await page.getByRole('button', { name: 'Import collateral' }).click();
+      assert.equal(await form.locator('.field:has(input[name="tcb_info"]) .field-error').textContent(),
+                   'Choose at least one of the files.');
+      const file = (label, name) => page.getByLabel(`${label} (${name})`, { exact: true })
+        .setInputFiles(path.join(DCAP_CASE, name));
+      await file('TCB Info', 'tcb_info.json');
+      await page.getByRole('button', { name: 'Import collateral' }).click();
+      const chainError = form.locator('.field:has(input[name="tcb_info_issuer_chain"]) .field-error');
+      await chainError.getByText('Is needed').waitFor();
+      assert.equal(await chainError.textContent(), 'Is needed with tcb_info.');
+      assert.equal((await api.ok('GET', '/v1/collateral')).items.filter((c) => c.key === '00a067110000').length, 0);
+
+      await file('TCB Info issuer chain', 'tcb_info_issuer_chain.pem');
+      await file('QE identity', 'qe_identity.json');
+      await file('QE identity issuer chain', 'qe_identity_issuer_chain.pem');
+      await file('PCK CA CRL', 'pck_crl.der');
+      await page.getByLabel('Which PCK CA').selectOption('processor');
+      await file('Root CA CRL', 'root_ca_crl.der');
+      await clearNotices(page);
+      await page.getByRole('button', { name: 'Import collateral' }).click();
+      await notice(page, 'Imported 4 documents; all kept.');
+      const imported = page.locator('.import-panel tbody tr');
+      assert.deepEqual(await imported.evaluateAll((trs) => trs.map((tr) => [tr.dataset.kind, tr.dataset.kept])),
+                       [['tcb_info', 'true'], ['qe_identity', 'true'], ['pck_crl', 'true'], ['root_ca_crl', 'true']]);
+      assert.deepEqual((await texts(imported.first().locator('td'))).slice(0, 2), ['TCB Info', '00a067110000']);
+      // What the daemon holds, each expired document marked.
+      const held = (await api.ok('GET', '/v1/collateral')).items;
+      const rows = page.locator('section[aria-labelledby="collateral-list-title"] tbody tr');
+      assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.kind, tr.dataset.key, tr.dataset.expired])),
+                       held.map((c) => [c.kind, c.key, String(Date.parse(c.next_update) <= Date.now())]));
+      const tcbRow = rows.filter({ has: page.locator('[data-label="Kind"]', { hasText: 'TCB Info' }) });
+      assert.deepEqual(await texts(tcbRow.locator('td')), ['TCB Info', 'FMSPC 00a067110000', '3', '2025-06-19 10:56:11 UTC',
+                                                            '2025-07-19 10:56:11 UTCExpired', 'Imported',
+                                                            await tcbRow.locator('td').last().textContent()]);
+      assert.equal(await rows.locator('.badge', { hasText: 'Expired' }).count(),
+                   held.filter((c) => Date.parse(c.next_update) <= Date.now()).length);
+
+      // The quote, judged as of its documented time: authentic, its
+      // platform ConfigurationAndSWHardeningNeeded, which the default
+      // policy refuses.
+      await page.locator('nav.subnav').getByRole('link', { name: 'Reports' }).click();
+      await settled(page, 'Attestation');
+      refused = await verifyQuote(page, api, quoteFile, { at: asOf });
+      await notice(page, 'The quote is authentic, and the policy refused it.');
+      const short = refused.id.slice(0, 8);
+      assert.equal(await page.title(), `Report ${short} · Attestation · ${account.name} · Cloister`);
+      assert.deepEqual([refused.authentic, refused.simulated, refused.verdict, refused.verified_at],
+                       [true, false, 'refused', new Date(expected.verify_at * 1000).toISOString().replace('.000Z', '.000000Z')]);
+      assert.equal(await page.locator('.simulated-warning').count(), 0);
+      assert.doesNotMatch(await page.locator('main').textContent(), /\b(null|undefined)\b/);
+
+      // Three parts, kept apart: the policy's verdict, authenticity, the platform.
+      const verdict = reportPart(page, 'verdict');
+      const authentic = reportPart(page, 'authentic');
+      const platform = reportPart(page, 'platform');
+      assert.equal((await shownFacts(verdict)).Verdict, 'Refused');
+      assert.deepEqual(await factItems(verdict, 'Reasons'), [
+        `TCB status ${expected.tcb_status} is not accepted`,
+        ...expected.advisory_ids.map((a) => `advisory ${a} is not accepted`)]);
+      assert.deepEqual(await factItems(verdict, 'Reasons'), refused.reasons);
+      assert.deepEqual(await shownFacts(authentic),
+                       { Authentic: 'Yes', Checks: 'All 10 passed.', 'Trust root': 'Intel SGX Root CA' });
+      assert.deepEqual(await shownFacts(platform), {
+        'TCB status': expected.tcb_status, Advisories: expected.advisory_ids.join(''),
+        'Platform level': expected.tcb_status, 'Quoting Enclave': 'UpToDate (ISVSVN 10)' });
+      assert.deepEqual(await factItems(platform, 'Advisories'), expected.advisory_ids);
+
+      // Every check, in order, passed, with what the verifier found.
+      const checks = page.locator('ol.checks > li');
+      assert.deepEqual(await checks.evaluateAll((lis) => lis.map((li) => [li.dataset.check, li.dataset.outcome])),
+                       CHECK_NAMES.map((n) => [n, 'ok']));
+      assert.deepEqual(await texts(checks.locator('.check-detail')), refused.details.checks.map((c) => c.detail));
+      assert.equal(await page.locator('ol.checks .check-failed').count(), 0);
+
+      // The decoded quote, the PCK certificate and the collateral used.
+      assert.equal(await page.locator('input[data-field="mrenclave"]').inputValue(), expected.mrenclave);
+      assert.equal(await page.locator('input[data-field="mrsigner"]').inputValue(), expected.mrsigner);
+      await page.getByRole('button', { name: 'Copy MRENCLAVE' }).click();
+      await page.locator('.copy-row:has(input[data-field="mrenclave"]) .copy-done').waitFor();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), expected.mrenclave);
+      const quoteFacts = await shownFacts(reportPart(page, 'quote'));
+      assert.deepEqual([quoteFacts.Version, quoteFacts['Product ID (ISVPRODID)'], quoteFacts['Security version (ISVSVN)'],
+                        quoteFacts.Debug, quoteFacts.Attributes, quoteFacts['Report data']],
+                       ['3 (SGX)', String(expected.isvprodid), String(expected.isvsvn), 'No', 'flags 0x5, XFRM 0xe7',
+                        refused.report_data]);
+      assert.deepEqual(await shownFacts(reportPart(page, 'pck')), {
+        FMSPC: expected.fmspc.toLowerCase(), 'PCE-ID': '0000', 'Issued by': 'Intel SGX PCK Processor CA',
+        'Trust root': 'Intel SGX Root CA', 'TCB components': refused.details.pck.tcb_components.join(' '),
+        PCESVN: String(refused.details.pck.pcesvn), CPUSVN: refused.details.pck.cpusvn, 'SGX type': 'Standard' });
+      assert.deepEqual(await reportPart(page, 'collateral').locator('tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => Array.from(tr.cells, (td) => td.textContent))), [
+        ['TCB Info', '3', '17', '2025-06-19 10:56:11 UTC', '2025-07-19 10:56:11 UTC'],
+        ['QE identity', '2', '17', '2025-06-19 10:01:18 UTC', '2025-07-19 10:01:18 UTC']]);
+      // The evidence, downloaded, is the quote's bytes.
+      const evidence = await downloaded(page, page.getByRole('link', { name: 'Download the evidence' }));
+      assert.equal(evidence.name, `quote-${short}.bin`);
+      assert.ok(evidence.bytes.equals(readFileSync(quoteFile)), 'the evidence is not the quote');
+      await page.screenshot({ path: shotPath('attestation-refused'), fullPage: true });
+
+      // Judged now, past its collateral's time: not authentic, the failed
+      // check marked and those after it not run.
+      await page.getByRole('link', { name: 'Attestation', exact: true }).first().click();
+      await settled(page, 'Attestation');
+      const stale = await verifyQuote(page, api, quoteFile);
+      await notice(page, 'The quote is not authentic, and the policy refused it.');
+      const failed = stale.details.checks.find((c) => !c.ok);
+      assert.equal(failed.name, 'pck_chain');
+      assert.deepEqual(await checks.evaluateAll((lis) => lis.map((li) => li.dataset.outcome)),
+                       ['ok', 'failed', ...Array(8).fill('skipped')]);
+      const bad = page.locator('ol.checks > li.check-failed');
+      assert.equal(await bad.getAttribute('data-check'), 'pck_chain');
+      assert.equal(await bad.locator('.check-detail').textContent(), failed.detail);
+      assert.equal(await bad.locator('.badge').textContent(), 'Failed');
+      assert.notEqual(await bad.evaluate((el) => getComputedStyle(el).backgroundColor),
+                      await checks.first().evaluate((el) => getComputedStyle(el).backgroundColor));
+      assert.deepEqual(await texts(checks.nth(2).locator('.badge')), ['Not run']);
+      assert.equal((await shownFacts(authentic)).Checks, `pck_chain failed: ${failed.detail}`);
+      assert.equal((await shownFacts(platform))['TCB status'],
+                   'Not known: the checks stopped before the platform’s level was found.');
+      assert.deepEqual(await factItems(verdict, 'Reasons'), ['the evidence is not authentic']);
+
+      // What is not a quote, and a platform without collateral: the
+      // server's 422 by the field, its 503 saying what to import.
+      await page.goto('/attestation');
+      await settled(page, 'Attestation');
+      const verifyForm = page.locator('form[aria-labelledby="verify-title"]');
+      await page.getByRole('button', { name: 'Verify quote' }).click();
+      assert.equal(await verifyForm.locator('.field:has(input[name="quote"]) .field-error').textContent(),
+                   'Choose the quote’s file.');
+      await page.getByLabel('Quote', { exact: true }).setInputFiles(path.join(DCAP_CASE, 'tcb_info.json'));
+      await page.getByRole('button', { name: 'Verify quote' }).click();
+      const quoteError = verifyForm.locator('.field:has(input[name="quote"]) .field-error');
+      await quoteError.getByText('Quote version').waitFor();
+      assert.match(await quoteError.textContent(), /^Quote version \d+ is not supported \(versions 3 and 4 are\)\.$/);
+      await page.getByLabel('Quote', { exact: true }).setInputFiles(path.join(sim, 'quote.bin'));
+      await page.getByRole('button', { name: 'Verify quote' }).click();
+      const message = verifyForm.locator('.form-message');
+      await message.getByText('Service Unavailable').waitFor();
+      assert.match(await message.textContent(), new RegExp(
+        '^Service Unavailable: The daemon holds no TCB Info for this quote\'s platform \\(FMSPC [0-9a-f]{12}, ' +
+        'PCK processor CA\\)[^:]*: import it \\(POST /v1/collateral\\)\\. See the collateral the daemon holds\\.$'));
+      assert.equal(await message.getByRole('link').getAttribute('href'), '/attestation/collateral');
+      assert.equal(new URL(page.url()).pathname, '/attestation');
+
+      // The policy: a change made meanwhile is refused (412); then the
+      // status and advisories accepted.
+      await page.locator('nav.subnav').getByRole('link', { name: 'Policy' }).click();
+      await settled(page, 'Attestation policy');
+      const inForce = page.locator('section[aria-labelledby="policy-now-title"]');
+      assert.deepEqual(await shownFacts(inForce), {
+        'Accepted TCB statuses': 'UpToDateSWHardeningNeeded',
+        'Accepted advisories': 'None: a platform with any advisory is refused.',
+        'Debug enclaves': 'Refused', 'Lowest ISVSVN': '0 (any)' });
+      assert.equal(await page.getByLabel('UpToDate', { exact: true }).isChecked(), true);
+      await api.ok('PUT', '/v1/policies/attestation', { accepted_statuses: ['UpToDate', 'SWHardeningNeeded'],
+                                                         accepted_advisories: [], allow_debug: false, min_isvsvn: 0 });
+      await page.getByLabel(expected.tcb_status, { exact: true }).check();
+      await page.getByLabel('Accepted advisory IDs').fill(expected.advisory_ids.join('\n'));
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      const policyForm = page.locator('form[aria-labelledby="policy-edit-title"]');
+      await policyForm.locator('.form-message').getByText('Precondition Failed').waitFor();
+      assert.equal(await policyForm.locator('.form-message').textContent(),
+                   'Precondition Failed: The attestation policy was changed since version 0.');
+      await page.reload();
+      await settled(page, 'Attestation policy');
+      await page.getByLabel(expected.tcb_status, { exact: true }).check();
+      await page.getByLabel('Accepted advisory IDs').fill(expected.advisory_ids.join('\n'));
+      await page.getByLabel('Lowest ISVSVN').fill('');
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      assert.equal(await policyForm.locator('.field:has(input[name="min_isvsvn"]) .field-error').textContent(),
+                   'Enter the lowest ISVSVN accepted, 0 for any.');
+      await page.getByLabel('Lowest ISVSVN').fill('0');
+      await clearNotices(page);
+      await page.getByRole('button', { name: 'Save policy' }).click();
+      await notice(page, 'The attestation policy was saved: it decides the verifications made from now on.');
+      assert.deepEqual(await api.ok('GET', '/v1/policies/attestation'), {
+        accepted_statuses: ['UpToDate', 'SWHardeningNeeded', expected.tcb_status],
+        accepted_advisories: expected.advisory_ids, allow_debug: false, min_isvsvn: 0 });
+      assert.equal((await shownFacts(inForce))['Accepted TCB statuses'],
+                   `UpToDateSWHardeningNeeded${expected.tcb_status}`);
+      assert.equal((await shownFacts(inForce))['Accepted advisories'], expected.advisory_ids.join(''));
+
+      // Judged again: accepted, with nothing against it; the report made
+      // before keeps its verdict.
+      await page.locator('nav.subnav').getByRole('link', { name: 'Reports' }).click();
+      await settled(page, 'Attestation');
+      const accepted = await verifyQuote(page, api, quoteFile, { at: asOf });
+      await notice(page, 'The quote is authentic, and the policy accepted it.');
+      assert.deepEqual([accepted.verdict, accepted.reasons], ['accepted', []]);
+      assert.deepEqual(await shownFacts(verdict), { Verdict: 'Accepted', Reasons: 'None: the policy accepts it.' });
+      assert.equal((await shownFacts(platform))['TCB status'], expected.tcb_status);
+      assert.equal((await api.ok('GET', `/v1/attestation-reports/${refused.id}`)).verdict, 'refused');
+      await page.screenshot({ path: shotPath('attestation-accepted'), fullPage: true });
+
+      // The list: newest first, filtered by verdict in the address.
+      await page.getByRole('link', { name: 'Attestation', exact: true }).first().click();
+      await settled(page, 'Attestation');
+      const list = page.locator('section[aria-labelledby="reports-list-title"] tbody tr');
+      assert.deepEqual(await list.evaluateAll((trs) => trs.map((tr) => [tr.dataset.reportId, tr.dataset.verdict])),
+                       [[accepted.id, 'accepted'], [stale.id, 'refused'], [refused.id, 'refused']]);
+      assert.deepEqual(await texts(list.first().locator('td')), [
+        accepted.id.slice(0, 8), 'Accepted', 'Yes', expected.tcb_status, `${expected.mrenclave.slice(0, 16)}…`,
+        expected.fmspc.toLowerCase(), '2025-07-19 10:01:17 UTC', await list.first().locator('td').last().textContent()]);
+      assert.deepEqual((await texts(list.nth(1).locator('td'))).slice(1, 4), ['Refused', 'Nopck_chain failed', '—']);
+      await page.getByLabel('Verdict').selectOption('refused');
+      await page.getByRole('button', { name: 'Apply filter' }).click();
+      await page.waitForURL((url) => url.search === '?verdict=refused');
+      await settled(page, 'Attestation');
+      assert.deepEqual(await list.evaluateAll((trs) => trs.map((tr) => tr.dataset.reportId)), [stale.id, refused.id]);
+      assert.equal(await page.locator('.list-summary').textContent(), '2 reports matching the filter.');
+      await page.goto('/attestation?limit=1');
+      await settled(page, 'Attestation');
+      assert.deepEqual(await list.evaluateAll((trs) => trs.map((tr) => tr.dataset.reportId)), [accepted.id]);
+      await page.getByRole('button', { name: 'Load more' }).click();
+      await page.waitForFunction(() =>
+        document.querySelectorAll('section[aria-labelledby="reports-list-title"] tbody tr').length === 2);
+      await list.nth(0).getByRole('link', { name: `Report ${accepted.id.slice(0, 8)}` }).click();
+      await settled(page, `Report ${accepted.id.slice(0, 8)}`);
+
+      // On a phone.
+      await page.setViewportSize({ width: 375, height: 740 });
+      for (const [where, heading] of [[`/attestation/${refused.id}`, `Report ${short}`], ['/attestation', 'Attestation'],
+                                      ['/attestation/policy', 'Attestation policy'],
+                                      ['/attestation/collateral', 'SGX collateral']]) {
+        await page.goto(where);
+        await settled(page, heading);
+        const width = await page.evaluate(() => document.documentElement.scrollWidth);
+        assert.ok(width <= 375, `${where} is ${width}px wide`);
+      }
+    }, { expected: [BOOT_401, { status: 422, path: '/v1/collateral' }, { status: 422, path: '/v1/attestation/verify' },
+                    { status: 503, path: '/v1/attestation/verify' }, { status: 412, path: '/v1/policies/attestation' }],
+         permissions: ['clipboard-read', 'clipboard-write'] });
+
+    // An operator has quotes judged; only admins change the policy, only
+    // instance administrators import collateral; an auditor reads.
+    await inBrowser('attestation-operator', async (page) => {
+      await signIn(page, operator.email, operator.password, { next: '/attestation' });
+      await settled(page, 'Attestation');
+      assert.equal(await page.getByRole('button', { name: 'Verify quote' }).count(), 1);
+      await page.locator('nav.subnav').getByRole('link', { name: 'Policy' }).click();
+      await settled(page, 'Attestation policy');
+      assert.equal(await page.getByRole('button', { name: 'Save policy' }).count(), 0);
+      assert.equal(await page.locator('main .note').textContent(), 'Only the account’s admins change the attestation policy.');
+      await page.locator('nav.subnav').getByRole('link', { name: 'Collateral' }).click();
+      await settled(page, 'SGX collateral');
+      assert.equal(await page.locator('main form').count(), 0);
+      assert.equal(await page.locator('main .note').textContent(), 'Only instance administrators import collateral.');
+      assert.ok(await page.locator('main tbody tr').count() >= 4);
+    });
+    await inBrowser('attestation-auditor', async (page) => {
+      await signIn(page, auditor.email, auditor.password, { next: `/attestation/${refused.id}` });
+      await settled(page, `Report ${refused.id.slice(0, 8)}`);
+      assert.equal(await page.locator('input[data-field="mrenclave"]').inputValue(), expected.mrenclave);
+      await page.goto('/attestation');
+      await settled(page, 'Attestation');
+      assert.equal(await page.locator('form[aria-labelledby="verify-title"]').count(), 0);
+      assert.equal(await page.locator('main .note').textContent(), 'Only the account’s operators and admins have quotes judged.');
+      assert.equal(await page.locator('section[aria-labelledby="reports-list-title"] tbody tr').count(), 3);
+    });
+  } finally {
+    rmSync(sim, { recursive: true, force: true });
+  }
+});
+
+test('a simulated quote is marked simulated; under a root not trusted, it is not authentic', async () => {
+  const sim = await simulateQuote();
+  const stranger = await simulateQuote();   // another simulation, whose root the daemon does not trust
+  const simDaemon = await new Daemon({ env: { CLOISTER_SGX_TRUST_ROOTS: path.join(sim, 'root.pem') } }).start();
+  try {
+    const api = new Api(simDaemon.url);
+    await api.login(ADMIN_EMAIL, simDaemon.adminPassword);
+    await api.switchAccount((await api.createAccount('lab')).id);
+    await api.ok('POST', '/v1/collateral', collateralBody(sim));
+    const quote = (dir) => ({ quote: readFileSync(path.join(dir, 'quote.bin')).toString('base64') });
+    const simulated = await api.ok('POST', '/v1/attestation/verify', quote(sim), 201);
+    assert.deepEqual([simulated.authentic, simulated.simulated, simulated.verdict], [true, true, 'accepted']);
+    const root = simulated.details.trust_root;
+    assert.ok(root && root !== 'Intel SGX Root CA', root);
+    const untrusted = await api.ok('POST', '/v1/attestation/verify', quote(stranger), 201);
+    assert.deepEqual([untrusted.authentic, untrusted.simulated, untrusted.details.checks.map((c) => c.ok)],
+                     [false, false, [true, false]]);
+
+    await inBrowser('attestation-simulated', async (page) => {
+      await signIn(page, ADMIN_EMAIL, simDaemon.adminPassword, { next: '/attestation' });
+      await settled(page, 'Attestation');
+      const rows = page.locator('section[aria-labelledby="reports-list-title"] tbody tr');
+      assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => [tr.dataset.reportId, tr.dataset.simulated])),
+                       [[untrusted.id, 'false'], [simulated.id, 'true']]);
+      assert.equal(await rows.nth(1).locator('td[data-label="Authentic"]').textContent(), 'YesSimulated');
+      assert.equal(await rows.nth(0).locator('td[data-label="Authentic"]').textContent(), 'Nopck_chain failed');
+
+      // Authentic under the simulation's root, and said loudly to prove nothing.
+      await rows.nth(1).getByRole('link', { name: `Report ${simulated.id.slice(0, 8)}` }).click();
+      await settled(page, `Report ${simulated.id.slice(0, 8)}`);
+      const warning = page.locator('.simulated-warning');
+      assert.equal(await warning.locator('.panel-title').textContent(), 'Simulated evidence');
+      assert.equal(await warning.locator('.simulated-why').textContent(),
+                   `The evidence chains to ${root}, not the Intel SGX Root CA: it proves nothing about Intel hardware.`);
+      assert.deepEqual(await shownFacts(reportPart(page, 'authentic')),
+                       { Authentic: 'Yes', Checks: 'All 10 passed.', 'Trust root': `${root}Simulated` });
+      assert.equal((await shownFacts(reportPart(page, 'verdict'))).Verdict, 'Accepted');
+      assert.equal((await shownFacts(reportPart(page, 'pck')))['Issued by'], simulated.details.pck.issuer);
+      assert.doesNotMatch(await page.locator('main').textContent(), /\b(null|undefined)\b/);
+      await page.screenshot({ path: shotPath('attestation-simulated-report'), fullPage: true });
+
+      // Under a root the daemon does not trust: pck_chain fails, marked.
+      await page.goto(`/attestation/${untrusted.id}`);
+      await settled(page, `Report ${untrusted.id.slice(0, 8)}`);
+      assert.equal(await page.locator('.simulated-warning').count(), 0);
+      const failed = page.locator('ol.checks > li.check-failed');
+      assert.deepEqual(await failed.evaluateAll((lis) => lis.map((li) => li.dataset.check)), ['pck_chain']);
+      assert.equal(await failed.locator('.check-detail').textContent(), untrusted.details.checks[1].detail);
+      assert.deepEqual(await shownFacts(reportPart(page, 'authentic')), {
+        Authentic: 'No', Checks: `pck_chain failed: ${untrusted.details.checks[1].detail}`, 'Trust root': 'Not reached' });
+
+      // The simulation's collateral, held and current.
+      await page.goto('/attestation/collateral');
+      await settled(page, 'SGX collateral');
+      const held = page.locator('section[aria-labelledby="collateral-list-title"] tbody tr');
+      assert.deepEqual(await held.evaluateAll((trs) => trs.map((tr) => [tr.dataset.kind, tr.dataset.expired])),
+                       [['pck_crl', 'false'], ['qe_identity', 'false'], ['root_ca_crl', 'false'], ['tcb_info', 'false']]);
+    }, { baseURL: simDaemon.url });
+  } finally {
+    await simDaemon.stop();
+    rmSync(sim, { recursive: true, force: true });
+    rmSync(stranger, { recursive: true, force: true });
+  }
+});
+
 test('fits a phone screen', async () => {
   const api = await adminIn(acme);
   const app = await api.ok('POST', '/v1/apps', {
@@ -1573,7 +1956,9 @@ test('fits a phone screen', async () => {
                                    ['/apps/new', 'New app'], ['/builds', 'Builds'],
                                    ['/registries', 'Registries'],
                                    ['/jobs', 'Jobs'], [`/jobs/${job.id}`, `Job ${job.kind}`],
-                                   ['/tasks', 'Approvals'], ['/workers', 'Workers']]) {
+                                   ['/tasks', 'Approvals'], ['/workers', 'Workers'],
+                                   ['/attestation', 'Attestation'], ['/attestation/policy', 'Attestation policy'],
+                                   ['/attestation/collateral', 'SGX collateral']]) {
       await page.goto(path);
       await settled(page, heading);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);

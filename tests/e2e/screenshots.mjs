@@ -8,12 +8,13 @@
 // DIR defaults to docs/images. CLOISTERD and CLOISTER_WORKER name the daemon
 // and the worker, as for the tests; docker-registry, umoci and skopeo make a
 // registry with an image in it, tests/peers/convert_images.py the images
-// a build is converted from, and openssl the key kept offline.
+// a build is converted from, and openssl the key kept offline; the
+// attestation report is of the real quote in tests/data/dcap/dcap-qvl-2025.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { ADMIN_EMAIL, Api, Daemon, Registry, SOURCE_DIR, Worker, openBrowser, psql,
+import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, SOURCE_DIR, Worker, collateralBody, openBrowser, psql,
          unexpectedProblems } from './harness.mjs';
 
 const out = path.resolve(process.argv[2] || path.join(SOURCE_DIR, 'docs', 'images'));
@@ -204,6 +205,21 @@ try {
   await shoot('build-sign', { viewport: { width: 1280, height: 1300 } }, async (page) => {
     await signIn(page, `/builds/${awaitingId}`);
     await page.locator('#build-sign-title').waitFor();
+  });
+
+  // A real quote, judged as of when it was presented with the collateral
+  // Intel published then: authentic, and refused by the default policy.
+  const dcap = path.join(DCAP_DATA, 'dcap-qvl-2025');
+  const { verify_at: verifyAt } = JSON.parse(readFileSync(path.join(dcap, 'expected.json'), 'utf8'));
+  await admin.ok('POST', '/v1/collateral', collateralBody(dcap));
+  const report = await admin.ok('POST', '/v1/attestation/verify', {
+    quote: readFileSync(path.join(dcap, 'quote.bin')).toString('base64'),
+    at: new Date(verifyAt * 1000).toISOString(),
+  }, 201);
+
+  await shoot('attestation-report', { viewport: { width: 1280, height: 1250 } }, async (page) => {
+    await signIn(page, `/attestation/${report.id}`);
+    await page.locator('ol.checks').waitFor();
   });
 } finally {
   await worker.stop();
