@@ -42,9 +42,9 @@
 // says whether it was kept (an older one never replaces a newer).
 import * as api from './api.js';
 import { shortHash } from './builds.js';
-import { busy, capitalise, checkboxField, clearFormErrors, codeList, copyButton, dataTable, errorPanel,
-         errorText, facts, field, formatBytes, formMessage, h, jsonBlock, localToIso, newId, notify,
-         pageHeading, showFormError, time } from './ui.js';
+import { busy, capitalise, checkboxField, clearFormErrors, codeList, copyable,
+         dataTable, errorPanel, errorText, facts, field, formMessage, formatBytes, fromBase64, h,
+         jsonBlock, localToIso, newId, notify, pageHeading, section, showFormError, time, toBase64 } from './ui.js';
 
 /* The verifier's steps, in the order they run (AttestationCheck), with what
  * each one establishes. */
@@ -110,31 +110,9 @@ const COLLATERAL_FILES = [
 
 /* ---- small pieces -------------------------------------------------------- */
 
-function fromBase64(text) {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
 
-/* In slices: String.fromCharCode takes only so many arguments at once. */
-function toBase64(bytes) {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-}
 
-function section(id, title, ...content) {
-  return h('section', { class: 'section detail-section', 'aria-labelledby': id },
-    h('h2', { id }, title), content);
-}
 
-/* A measurement to copy, as on a build's page: read-only, so that without
- * a clipboard the copy button can select it for the person to copy. */
-function copyable(value, what, name) {
-  const input = h('input', { type: 'text', readonly: true, class: 'copy-value copy-hash', value,
-                             'aria-label': what, spellcheck: 'false', autocomplete: 'off',
-                             dataset: { field: name } });
-  return h('div', { class: 'copy-row' }, input,
-    copyButton(value, { label: `Copy ${what}`, selectEl: input, what: `the ${what}` }));
-}
 
 const none = (text) => h('span', { class: 'muted' }, text);
 

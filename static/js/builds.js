@@ -33,9 +33,9 @@
 // shows the build again, pending approval.
 import * as api from './api.js';
 import { ENDED, followJob } from './jobs.js';
-import { busy, capitalise, clearFormErrors, confirmDialog, copyButton, dataTable, errorPanel,
-         errorText, facts, field, formatBytes, formMessage, h, notify, pageHeading, showFormError,
-         time } from './ui.js';
+import { busy, capitalise, clearFormErrors, confirmDialog, copyable, dataTable,
+         errorPanel, errorText, facts, field, formMessage, formatBytes, fromBase64, h, notify,
+         pageHeading, section, showFormError, time, toBase64 } from './ui.js';
 
 export const STATES = ['awaiting_signature', 'pending', 'approved', 'rejected', 'deprecated'];
 const STATE_LABELS = { awaiting_signature: 'Awaiting signature', pending: 'Pending', approved: 'Approved',
@@ -61,15 +61,7 @@ export function shortHash(hex) {
   return h('code', { class: 'hash', title: hex }, `${hex.slice(0, 16)}…`);
 }
 
-function fromBase64(text) {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
 
-function toBase64(bytes) {
-  let text = '';
-  for (const b of bytes) text += String.fromCharCode(b);
-  return btoa(text);
-}
 
 /* A link that saves `bytes` as `filename`. Its object URL is kept in `urls`
  * for the page to revoke when it is left. */
@@ -243,22 +235,7 @@ function filterForm(ctx, query, apps, limit) {
 
 /* ---- one build ------------------------------------------------------------ */
 
-function section(id, title, ...content) {
-  return h('section', { class: 'section detail-section', 'aria-labelledby': id },
-    h('h2', { id }, title), content);
-}
 
-/* A value to copy: read-only, so that without a clipboard the copy button
- * can select it for the person to copy by hand. The button says "Copy
- * <what>", or, `short`, "Copy" with "Copy <what>" as its accessible name. */
-function copyable(value, what, name, cls = 'copy-hash', { short = false } = {}) {
-  const input = h('input', { type: 'text', readonly: true, class: ['copy-value', cls], value,
-                             'aria-label': what, spellcheck: 'false', autocomplete: 'off',
-                             dataset: { field: name } });
-  return h('div', { class: 'copy-row' }, input,
-    copyButton(value, { label: short ? 'Copy' : `Copy ${what}`, name: short ? `Copy ${what}` : null,
-                        selectEl: input, what: `the ${what}` }));
-}
 
 /* Where the build stands, and the way to its approval task. */
 function stateLine(build, task) {

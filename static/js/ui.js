@@ -388,3 +388,34 @@ export function jsonBlock(value, label = null) {
   return h('pre', { class: 'json', tabindex: '0', 'aria-label': label },
     h('code', {}, JSON.stringify(value, null, 2)));
 }
+
+/* ---- bytes and detail pages ------------------------------------------------ */
+
+export function fromBase64(text) {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/* In slices: String.fromCharCode takes only so many arguments at once. */
+export function toBase64(bytes) {
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(text);
+}
+
+/* A section of a detail page, titled. */
+export function section(id, title, ...content) {
+  return h('section', { class: 'section detail-section', 'aria-labelledby': id },
+    h('h2', { id }, title), content);
+}
+
+/* A value to copy: read-only, so that without a clipboard the copy button
+ * can select it for the person to copy by hand. The button says "Copy
+ * <what>", or, `short`, "Copy" with "Copy <what>" as its accessible name. */
+export function copyable(value, what, name, cls = 'copy-hash', { short = false } = {}) {
+  const input = h('input', { type: 'text', readonly: true, class: ['copy-value', cls], value,
+                             'aria-label': what, spellcheck: 'false', autocomplete: 'off',
+                             dataset: { field: name } });
+  return h('div', { class: 'copy-row' }, input,
+    copyButton(value, { label: short ? 'Copy' : `Copy ${what}`, name: short ? `Copy ${what}` : null,
+                        selectEl: input, what: `the ${what}` }));
+}
