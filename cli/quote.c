@@ -11,6 +11,7 @@
 #include "rfc3339.h"
 #include "sgx/dcap.h"
 #include "sgx/pck.h"
+#include "sgx/pcs.h"
 #include "sgx/quote.h"
 #include "sgx/simulate.h"
 #include "digest.h"
@@ -51,6 +52,48 @@ static int read_collateral(const char *dir, collateral_files *f, cl_dcap_collate
         (const char *)f->data[0], f->len[0], (const char *)f->data[1], f->len[1],
         (const char *)f->data[2], f->len[2], (const char *)f->data[3], f->len[3],
         f->data[4], f->len[4], f->data[5], f->len[5],
+    };
+    return 0;
+}
+
+/* The collateral the quote's platform needs, from a PCS (or PCCS). */
+static int fetch_collateral(const char *pcs_url, const char *root_crl_url, const uint8_t *quote,
+                            size_t len, collateral_files *f, cl_dcap_collateral *c)
+{
+    cl_pcs pcs = { pcs_url, root_crl_url, getenv("CLOISTER_PCS_API_KEY"), { .timeout_s = 20 } };
+    cl_pcs_doc docs[4];
+    char fmspc[13], ca[16];
+    cl_error err = { 0 };
+    int rc;
+
+    memset(docs, 0, sizeof(docs));
+    if (cl_dcap_quote_platform(quote, len, fmspc, ca, &err) < 0) {
+        fprintf(stderr, "cloister: %s\n", err.message);
+        return CLI_EINVALID;
+    }
+    if ((rc = cl_pcs_tcb_info(&pcs, fmspc, &docs[0], &err)) < 0 ||
+        (rc = cl_pcs_qe_identity(&pcs, &docs[1], &err)) < 0 ||
+        (rc = cl_pcs_pck_crl(&pcs, ca, &docs[2], &err)) < 0 ||
+        (rc = cl_pcs_root_crl(&pcs, &docs[3], &err)) < 0) {
+        fprintf(stderr, "cloister: fetching the collateral: %s (give it with --collateral "
+                "DIR)\n", err.message);
+        for (int i = 0; i < 4; i++)
+            cl_pcs_doc_free(&docs[i]);
+        return CLI_EUNAVAILABLE;
+    }
+    /* the files' slots own what was fetched: bodies and chains */
+    for (int i = 0; i < 4; i++) {
+        f->data[i] = (uint8_t *)docs[i].body;
+        f->len[i] = docs[i].len;
+    }
+    f->data[4] = (uint8_t *)docs[0].issuer_chain;
+    f->data[5] = (uint8_t *)docs[1].issuer_chain;
+    free(docs[2].issuer_chain);
+    free(docs[3].issuer_chain);
+    *c = (cl_dcap_collateral){
+        docs[0].body, docs[0].len, docs[0].issuer_chain, strlen(docs[0].issuer_chain),
+        docs[1].body, docs[1].len, docs[1].issuer_chain, strlen(docs[1].issuer_chain),
+        (uint8_t *)docs[2].body, docs[2].len, (uint8_t *)docs[3].body, docs[3].len,
     };
     return 0;
 }
@@ -134,10 +177,13 @@ static int quote_verify(cli_ctx *c, int argc, char **argv)
 {
     const char *dir = NULL, *at_text = NULL, *accept = NULL, *advisories = NULL;
     const char *root_path = NULL, *debug = NULL, *pos[1];
+    const char *pcs_url = "https://api.trustedservices.intel.com/sgx/certification/v4";
+    const char *root_crl_url = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der";
     const cli_flag flags[] = {
         { "--collateral", &dir, 0, NULL }, { "--at", &at_text, 0, NULL },
         { "--accept", &accept, 0, NULL }, { "--accept-advisories", &advisories, 0, NULL },
         { "--trust-root", &root_path, 0, NULL }, { "--allow-debug", &debug, 1, NULL },
+        { "--pcs-url", &pcs_url, 0, NULL }, { "--root-crl-url", &root_crl_url, 0, NULL },
         { NULL, NULL, 0, NULL },
     };
     const char *statuses[LIST_MAX + 1], *ids[LIST_MAX + 1] = { NULL };
@@ -154,8 +200,6 @@ static int quote_verify(cli_ctx *c, int argc, char **argv)
 
     if ((rc = cli_args(c, &cli_quote_commands[0], argc, argv, flags, pos, 1, 1, &npos)) != 0)
         return rc;
-    if (dir == NULL)
-        return cli_usage_error(&cli_quote_commands[0], "give the collateral: --collateral DIR");
     if (at_text != NULL && parse_time(at_text, &at) < 0)
         return cli_usage_error(&cli_quote_commands[0], "--at takes Unix seconds or an RFC "
                                "3339 time");
@@ -188,7 +232,9 @@ static int quote_verify(cli_ctx *c, int argc, char **argv)
                 root_path);
     }
     if ((rc = cli_read_file(pos[0], CL_QUOTE_MAX, &quote, &len)) != 0 ||
-        (rc = read_collateral(dir, &files, &collateral)) != 0)
+        (rc = dir ? read_collateral(dir, &files, &collateral)
+                  : fetch_collateral(pcs_url, root_crl_url, quote, len, &files,
+                                     &collateral)) != 0)
         goto done;
     if (cl_dcap_verify(quote, len, &collateral, roots, at, NULL, &verdict, &err) < 0) {
         fprintf(stderr, "cloister: %s\n", err.message);
@@ -297,12 +343,14 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
 
 const cli_command cli_quote_commands[] = {
     { "quote", "verify", quote_verify,
-      "QUOTE.bin --collateral DIR [--at TIME] [--accept STATUS,...] "
+      "QUOTE.bin [--collateral DIR | --pcs-url URL [--root-crl-url URL]] [--at TIME] "
+      "[--accept STATUS,...] "
       "[--accept-advisories ID,...] [--allow-debug] [--trust-root ROOT.pem]",
-      "judge an SGX DCAP quote offline: its signatures, PCK chain and CRLs, collateral and "
-      "TCB level as of TIME (Unix seconds or RFC 3339; default now), then the policy "
-      "(default: UpToDate and SWHardeningNeeded, no advisories, no debug); exit 0 only when "
-      "authentic and accepted",
+      "judge an SGX DCAP quote without a daemon: its signatures, PCK chain and CRLs, "
+      "collateral (from DIR, or fetched from Intel's PCS or the PCCS at --pcs-url) and TCB "
+      "level as of TIME (Unix seconds or RFC 3339; default now), then the policy (default: "
+      "UpToDate and SWHardeningNeeded, no advisories, no debug); exit 0 only when authentic "
+      "and accepted",
       "cloister quote verify quote.bin --collateral ./collateral --at 2025-07-19T10:00:00Z" },
     { "quote", "simulate", quote_simulate,
       "--out DIR [--quote-version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug]",

@@ -314,6 +314,15 @@ class FetchedCollateral(unittest.TestCase):
         held = {c["kind"]: c["source"] for c in api.ok("GET", "/v1/collateral")["items"]}
         self.assertEqual(held["tcb_info"], self.pcs.base)
 
+    def test_the_command_line_fetches_what_it_is_not_given(self):
+        out = subprocess.run([CLI, "quote", "verify", os.path.join(self.sim, "quote.bin"),
+                              "--pcs-url", self.pcs.base, "--root-crl-url", self.pcs.root_crl_url,
+                              "--trust-root", os.path.join(self.sim, "root.pem")],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("authentic:     yes", out.stdout)
+        self.assertIn("not the Intel SGX Root CA", out.stdout)
+
     def test_what_the_pcs_cannot_give_is_a_503(self):
         api = self.api()
         account = api.ok("POST", "/v1/accounts", {"name": "pcs-missing"}, want=201)["id"]
