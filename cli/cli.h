@@ -176,5 +176,6 @@ extern const cli_command cli_signing_key_commands[];
 extern const cli_command cli_quote_commands[];
 extern const cli_command cli_attestation_commands[];
 extern const cli_command cli_collateral_commands[];
+extern const cli_command cli_node_commands[];
 
 #endif

@@ -68,6 +68,15 @@ int cl_req_row(cl_req *r, json_t **out, PGresult *res, int status, const char *l
 int cl_audit(cl_req *r, cl_pg *db, const char *account_id, const char *action,
              const char *target, json_t *details);
 
+/* ---- the account's CA (api/pki.c) ----------------------------------------- */
+
+/* The account's CA certificate and, when key is not NULL, its key (both
+ * the caller's to free); made the first time it is needed, inside db's
+ * open transaction. */
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+int cl_account_ca(cl_req *r, cl_pg *db, const char *account, X509 **cert, EVP_PKEY **key);
+
 /* ---- lists ------------------------------------------------------------- */
 
 /* The two kinds of position a cursor carries. */

@@ -19,6 +19,8 @@ extern const cl_route cl_builds_routes[];
 extern const cl_route cl_signing_keys_routes[];
 extern const cl_route cl_collateral_routes[];
 extern const cl_route cl_attestation_routes[];
+extern const cl_route cl_node_tokens_routes[];
+extern const cl_route cl_pki_routes[];
 
 const cl_route *const cl_route_tables[] = {
     cl_health_routes,
@@ -36,5 +38,7 @@ const cl_route *const cl_route_tables[] = {
     cl_signing_keys_routes,
     cl_collateral_routes,
     cl_attestation_routes,
+    cl_node_tokens_routes,
+    cl_pki_routes,
     NULL,
 };

@@ -1,6 +1,7 @@
 /* simulate.c - a simulated SGX attestation PKI; see simulate.h. */
 #include "sgx/simulate.h"
 #include "digest.h"
+#include "pki.h"
 #include "sgx/le.h"
 #include "sgx/quote.h"
 
@@ -31,88 +32,27 @@ struct cl_sim_pki {
     cl_dcap_collateral collateral;
 };
 
-/* ---- certificates and CRLs ---------------------------------------------------- */
+/* ---- certificates and CRLs (lib/pki.c makes them) --------------------------- */
 
-static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-
-    X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, NULL, NULL, 0);
-    if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-        return -1;
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-    return 0;
-}
-
-/* A certificate for key named cn, issued by issuer (NULL: self-signed). */
 static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
                        long serial, int ca, time_t now)
 {
-    X509 *cert = X509_new();
-    X509_NAME *name;
+    BIGNUM *bn = BN_new();
+    X509 *cert = bn && BN_set_word(bn, (BN_ULONG)serial)
+                 ? cl_pki_make_cert(cn, "Cloister Simulation", key, issuer, issuer_key, bn, ca,
+                                    now - 365 * DAY, 3650 + 365, NULL)
+                 : NULL;
 
-    if (cert == NULL)
-        return NULL;
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), serial);
-    name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                               (const unsigned char *)"Cloister Simulation", -1, -1, 0);
-    X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
-    X509_time_adj_ex(X509_getm_notBefore(cert), -365, 0, &now);
-    X509_time_adj_ex(X509_getm_notAfter(cert), 3650, 0, &now);
-    X509_set_pubkey(cert, key);
-    if (add_ext(cert, issuer, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE") < 0 ||
-        add_ext(cert, issuer, NID_key_usage, ca ? "critical,keyCertSign,cRLSign"
-                                                : "critical,digitalSignature,nonRepudiation") < 0 ||
-        add_ext(cert, issuer, NID_subject_key_identifier, "hash") < 0 ||
-        add_ext(cert, issuer, NID_authority_key_identifier, "keyid:always") < 0 ||
-        X509_sign(cert, issuer_key, EVP_sha256()) <= 0) {
-        X509_free(cert);
-        return NULL;
-    }
+    BN_free(bn);
     return cert;
 }
 
-/* A CRL of issuer's, revoking `revoked` when it is not NULL; DER. */
 static int make_crl(X509 *issuer, EVP_PKEY *key, X509 *revoked, time_t now, uint8_t **der,
                     size_t *len)
 {
-    X509_CRL *crl = X509_CRL_new();
-    ASN1_TIME *t = ASN1_TIME_new();
-    X509V3_CTX ctx;
-    X509_EXTENSION *ext;
-    int n, ok;
+    const ASN1_INTEGER *serials[1] = { revoked ? X509_get0_serialNumber(revoked) : NULL };
 
-    ok = crl != NULL && t != NULL && X509_CRL_set_version(crl, 1) &&
-         X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer)) &&
-         X509_time_adj_ex(t, -1, 0, &now) && X509_CRL_set1_lastUpdate(crl, t) &&
-         X509_time_adj_ex(t, 30, 0, &now) && X509_CRL_set1_nextUpdate(crl, t);
-    if (ok && revoked != NULL) {
-        X509_REVOKED *r = X509_REVOKED_new();
-
-        X509_time_adj_ex(t, -1, 0, &now);
-        ok = r != NULL && X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(revoked)) &&
-             X509_REVOKED_set_revocationDate(r, t) && X509_CRL_add0_revoked(crl, r);
-    }
-    X509V3_set_ctx(&ctx, issuer, NULL, NULL, crl, 0);
-    if (ok && (ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_authority_key_identifier,
-                                         "keyid:always")) != NULL) {
-        X509_CRL_add_ext(crl, ext, -1);
-        X509_EXTENSION_free(ext);
-    }
-    ok = ok && X509_CRL_sort(crl) && X509_CRL_sign(crl, key, EVP_sha256()) > 0 &&
-         (n = i2d_X509_CRL(crl, NULL)) > 0 && (*der = malloc((size_t)n)) != NULL;
-    if (ok) {
-        unsigned char *p = *der;
-        *len = (size_t)i2d_X509_CRL(crl, &p);
-    }
-    ASN1_TIME_free(t);
-    X509_CRL_free(crl);
-    return ok ? 0 : -1;
+    return cl_pki_make_crl(der, len, issuer, key, serials, revoked ? 1 : 0, now - DAY, 31);
 }
 
 /* ---- the PCK certificate's SGX extension ------------------------------------ */
