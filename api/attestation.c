@@ -12,6 +12,7 @@
  * are SHA-256 of the key's DER SubjectPublicKeyInfo and the 32 nonce
  * bytes, the rest zero.
  */
+#include "attestation.h"
 #include "collateral.h"
 #include "daemon.h"
 #include "digest.h"
@@ -283,24 +284,23 @@ static void refuse(json_t *verdict, const char *reason)
     json_object_set_new(policy, "verdict", json_string("refused"));
 }
 
-/* The nonce and key binding (API.md), when asked for: the nonce is used up
- * whatever the outcome. */
-static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const char *nonce,
-                         const char *spki_b64)
+/* The nonce and key binding (API.md): the nonce is used up whatever the
+ * outcome. */
+static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const cl_evidence *ev)
 {
-    unsigned char spki[SPKI_MAX + NONCE_BYTES + 3], expect[32];
-    size_t spki_len = 0, nonce_len = 0;
+    unsigned char bound[SPKI_MAX + NONCE_BYTES + 3], expect[32];
+    size_t nonce_len = 0;
     PGresult *res;
     int rc;
 
-    if (cl_b64_decode(spki, SPKI_MAX, &spki_len, spki_b64) < 0)
-        return cl_error_field(cl_req_err(r), "public_key", "must be the key's DER "
-                              "SubjectPublicKeyInfo (at most %d bytes) in base64", SPKI_MAX);
-    if (cl_b64_decode(spki + spki_len, NONCE_BYTES + 3, &nonce_len, nonce) < 0 ||
+    if (ev->spki_len > SPKI_MAX)
+        return cl_error_field(cl_req_err(r), "public_key", "is longer than %d bytes", SPKI_MAX);
+    memcpy(bound, ev->spki, ev->spki_len);
+    if (cl_b64_decode(bound + ev->spki_len, NONCE_BYTES + 3, &nonce_len, ev->nonce) < 0 ||
         nonce_len != NONCE_BYTES)
         return cl_error_field(cl_req_err(r), "nonce", "must be the 32 bytes of a nonce from "
                               "POST /v1/attestation/nonce, in base64");
-    const char *params[2] = { nonce, cl_req_principal(r)->account_id };
+    const char *params[2] = { ev->nonce, cl_req_principal(r)->account_id };
     if ((rc = cl_req_exec(r, db, &res, "UPDATE attestation_nonces SET used_at = now()"
                           " WHERE nonce = $1 AND account_id = $2 AND used_at IS NULL"
                           "   AND expires_at > now() RETURNING nonce", 2, params)) < 0)
@@ -310,7 +310,7 @@ static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const char *nonc
     const char *data = json_string_value(json_object_get(json_object_get(verdict, "quote"),
                                                          "report_data"));
     char hex[65];
-    cl_sha256(expect, spki, spki_len + NONCE_BYTES);
+    cl_sha256(expect, bound, ev->spki_len + NONCE_BYTES);
     cl_hex(hex, expect, 32);
     if (data == NULL || strncmp(data, hex, 64) != 0 ||
         strspn(data + 64, "0") != strlen(data + 64))
@@ -324,7 +324,7 @@ static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const char *nonc
         size_t n = 0;
 
         if (bytes == NULL || cl_b64_decode(bytes, strlen(runtime) + 3, &n, runtime) < 0 ||
-            n != spki_len + NONCE_BYTES || memcmp(bytes, spki, n) != 0)
+            n != ev->spki_len + NONCE_BYTES || memcmp(bytes, bound, n) != 0)
             refuse(verdict, "the token's runtime data is not the public key and the nonce");
     }
     return 0;
@@ -397,71 +397,64 @@ static int maa_verify(cl_req *r, const char *token, time_t at, json_t **verdict)
     return 0;
 }
 
-/* POST /v1/attestation/verify */
-static int attestation_verify(cl_req *r, json_t **out)
+int cl_evidence_from_body(cl_req *r, cl_evidence *ev)
 {
-    static const char *const fields[] = { "quote", "maa_token", "at", "nonce", "public_key",
-                                          NULL };
+    const char *b64 = cl_body_string(r, "quote", 0, ((CL_QUOTE_MAX + 2) / 3) * 4);
+
+    ev->maa_token = cl_body_string(r, "maa_token", 0, CL_MAA_TOKEN_MAX);
+    if ((b64 == NULL) == (ev->maa_token == NULL))
+        return cl_error_field(cl_req_err(r), "quote", "give the evidence: a quote, or an Azure "
+                              "Attestation token (maa_token), not both");
+    if (ev->maa_token != NULL && (cl_req_daemon(r)->cfg.maa_url == NULL ||
+                                  cl_req_daemon(r)->cfg.maa_url[0] == '\0'))
+        return cl_error_field(cl_req_err(r), "maa_token", "this installation takes no Azure "
+                              "Attestation tokens (its maa-url setting is empty)");
+    if (b64 != NULL) {
+        uint8_t *quote = cl_arena_alloc(cl_req_arena(r), strlen(b64) + 3);
+
+        if (quote == NULL || cl_b64_decode(quote, strlen(b64) + 3, &ev->quote_len, b64) < 0)
+            return cl_error_field(cl_req_err(r), "quote", "must be the quote's bytes in base64");
+        ev->quote = quote;
+    }
+    return 0;
+}
+
+int cl_attestation_judge(cl_req *r, const cl_evidence *ev, cl_pg **dbp, PGresult **report,
+                         int *accepted)
+{
     const cl_principal *p = cl_req_principal(r);
-    const char *b64, *token, *at_text, *nonce, *spki;
     cl_dcap_collateral collateral = { 0 };
     cl_attestation_policy policy;
+    const uint8_t *evidence = ev->quote;
+    size_t len = ev->quote_len;
     cl_error why = { 0 };
-    time_t at = time(NULL);
-    uint8_t *quote = NULL;
-    size_t len = 0;
     json_t *verdict;
     PGresult *res;
     cl_pg *db;
     int rc;
 
-    cl_body_only(r, fields);
-    b64 = cl_body_string(r, "quote", 0, ((CL_QUOTE_MAX + 2) / 3) * 4);
-    token = cl_body_string(r, "maa_token", 0, CL_MAA_TOKEN_MAX);
-    if ((b64 == NULL) == (token == NULL))
-        cl_error_field(cl_req_err(r), "quote", "give the evidence: a quote, or an Azure "
-                       "Attestation token (maa_token), not both");
-    if (token != NULL && (cl_req_daemon(r)->cfg.maa_url == NULL ||
-                          cl_req_daemon(r)->cfg.maa_url[0] == '\0'))
-        cl_error_field(cl_req_err(r), "maa_token", "this installation takes no Azure "
-                       "Attestation tokens (its maa-url setting is empty)");
-    at_text = cl_body_string(r, "at", 0, 64);
-    nonce = cl_body_string(r, "nonce", 0, 64);
-    spki = cl_body_string(r, "public_key", 0, 2 * SPKI_MAX);
-    if (at_text != NULL && cl_rfc3339_parse(at_text, &at) < 0)
-        cl_error_field(cl_req_err(r), "at", "must be an RFC 3339 time");
-    if ((nonce == NULL) != (spki == NULL))
-        cl_error_field(cl_req_err(r), nonce ? "public_key" : "nonce", "nonce and public_key "
-                       "go together");
-    if (b64 != NULL) {
-        quote = cl_arena_alloc(cl_req_arena(r), strlen(b64) + 3);
-        if (quote == NULL || cl_b64_decode(quote, strlen(b64) + 3, &len, b64) < 0)
-            cl_error_field(cl_req_err(r), "quote", "must be the quote's bytes in base64");
-    }
     /* the collateral is fetched (and committed) before the report's own
      * transaction begins */
-    if ((rc = cl_body_done(r)) < 0)
-        return rc;
-    if (token != NULL) {
-        if ((rc = maa_verify(r, token, at, &verdict)) < 0)
+    if (ev->maa_token != NULL) {
+        if ((rc = maa_verify(r, ev->maa_token, ev->at, &verdict)) < 0)
             return rc;
         cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
         if ((rc = cl_req_begin(r, &db)) < 0)
             return rc;
-        quote = (uint8_t *)token;           /* the evidence kept is the token's text */
-        len = strlen(token);
+        evidence = (const uint8_t *)ev->maa_token;  /* the evidence kept is the token */
+        len = strlen(ev->maa_token);
     } else {
-        if ((rc = collateral_for(r, quote, len, &collateral, &db)) < 0)
+        if ((rc = collateral_for(r, ev->quote, ev->quote_len, &collateral, &db)) < 0)
             return rc;
-        if (cl_dcap_verify(quote, len, &collateral, cl_req_daemon(r)->sgx_roots, at,
-                           cl_req_daemon(r)->sgx_cache, &verdict, &why) < 0)
+        if (cl_dcap_verify(ev->quote, ev->quote_len, &collateral, cl_req_daemon(r)->sgx_roots,
+                           ev->at, cl_req_daemon(r)->sgx_cache, &verdict, &why) < 0)
             return cl_req_fail(r, CL_ERROR, "%s", why.message);
         cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, verdict);
     }
     if ((rc = policy_of(r, db, &policy)) < 0)
         return rc;
     cl_dcap_policy(verdict, &policy);
-    if (nonce != NULL && (rc = check_binding(r, db, verdict, nonce, spki)) < 0)
+    if (ev->nonce != NULL && (rc = check_binding(r, db, verdict, ev)) < 0)
         return rc;
 
     json_t *q = json_object_get(verdict, "quote"), *pol = json_object_get(verdict, "policy");
@@ -476,14 +469,14 @@ static int attestation_verify(cl_req *r, json_t **out)
         return cl_req_fail(r, CL_ERROR, "out of memory");
     hex[0] = '\\';
     hex[1] = 'x';
-    cl_hex(hex + 2, quote, len);
+    cl_hex(hex + 2, evidence, len);
     if (q != NULL) {
         snprintf(prodid, sizeof(prodid), "%lld",
                  (long long)json_integer_value(json_object_get(q, "isvprodid")));
         snprintf(svn, sizeof(svn), "%lld",
                  (long long)json_integer_value(json_object_get(q, "isvsvn")));
     }
-    const char *row[19] = {
+    const char *row[20] = {
         p->account_id, hex, json_string_value(json_object_get(q, "mrenclave")),
         json_string_value(json_object_get(q, "mrsigner")), q ? prodid : NULL, q ? svn : NULL,
         q ? (json_is_true(json_object_get(q, "debug")) ? "true" : "false") : NULL,
@@ -494,28 +487,67 @@ static int attestation_verify(cl_req *r, json_t **out)
         json_is_true(json_object_get(verdict, "simulated")) ? "true" : "false",
         json_string_value(json_object_get(pol, "verdict")), reasons, details,
         json_string_value(json_object_get(verdict, "verified_at")), p->actor,
-        token != NULL ? "maa" : "sgx_dcap",
+        ev->maa_token != NULL ? "maa" : "sgx_dcap", ev->subject,
     };
     if ((rc = cl_req_exec(r, db, &res,
             "INSERT INTO attestation_reports AS t (account_id, subject, evidence_kind, evidence,"
             "  mrenclave, mrsigner, isvprodid, isvsvn, debug, report_data, fmspc, tcb_status,"
             "  advisory_ids, authentic, simulated, verdict, reasons, details, verified_at,"
             "  created_by)"
-            " VALUES ($1, 'evidence', $19, $2::bytea, $3, $4, $5::int, $6::int,"
+            " VALUES ($1, $20, $19, $2::bytea, $3, $4, $5::int, $6::int,"
             "  $7::boolean, $8, $9, $10, $11::jsonb, $12::boolean, $13::boolean, $14,"
             "  $15::jsonb, $16::jsonb, $17::timestamptz, $18)"
-            " RETURNING " REPORT_COLUMNS, 19, row)) < 0)
+            " RETURNING " REPORT_COLUMNS, 20, row)) < 0)
         return rc;
-    const char *id = cl_row_text(res, 0, "id");
     if ((rc = cl_audit(r, db, p->account_id, "attestation.verify",
-                       cl_arena_printf(cl_req_arena(r), "attestation_report:%s", id),
-                       json_pack("{s:s, s:b, s:s?}", "verdict", row[13], "authentic",
+                       cl_arena_printf(cl_req_arena(r), "attestation_report:%s",
+                                       cl_row_text(res, 0, "id")),
+                       json_pack("{s:s, s:s, s:b, s:s?}", "subject", ev->subject, "verdict",
+                                 row[13], "authentic",
                                  json_is_true(json_object_get(verdict, "authentic")),
-                                 "tcb_status", row[9]))) < 0 ||
+                                 "tcb_status", row[9]))) < 0)
+        return rc;
+    *dbp = db;
+    *report = res;
+    *accepted = strcmp(row[13], "accepted") == 0;
+    return 0;
+}
+
+/* POST /v1/attestation/verify */
+static int attestation_verify(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "quote", "maa_token", "at", "nonce", "public_key",
+                                          NULL };
+    cl_evidence ev = { .at = time(NULL), .subject = "evidence" };
+    const char *at_text, *spki;
+    PGresult *res;
+    cl_pg *db;
+    int rc, accepted;
+
+    cl_body_only(r, fields);
+    cl_evidence_from_body(r, &ev);
+    at_text = cl_body_string(r, "at", 0, 64);
+    ev.nonce = cl_body_string(r, "nonce", 0, 64);
+    spki = cl_body_string(r, "public_key", 0, 2 * SPKI_MAX);
+    if (at_text != NULL && cl_rfc3339_parse(at_text, &ev.at) < 0)
+        cl_error_field(cl_req_err(r), "at", "must be an RFC 3339 time");
+    if ((ev.nonce == NULL) != (spki == NULL))
+        cl_error_field(cl_req_err(r), ev.nonce ? "public_key" : "nonce", "nonce and "
+                       "public_key go together");
+    if (spki != NULL) {
+        uint8_t *der = cl_arena_alloc(cl_req_arena(r), SPKI_MAX);
+
+        if (der == NULL || cl_b64_decode(der, SPKI_MAX, &ev.spki_len, spki) < 0)
+            cl_error_field(cl_req_err(r), "public_key", "must be the key's DER "
+                           "SubjectPublicKeyInfo (at most %d bytes) in base64", SPKI_MAX);
+        ev.spki = der;
+    }
+    if ((rc = cl_body_done(r)) < 0 ||
+        (rc = cl_attestation_judge(r, &ev, &db, &res, &accepted)) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
     return cl_req_row(r, out, res, 201, cl_arena_printf(cl_req_arena(r),
-                                                        "/v1/attestation-reports/%s", id));
+                      "/v1/attestation-reports/%s", cl_row_text(res, 0, "id")));
 }
 
 /* ---- reports -------------------------------------------------------------------- */
@@ -561,7 +593,7 @@ static int reports_get(cl_req *r, json_t **out)
 }
 
 const cl_route cl_attestation_routes[] = {
-    { "POST", "/v1/attestation/nonce",        nonce_create,       CL_ROLE_WRITE },
+    { "POST", "/v1/attestation/nonce",        nonce_create,       CL_ROLE_WRITE | CL_JOIN_TOKEN },
     { "POST", "/v1/attestation/verify",       attestation_verify, CL_ROLE_WRITE | CL_JSON_BODY },
     { "GET",  "/v1/attestation-reports",      reports_list,       CL_ROLE_READ },
     { "GET",  "/v1/attestation-reports/{id}", reports_get,        CL_ROLE_READ },

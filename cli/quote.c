@@ -17,6 +17,8 @@
 #include "digest.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,13 +264,19 @@ done:
 }
 
 /* Write len bytes to dir/name. */
-static int write_file(const char *dir, const char *name, const void *data, size_t len)
+/* dir/name, readable by its owner alone when `secret`. */
+static int write_file(const char *dir, const char *name, const void *data, size_t len,
+                      int secret)
 {
     char path[4096];
-    FILE *f;
+    FILE *f = NULL;
+    int fd;
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if ((f = fopen(path, "wb")) == NULL || fwrite(data, 1, len, f) != len) {
+    if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644)) >= 0 &&
+        (f = fdopen(fd, "wb")) == NULL)
+        close(fd);
+    if (f == NULL || fwrite(data, 1, len, f) != len) {
         fprintf(stderr, "cloister: could not write \"%s\"\n", path);
         if (f)
             fclose(f);
@@ -282,13 +290,17 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 static int quote_simulate(cli_ctx *c, int argc, char **argv)
 {
     const char *dir = NULL, *version = NULL, *data = NULL, *mrenclave = NULL, *debug = NULL;
-    const char *pos[1];
+    const char *keys = NULL, *pos[1];
     const cli_flag flags[] = {
         { "--out", &dir, 0, NULL }, { "--quote-version", &version, 0, NULL },
         { "--report-data", &data, 0, NULL }, { "--mrenclave", &mrenclave, 0, NULL },
-        { "--debug", &debug, 1, NULL }, { NULL, NULL, 0, NULL },
+        { "--debug", &debug, 1, NULL }, { "--pki-keys", &keys, 0, NULL },
+        { NULL, NULL, 0, NULL },
     };
     cl_sim_options o = { .now = time(NULL), .pcesvn = 13, .qe_isvsvn = 8 };
+    uint8_t *keys_pem = NULL;
+    size_t keys_len;
+    char *keys_out = NULL;
     cl_sim_enclave e = { .isvprodid = 1, .flags = 0x4 };
     cl_sim_pki *p = NULL;
     cl_error err = { 0 };
@@ -314,27 +326,43 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
     memset(e.mrsigner, 0x5c, 32);
     if (debug != NULL)
         e.flags |= 0x2;
-    if (cl_sim_pki_new(&p, &o, &err) < 0 || cl_sim_quote(p, v, &e, &quote, &len, &err) < 0) {
+    if (keys != NULL) {
+        if ((rc = cli_read_file(keys, 64 * 1024, &keys_pem, &keys_len)) != 0)
+            return rc;
+        o.keys_pem = (const char *)keys_pem;
+    }
+    rc = cl_sim_pki_new(&p, &o, &err);
+    if (keys_pem != NULL)
+        OPENSSL_cleanse(keys_pem, keys_len);
+    free(keys_pem);
+    if (rc < 0 || cl_sim_quote(p, v, &e, &quote, &len, &err) < 0) {
         fprintf(stderr, "cloister: %s\n", err.message);
         cl_sim_pki_free(p);
-        return CLI_ESERVER;
+        return rc < 0 && keys != NULL ? CLI_EUSAGE : CLI_ESERVER;
     }
     const cl_dcap_collateral *k = cl_sim_collateral(p);
     BIO *bio = BIO_new(BIO_s_mem());
     char *root;
     long root_len = bio && PEM_write_bio_X509(bio, cl_sim_root(p)) ?
                     BIO_get_mem_data(bio, &root) : 0;
-    rc = write_file(dir, "quote.bin", quote, len);
-    rc = rc ? rc : write_file(dir, "tcb_info.json", k->tcb_info, k->tcb_info_len);
-    rc = rc ? rc : write_file(dir, "tcb_info_issuer_chain.pem", k->tcb_chain, k->tcb_chain_len);
-    rc = rc ? rc : write_file(dir, "qe_identity.json", k->qe_identity, k->qe_identity_len);
-    rc = rc ? rc : write_file(dir, "qe_identity_issuer_chain.pem", k->qe_chain, k->qe_chain_len);
-    rc = rc ? rc : write_file(dir, "pck_crl.der", k->pck_crl, k->pck_crl_len);
-    rc = rc ? rc : write_file(dir, "root_ca_crl.der", k->root_crl, k->root_crl_len);
-    rc = rc ? rc : write_file(dir, "root.pem", root, (size_t)root_len);
+    rc = (keys_out = cl_sim_keys_pem(p)) == NULL ? CLI_ESERVER
+       : write_file(dir, "pki-keys.pem", keys_out, strlen(keys_out), 1);
+    rc = rc ? rc : write_file(dir, "quote.bin", quote, len, 0);
+    rc = rc ? rc : write_file(dir, "tcb_info.json", k->tcb_info, k->tcb_info_len, 0);
+    rc = rc ? rc : write_file(dir, "tcb_info_issuer_chain.pem", k->tcb_chain, k->tcb_chain_len,
+                              0);
+    rc = rc ? rc : write_file(dir, "qe_identity.json", k->qe_identity, k->qe_identity_len, 0);
+    rc = rc ? rc : write_file(dir, "qe_identity_issuer_chain.pem", k->qe_chain, k->qe_chain_len,
+                              0);
+    rc = rc ? rc : write_file(dir, "pck_crl.der", k->pck_crl, k->pck_crl_len, 0);
+    rc = rc ? rc : write_file(dir, "root_ca_crl.der", k->root_crl, k->root_crl_len, 0);
+    rc = rc ? rc : write_file(dir, "root.pem", root, (size_t)root_len, 0);
     if (rc == 0)
         fprintf(stderr, "cloister: a simulated version %d quote and its collateral are in "
                 "\"%s\"; trust root.pem to judge them (--trust-root)\n", v, dir);
+    if (keys_out != NULL)
+        OPENSSL_cleanse(keys_out, strlen(keys_out));
+    free(keys_out);
     BIO_free(bio);
     free(quote);
     cl_sim_pki_free(p);
@@ -353,9 +381,12 @@ const cli_command cli_quote_commands[] = {
       "and accepted",
       "cloister quote verify quote.bin --collateral ./collateral --at 2025-07-19T10:00:00Z" },
     { "quote", "simulate", quote_simulate,
-      "--out DIR [--quote-version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug]",
-      "write a quote from a simulated SGX PKI with its collateral and root.pem into DIR, for "
-      "machines without SGX and for tests (trusted only where root.pem is)",
+      "--out DIR [--quote-version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug] "
+      "[--pki-keys FILE]",
+      "write a quote from a simulated SGX PKI with its collateral, root.pem and the PKI's "
+      "keys (pki-keys.pem, 0600) into DIR, for machines without SGX and for tests (trusted "
+      "only where root.pem is); --pki-keys reuses a PKI made before, so that its root and "
+      "collateral stay valid",
       "cloister quote simulate --out ./sim && cloister quote verify sim/quote.bin "
       "--collateral sim --trust-root sim/root.pem" },
     { NULL, NULL, NULL, NULL, NULL, NULL },

@@ -129,11 +129,44 @@ static int from_api_key(cl_req *r, cl_principal *p, const char *secret)
     return 0;
 }
 
+/* A node's join token: valid while not revoked, not expired, not used up. */
+static int from_join_token(cl_req *r, cl_principal *p, const char *secret)
+{
+    const char *sql =
+        "SELECT id, account_id, revoked_at IS NOT NULL, expires_at <= now(), uses >= max_uses"
+        "  FROM node_tokens WHERE secret_hash = decode($1, 'hex')";
+    char hash[65];
+    const char *params[1] = { hash };
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    cl_auth_secret_hash(hash, secret);
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_pg_exec(&res, db, cl_req_arena(r), sql, 1, params, cl_req_err(r))) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token is not valid");
+    if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token was revoked");
+    if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token has expired");
+    if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token is used up");
+    p->kind = CL_PRINCIPAL_JOIN_TOKEN;
+    p->join_token_id = dup_value(r, res, 0);
+    p->account_id = dup_value(r, res, 1);
+    p->actor = cl_arena_printf(cl_req_arena(r), "node_token:%s", p->join_token_id);
+    return 0;
+}
+
 static int authenticate(cl_req *r, cl_principal *p)
 {
     const char *authz = cl_req_header(r, "Authorization");
     const char *cookie;
 
+    if (authz != NULL && strncasecmp(authz, "JoinToken ", 10) == 0 && authz[10] != '\0')
+        return from_join_token(r, p, authz + 10);
     if (authz != NULL) {
         if (strncasecmp(authz, "Bearer ", 7) != 0 || authz[7] == '\0')
             return cl_req_fail(r, CL_EUNAUTHORIZED,
@@ -157,6 +190,9 @@ int cl_auth_check(cl_req *r, unsigned flags)
         return 0;
     if ((rc = authenticate(r, p)) < 0)
         return rc;
+    if (p->kind == CL_PRINCIPAL_JOIN_TOKEN)       /* only where a route takes one */
+        return (flags & CL_JOIN_TOKEN) ? 0 : cl_req_fail(r, CL_EFORBIDDEN, "a join token can "
+                                                         "only get a nonce and enroll a node");
 
     if (p->kind == CL_PRINCIPAL_SESSION && strcmp(method, "GET") != 0 &&
         strcmp(method, "HEAD") != 0) {

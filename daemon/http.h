@@ -44,6 +44,9 @@ typedef int (*cl_handler)(cl_req *r, json_t **out);
  *   CL_ROLE_*          a role in the account the caller is acting in:
  *                      READ (admin, operator, auditor), WRITE (admin,
  *                      operator), AUDIT (admin, auditor), ADMIN (admin)
+ *   CL_JOIN_TOKEN      a node's join token ("Authorization: JoinToken
+ *                      <secret>", API.md) may call it too; on no other
+ *                      route is one accepted
  *
  * Requests authenticated by the session cookie must also send X-CSRF-Token
  * unless the method is GET or HEAD.
@@ -60,6 +63,7 @@ enum {
     CL_ROLE_ADMIN     = 1 << 8,
     CL_IDEMPOTENT     = 1 << 9,  /* a create that honours Idempotency-Key */
     CL_JSON_OPTIONAL  = 1 << 10, /* may take an application/json body */
+    CL_JOIN_TOKEN     = 1 << 11, /* a node's join token may call it */
 };
 
 #define CL_ROLE_ANY (CL_ROLE_READ | CL_ROLE_WRITE | CL_ROLE_AUDIT | CL_ROLE_ADMIN)
@@ -68,17 +72,19 @@ typedef enum {
     CL_PRINCIPAL_NONE,
     CL_PRINCIPAL_SESSION,
     CL_PRINCIPAL_API_KEY,
+    CL_PRINCIPAL_JOIN_TOKEN,
 } cl_principal_kind;
 
 /* Who is calling; strings are owned by the request's arena. */
 typedef struct cl_principal {
     cl_principal_kind kind;
-    const char *actor;          /* "user:<uuid>" or "api_key:<uuid>", for audit */
+    const char *actor;          /* "user:<uuid>", "api_key:<uuid>" or "node_token:<uuid>" */
     const char *user_id;        /* sessions */
     const char *email;          /* sessions */
     const char *session_id;     /* sessions */
     const char *csrf_token;     /* sessions */
     const char *api_key_id;     /* API keys */
+    const char *join_token_id;  /* join tokens (the account is the token's) */
     const char *account_id;     /* the account acted in; NULL when none */
     const char *role;           /* "admin", "operator", "auditor"; NULL when none */
     int instance_admin;

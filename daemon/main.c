@@ -81,13 +81,14 @@ static int print_routes(void)
                     if (cl_auth_role_allows(roles[i], r->flags))
                         json_array_append_new(allowed, json_string(roles[i]));
             }
-            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:o}",
+            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
                 "method", r->method, "path", r->pattern,
                 "public", (r->flags & CL_PUBLIC) != 0,
                 "json_body", (r->flags & (CL_JSON_BODY | CL_JSON_OPTIONAL)) != 0,
                 "session_only", (r->flags & CL_SESSION) != 0,
                 "instance_admin", (r->flags & CL_INSTANCE_ADMIN) != 0,
                 "idempotent", (r->flags & CL_IDEMPOTENT) != 0,
+                "join_token", (r->flags & CL_JOIN_TOKEN) != 0,
                 "roles", allowed));
         }
     text = json_dumps(list, JSON_INDENT(2));

@@ -20,6 +20,7 @@ extern const cl_route cl_signing_keys_routes[];
 extern const cl_route cl_collateral_routes[];
 extern const cl_route cl_attestation_routes[];
 extern const cl_route cl_node_tokens_routes[];
+extern const cl_route cl_nodes_routes[];
 extern const cl_route cl_pki_routes[];
 
 const cl_route *const cl_route_tables[] = {
@@ -39,6 +40,7 @@ const cl_route *const cl_route_tables[] = {
     cl_collateral_routes,
     cl_attestation_routes,
     cl_node_tokens_routes,
+    cl_nodes_routes,
     cl_pki_routes,
     NULL,
 };

@@ -27,6 +27,9 @@ const cl_config_setting cl_settings_table[] = {
     { "kek-file", CL_CFG_STRING, S(kek_file), NULL, 0, 0,
       "key-encryption key: a file of 32 random bytes or 64 hex digits, mode 0600 or "
       "stricter (required)" },
+    { "public-url", CL_CFG_STRING, S(public_url), "", 0, 0,
+      "the daemon's address as clients reach it, such as https://cloister.example.com, named "
+      "in the certificates the account CAs issue (empty: taken from each request's Host)" },
     { "static-dir", CL_CFG_STRING, S(static_dir), CL_DATA_DIR "/static", 0, 0,
       "directory of the web portal's files" },
     { "migrations-dir", CL_CFG_STRING, S(migrations_dir), CL_DATA_DIR "/db/migrations", 0, 0,

@@ -5,6 +5,7 @@
 #include "sgx/le.h"
 #include "sgx/quote.h"
 
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -261,6 +262,47 @@ static char *pem_of(X509 *const *certs, int n)
 
 /* ---- the PKI -------------------------------------------------------------------- */
 
+/* The four keys, in the order cl_sim_keys_pem writes them. */
+static EVP_PKEY **key_slots(cl_sim_pki *p, int i)
+{
+    EVP_PKEY **slots[4] = { &p->root_key, &p->ca_key, &p->pck_key, &p->tcb_key };
+
+    return slots[i];
+}
+
+static int read_keys(cl_sim_pki *p, const char *pem)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    int ok = bio != NULL;
+
+    for (int i = 0; ok && i < 4; i++) {
+        EVP_PKEY **k = key_slots(p, i);
+        *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+        ok = *k != NULL && EVP_PKEY_is_a(*k, "EC");
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
+char *cl_sim_keys_pem(cl_sim_pki *p)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out = NULL;
+    long n;
+    int ok = bio != NULL;
+
+    for (int i = 0; ok && i < 4; i++)
+        ok = PEM_write_bio_PrivateKey(bio, *key_slots(p, i), NULL, NULL, 0, NULL, NULL);
+    if (ok && (n = BIO_get_mem_data(bio, &data)) > 0 && (out = malloc((size_t)n + 1)) != NULL) {
+        memcpy(out, data, (size_t)n);
+        out[n] = '\0';
+        OPENSSL_cleanse(data, (size_t)n);
+    }
+    BIO_free(bio);
+    return out;
+}
+
 int cl_sim_pki_new(cl_sim_pki **out, const cl_sim_options *opt, cl_error *err)
 {
     cl_sim_pki *p = calloc(1, sizeof(*p));
@@ -272,10 +314,18 @@ int cl_sim_pki_new(cl_sim_pki **out, const cl_sim_options *opt, cl_error *err)
     p->opt = *opt;
     now = opt->now;
     memset(p->qe_mrsigner, 0xc1, sizeof(p->qe_mrsigner));
-    p->root_key = EVP_EC_gen("P-256");
-    p->ca_key = EVP_EC_gen("P-256");
-    p->pck_key = EVP_EC_gen("P-256");
-    p->tcb_key = EVP_EC_gen("P-256");
+    if (opt->keys_pem != NULL) {
+        if (read_keys(p, opt->keys_pem) < 0) {
+            cl_sim_pki_free(p);
+            return cl_error_set(err, CL_EINVALID, "the simulation PKI's keys are not four PEM "
+                                "EC P-256 private keys");
+        }
+    } else {
+        p->root_key = EVP_EC_gen("P-256");
+        p->ca_key = EVP_EC_gen("P-256");
+        p->pck_key = EVP_EC_gen("P-256");
+        p->tcb_key = EVP_EC_gen("P-256");
+    }
     if (p->root_key == NULL || p->ca_key == NULL || p->pck_key == NULL || p->tcb_key == NULL ||
         (p->root = make_cert("Cloister Simulation SGX Root CA", p->root_key, NULL, p->root_key,
                              1, 1, now)) == NULL ||

@@ -27,6 +27,7 @@ typedef struct cl_sim_options {
     uint16_t qe_isvsvn;
     int revoke_pck;             /* put the PCK certificate on its CA's CRL */
     const char *tcb_status;     /* the status of the platform's TCB level */
+    const char *keys_pem;       /* the PKI's keys from cl_sim_keys_pem; NULL: new ones */
 } cl_sim_options;
 
 typedef struct cl_sim_pki cl_sim_pki;
@@ -34,6 +35,11 @@ typedef struct cl_sim_pki cl_sim_pki;
 /* A new PKI (keys, certificates, CRLs, signed collateral). */
 int cl_sim_pki_new(cl_sim_pki **out, const cl_sim_options *opt, cl_error *err);
 void cl_sim_pki_free(cl_sim_pki *p);
+
+/* Its four private keys in PEM (malloc'd), from which cl_sim_pki_new makes
+ * the same PKI again: certificates and collateral made then chain to the
+ * same root and verify against what was made before. */
+char *cl_sim_keys_pem(cl_sim_pki *p);
 
 /* Its root, to add to the trust roots (borrowed). */
 X509 *cl_sim_root(cl_sim_pki *p);

@@ -1,7 +1,13 @@
-"""Join tokens (/v1/node-tokens) and the account CA's public certificate and
-CRL (/pki/{account}/ca.pem, crl.der), against cloisterd, checked with the
-openssl command."""
+"""Join tokens (/v1/node-tokens), the account CA's public certificate and
+CRL (/pki/{account}/ca.pem, crl.der), and node enrollment with simulated
+SGX evidence (/v1/nodes), against cloisterd, checked with the openssl
+command."""
+import base64
+import hashlib
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,7 +84,6 @@ class Nodes(unittest.TestCase):
         secret = run("-q", "node-token", "create", "edge", "--uses", "2", "--ttl", "900",
                      "--label", "zone=a", "--label", "tier=sgx").strip()
         self.assertRegex(secret, r"^cljt_[A-Za-z0-9_-]{43}$")
-        import json
         listed = json.loads(run("-o", "json", "node-token", "list"))
         self.assertEqual([(t["name"], t["uses"], t["labels"]) for t in listed],
                          [("edge", 2, {"zone": "a", "tier": "sgx"})])
@@ -129,6 +134,259 @@ class Nodes(unittest.TestCase):
         sealed = psql(f"SELECT key_sealed FROM account_cas WHERE account_id = '{self.account}'",
                       dbname=self.dbname)
         self.assertNotIn("PRIVATE KEY", sealed)
+
+
+class Enrollment(unittest.TestCase):
+    """Nodes enroll with a join token, a CSR and a simulated quote bound to
+    the CSR's key and a fresh nonce; one simulation PKI (its keys kept) is
+    trusted by the daemon for the whole class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="cl-enroll-")
+        cls.cli = os.environ["CLOISTER_CLI"]
+        cls.sim = os.path.join(cls.tmp, "pki")
+        os.mkdir(cls.sim)
+        subprocess.run([cls.cli, "quote", "simulate", "--out", cls.sim], check=True,
+                       capture_output=True)
+        url, cls.dbname = new_database()
+        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": "", "CLOISTER_SGX_TRUST_ROOTS":
+                                 os.path.join(cls.sim, "root.pem")}).start()
+        cls.password = create_admin(cls.d)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.close()
+        shutil.rmtree(cls.tmp, True)
+
+    def setUp(self):
+        self.api = Api(self.d)
+        self.api.login("admin@example.com", self.password)
+        self.account = self.api.ok("POST", "/v1/accounts",
+                                   {"name": "e-" + uuid.uuid4().hex[:8]}, want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
+
+        def read(name, mode="r"):
+            with open(os.path.join(self.sim, name), mode) as f:
+                return f.read()
+        self.api.ok("POST", "/v1/collateral", {
+            "tcb_info": read("tcb_info.json"),
+            "tcb_info_issuer_chain": read("tcb_info_issuer_chain.pem"),
+            "qe_identity": read("qe_identity.json"),
+            "qe_identity_issuer_chain": read("qe_identity_issuer_chain.pem"),
+            "pck_crl": base64.b64encode(read("pck_crl.der", "rb")).decode(),
+            "pck_crl_ca": "processor",
+            "root_ca_crl": base64.b64encode(read("root_ca_crl.der", "rb")).decode()})
+
+    def token(self, **fields):
+        body = {"name": "t", **fields}
+        return self.api.ok("POST", "/v1/node-tokens", body, want=201)["secret"]
+
+    def key_and_csr(self):
+        """A new EC P-256 key: its CSR (PEM) and its DER SubjectPublicKeyInfo."""
+        work = tempfile.mkdtemp(dir=self.tmp)
+        key = os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", key], check=True, capture_output=True)
+        csr = subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=node"],
+                             check=True, capture_output=True, text=True).stdout
+        spki = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                              check=True, capture_output=True).stdout
+        return csr, spki
+
+    def nonce(self, secret):
+        status, _, doc = self.api.call("POST", "/v1/attestation/nonce",
+                                       headers={"Authorization": "JoinToken " + secret})
+        self.assertEqual(status, 201, doc)
+        return doc["nonce"]
+
+    def quote(self, spki, nonce):
+        """A simulated quote whose report data binds spki and nonce (API.md)."""
+        out = tempfile.mkdtemp(dir=self.tmp)
+        data = hashlib.sha256(spki + base64.b64decode(nonce)).hexdigest()
+        subprocess.run([self.cli, "quote", "simulate", "--out", out, "--report-data", data,
+                        "--pki-keys", os.path.join(self.sim, "pki-keys.pem")],
+                       check=True, capture_output=True)
+        with open(os.path.join(out, "quote.bin"), "rb") as f:
+            return base64.b64encode(f.read()).decode()
+
+    def enroll(self, secret, csr, quote, nonce, **extra):
+        return self.api.call("POST", "/v1/nodes/enroll",
+                             {"csr": csr, "quote": quote, "nonce": nonce, **extra},
+                             headers={"Authorization": "JoinToken " + secret})
+
+    def enroll_ok(self, secret, **extra):
+        csr, spki = self.key_and_csr()
+        nonce = self.nonce(secret)
+        status, _, node = self.enroll(secret, csr, self.quote(spki, nonce), nonce, **extra)
+        self.assertEqual(status, 201, node)
+        return node
+
+    def openssl(self, *args, stdin=None):
+        return subprocess.run(["openssl", *args], capture_output=True, text=True, input=stdin)
+
+    def test_a_node_enrolls_and_its_certificate_verifies_against_the_account_ca(self):
+        secret = self.token(uses=1, labels={"zone": "westeurope-1"})
+        node = self.enroll_ok(secret, name="sgx-node-1", agent_version="0.1.0",
+                              facts={"hostname": "aks-sgx-1", "epc_bytes": 8388608})
+        self.assertEqual((node["name"], node["state"], node["labels"], node["agent_version"]),
+                         ("sgx-node-1", "active", {"zone": "westeurope-1"}, "0.1.0"))
+        self.assertEqual(node["facts"]["hostname"], "aks-sgx-1")
+        self.assertTrue(node["simulated"])
+        self.assertEqual(node["tcb_status"], "UpToDate")
+        self.assertEqual(node["attestation_count"], 1)
+        self.assertEqual(node["report"]["verdict"], "accepted")
+        self.assertEqual(node["report"]["subject"], "node:" + node["id"])
+        self.assertEqual(node["last_report_id"], node["report"]["id"])
+        ca = os.path.join(self.tmp, f"ca-{self.account}.pem")
+        cert = os.path.join(self.tmp, f"node-{node['id']}.pem")
+        with open(ca, "w") as f:
+            f.write(node["ca_certificate"])
+        with open(cert, "w") as f:
+            f.write(node["certificate"])
+        out = self.openssl("verify", "-CAfile", ca, cert)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        text = self.openssl("x509", "-in", cert, "-noout", "-text").stdout
+        self.assertIn(f"CN = {node['id']}", text)
+        serial = self.openssl("x509", "-in", cert, "-noout", "-serial").stdout
+        self.assertEqual(int(serial.strip().split("=")[1], 16), int(node["cert_serial"], 16))
+        base = f"http://127.0.0.1:{self.d.port}/pki/{self.account}"
+        self.assertIn(f"URI:{base}/crl.der", text)
+        self.assertIn(f"CA Issuers - URI:{base}/ca.pem", text)
+        # listed, read, with its enrollment event and audit entry
+        self.assertEqual([n["id"] for n in self.api.ok("GET", "/v1/nodes")["items"]],
+                         [node["id"]])
+        got = self.api.ok("GET", f"/v1/nodes/{node['id']}")
+        self.assertEqual(got["certificate"], node["certificate"])
+        events = self.api.ok("GET", f"/v1/nodes/{node['id']}/events")["items"]
+        self.assertEqual([(e["event"], e["from_state"], e["to_state"]) for e in events],
+                         [("enroll", None, "active")])
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=50")["items"]]
+        self.assertIn("node.enroll", actions)
+        self.assertIn("attestation.verify", actions)
+        # the token had one use: it is spent
+        status, _, problem = self.api.call("POST", "/v1/attestation/nonce",
+                                           headers={"Authorization": "JoinToken " + secret})
+        self.assertEqual(status, 401)
+        self.assertIn("used up", problem["detail"])
+        token = self.api.ok("GET", "/v1/node-tokens")["items"][0]
+        self.assertEqual((token["used"], token["state"]), (1, "used"))
+
+    def test_evidence_that_is_replayed_or_bound_elsewhere_is_refused_and_kept(self):
+        secret = self.token(uses=5)
+        csr, spki = self.key_and_csr()
+        nonce = self.nonce(secret)
+        quote = self.quote(spki, nonce)
+        self.assertEqual(self.enroll(secret, csr, quote, nonce)[0], 201)
+        # the same evidence again: its nonce is spent
+        status, _, problem = self.enroll(secret, csr, quote, nonce)
+        self.assertEqual(status, 403, problem)
+        self.assertIn("the nonce is unknown, used already or expired", problem["detail"])
+        # evidence bound to another key than the CSR's
+        other_csr, _ = self.key_and_csr()
+        nonce = self.nonce(secret)
+        status, _, problem = self.enroll(secret, other_csr, self.quote(spki, nonce), nonce)
+        self.assertEqual(status, 403, problem)
+        self.assertIn("does not bind the public key and the nonce", problem["detail"])
+        # a nonce of another account's token is unknown here
+        self.assertEqual(len(self.api.ok("GET", "/v1/nodes")["items"]), 1)
+        token = self.api.ok("GET", "/v1/node-tokens")["items"][0]
+        self.assertEqual(token["used"], 1)                  # refusals use nothing up
+        refused = self.api.ok("GET", "/v1/attestation-reports?verdict=refused")["items"]
+        self.assertEqual(len(refused), 2)
+        self.assertTrue(all(r["subject"].startswith("node:") for r in refused))
+        # malformed requests change nothing
+        for body in ({"csr": "not a csr", "quote": quote, "nonce": nonce},
+                     {"csr": csr, "nonce": nonce},
+                     {"csr": csr, "quote": quote, "nonce": nonce, "facts": []},
+                     {"csr": csr, "quote": quote, "nonce": nonce, "extra": 1}):
+            status, _, problem = self.api.call("POST", "/v1/nodes/enroll", body,
+                                               headers={"Authorization": "JoinToken " + secret})
+            self.assertEqual(status, 422, (body, problem))
+        rsa = subprocess.run("openssl req -new -newkey rsa:2048 -nodes -keyout /dev/null "
+                             "-subj /CN=x 2>/dev/null", shell=True, capture_output=True,
+                             text=True).stdout
+        status, _, problem = self.enroll(secret, rsa, quote, nonce)
+        self.assertEqual(status, 422)
+        self.assertIn("EC P-256", json.dumps(problem))
+
+    def test_tokens_that_are_expired_revoked_or_absent_enroll_nothing(self):
+        expired = self.token()
+        psql("UPDATE node_tokens SET expires_at = now() - interval '1 second'",
+             dbname=self.dbname)
+        status, _, problem = self.api.call("POST", "/v1/attestation/nonce",
+                                           headers={"Authorization": "JoinToken " + expired})
+        self.assertEqual((status, "expired" in problem["detail"]), (401, True))
+        secret = self.token()
+        nonce = self.nonce(secret)
+        csr, spki = self.key_and_csr()
+        quote = self.quote(spki, nonce)
+        token_id = [t["id"] for t in self.api.ok("GET", "/v1/node-tokens")["items"]
+                    if t["state"] == "active"][0]
+        self.api.ok("POST", f"/v1/node-tokens/{token_id}/revoke")
+        status, _, problem = self.enroll(secret, csr, quote, nonce)
+        self.assertEqual(status, 401)
+        self.assertIn("revoked", problem["detail"])
+        status, _, _ = self.enroll("cljt_" + "A" * 43, csr, quote, nonce)
+        self.assertEqual(status, 401)
+        # a join token opens nothing else, and people do not enroll
+        live = self.token()
+        status, _, _ = self.api.call("GET", "/v1/nodes",
+                                     headers={"Authorization": "JoinToken " + live})
+        self.assertEqual(status, 403)
+        status, _, _ = self.api.call("POST", "/v1/nodes/enroll",
+                                     {"csr": csr, "quote": quote, "nonce": nonce})
+        self.assertEqual(status, 403)
+        self.assertEqual(self.api.ok("GET", "/v1/nodes")["items"], [])
+
+    def test_a_revoked_node_is_on_the_crl_and_transitions_are_kept(self):
+        node = self.enroll_ok(self.token())
+        nid = node["id"]
+        self.assertEqual(self.api.ok("POST", f"/v1/nodes/{nid}/deactivate")["state"],
+                         "deactivated")
+        status, _, _ = self.api.call("POST", f"/v1/nodes/{nid}/deactivate")
+        self.assertEqual(status, 409)
+        self.assertEqual(self.api.ok("POST", f"/v1/nodes/{nid}/reactivate")["state"], "active")
+        revoked = self.api.ok("POST", f"/v1/nodes/{nid}/revoke", {"reason": "decommissioned"})
+        self.assertEqual(revoked["state"], "revoked")
+        for action in ("revoke", "reactivate", "deactivate"):
+            status, _, _ = self.api.call("POST", f"/v1/nodes/{nid}/{action}")
+            self.assertEqual(status, 409, action)
+        events = self.api.ok("GET", f"/v1/nodes/{nid}/events")["items"]
+        self.assertEqual([(e["event"], e["to_state"]) for e in events],
+                         [("enroll", "active"), ("deactivate", "deactivated"),
+                          ("reactivate", "active"), ("revoke", "revoked")])
+        self.assertEqual(events[-1]["detail"], {"reason": "decommissioned"})
+        ca = os.path.join(self.tmp, f"rca-{nid}.pem")
+        crl = os.path.join(self.tmp, f"crl-{nid}.der")
+        with open(ca, "w") as f:
+            f.write(node["ca_certificate"])
+        with open(crl, "wb") as f:
+            f.write(self.d.request("GET", f"/pki/{self.account}/crl.der")[2])
+        out = self.openssl("crl", "-inform", "DER", "-in", crl, "-CAfile", ca, "-noout", "-text")
+        self.assertIn("verify OK", out.stdout + out.stderr)
+        listed = [int(h, 16) for h in re.findall(r"Serial Number: ([0-9A-F]+)", out.stdout)]
+        self.assertEqual(listed, [int(node["cert_serial"], 16)])
+        cert = os.path.join(self.tmp, f"rcert-{nid}.pem")
+        with open(cert, "w") as f:
+            f.write(node["certificate"])
+        crl_pem = os.path.join(self.tmp, f"crl-{nid}.pem")
+        self.openssl("crl", "-inform", "DER", "-in", crl, "-out", crl_pem)
+        out = self.openssl("verify", "-crl_check", "-CAfile", ca, "-CRLfile", crl_pem, cert)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("revoked", out.stdout + out.stderr)
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=50")["items"]]
+        for action in ("node.deactivate", "node.reactivate", "node.revoke"):
+            self.assertIn(action, actions)
+        # another account sees nothing of it
+        other = self.api.ok("POST", "/v1/accounts", {"name": "x-" + uuid.uuid4().hex[:8]},
+                            want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": other})
+        self.assertEqual(self.api.ok("GET", "/v1/nodes")["items"], [])
+        for method, path in (("GET", f"/v1/nodes/{nid}"), ("GET", f"/v1/nodes/{nid}/events"),
+                             ("POST", f"/v1/nodes/{nid}/reactivate")):
+            self.assertEqual(self.api.call(method, path)[0], 404, path)
 
 
 if __name__ == "__main__":

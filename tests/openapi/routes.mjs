@@ -6,7 +6,7 @@
 //
 // Runs `CLOISTERD_BINARY routes` (the route table as JSON:
 // [{"method","path","public","json_body","session_only","instance_admin",
-// "idempotent","roles"}], roles being null or a list of role names) and
+// "idempotent","join_token","roles"}], roles being null or a list of role names) and
 // compares it with the operations of the OpenAPI document at SPEC_PATH:
 //
 //   - every route is an operation of the spec, and every operation of the
@@ -19,6 +19,7 @@
 //   - a session_only route's security names the `session` scheme only,
 //     and a security that names only `session` belongs to a session_only
 //     route;
+//   - a join_token route's security names `joinToken`, and no other's does;
 //   - the operation's `x-roles` is the route's roles (the same names, in
 //     any order, none twice), and is absent when roles is null;
 //   - `x-instance-admin: true` is there exactly when instance_admin is
@@ -56,7 +57,8 @@ try {
 if (!Array.isArray(routes))
     die(`"${binary} routes" did not print a JSON array`);
 for (const route of routes) {
-    const flags = ['public', 'json_body', 'session_only', 'instance_admin', 'idempotent'];
+    const flags = ['public', 'json_body', 'session_only', 'instance_admin', 'idempotent',
+                   'join_token'];
     const bad = flags.filter((f) => typeof route?.[f] !== 'boolean');
     if (typeof route?.method !== 'string' || typeof route?.path !== 'string' || bad.length > 0 ||
         !(route.roles === null || Array.isArray(route.roles)))
@@ -137,6 +139,15 @@ for (const route of routes) {
             problems.push(`${key}: the spec's security names only session, but the route ` +
                           'is not session_only (it also takes API keys)');
     }
+
+    // join_token <-> some security requirement names `joinToken`
+    const takesJoinToken = Array.isArray(security) && security.some((req) =>
+        req !== null && typeof req === 'object' && 'joinToken' in req);
+    if (route.join_token && !takesJoinToken)
+        problems.push(`${key}: the route takes a join token but the spec's security does not ` +
+                      'name joinToken');
+    if (!route.join_token && takesJoinToken)
+        problems.push(`${key}: the spec's security names joinToken, but the route takes none`);
 
     // x-roles <-> roles
     const specRoles = op['x-roles'];

@@ -1,0 +1,373 @@
+/*
+ * nodes.c - /v1/nodes: confidential compute nodes, enrolled with a join
+ * token and attestation evidence, and their lifecycle.
+ *
+ * Enrollment (POST /v1/nodes/enroll, "Authorization: JoinToken <token>")
+ * takes a CSR for the node's EC P-256 key and evidence whose report data
+ * binds that key and a nonce the token got from POST /v1/attestation/nonce
+ * just before (API.md).  The evidence is judged like any other
+ * (api/attestation.c) and its report kept under the subject "node:<id>",
+ * accepted or not; only accepted evidence uses up one of the token's uses,
+ * creates the node with the token's labels, and has the account's CA
+ * certify the key, named by the node's id.
+ *
+ * A node's state changes only along the transitions below; each one is
+ * audited and kept as a node event.  Revoking a node puts its certificate
+ * on the account's CRL for good.
+ */
+#include "attestation.h"
+#include "daemon.h"
+#include "pki.h"
+#include "resource.h"
+#include "token.h"
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSR_MAX 16384
+#define FACTS_MAX 16384
+#define SPKI_MAX 1024
+#define NODE_CERT_DAYS 30
+
+#define NODE_COLUMNS \
+    "n.id, n.name, n.state, n.join_token_id, n.labels, n.facts, n.agent_version," \
+    " n.cert_serial, n.cert_expires_at, n.mrenclave, n.mrsigner, n.tcb_status, n.simulated," \
+    " n.attestation_count, n.last_report_id, n.last_attested_at, n.last_seen_at," \
+    " n.created_at, n.updated_at, n.version AS _version"
+
+/* ---- enrollment ----------------------------------------------------------- */
+
+/* The CSR's key, which must be EC P-256, as DER SubjectPublicKeyInfo. */
+static int csr_read(cl_req *r, const char *pem, X509_REQ **csr, uint8_t **spki, size_t *len)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    char group[32] = "";
+    EVP_PKEY *key;
+    int n;
+
+    *csr = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (*csr == NULL)
+        return cl_error_field(cl_req_err(r), "csr", "must be a PEM certificate signing request");
+    cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)X509_REQ_free, *csr);
+    key = X509_REQ_get0_pubkey(*csr);
+    if (key == NULL || X509_REQ_verify(*csr, key) != 1)
+        return cl_error_field(cl_req_err(r), "csr", "is not signed by its own key");
+    if (!EVP_PKEY_is_a(key, "EC") ||
+        !EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), NULL) ||
+        strcmp(group, "prime256v1") != 0)
+        return cl_error_field(cl_req_err(r), "csr", "must be for an EC P-256 key");
+    if ((n = i2d_PUBKEY(key, NULL)) <= 0 || n > SPKI_MAX ||
+        (*spki = cl_arena_alloc(cl_req_arena(r), (size_t)n)) == NULL)
+        return cl_error_field(cl_req_err(r), "csr", "its key could not be encoded");
+    unsigned char *p = *spki;
+    *len = (size_t)i2d_PUBKEY(key, &p);
+    return 0;
+}
+
+static int check_facts(cl_req *r, json_t *facts)
+{
+    char *text;
+    size_t len;
+
+    if (facts == NULL)
+        return 0;
+    if (!json_is_object(facts) || json_object_size(facts) > 64)
+        return cl_error_field(cl_req_err(r), "facts", "must be an object of at most 64 facts");
+    text = json_dumps(facts, JSON_COMPACT);
+    len = text ? strlen(text) : SIZE_MAX;
+    free(text);
+    return len <= FACTS_MAX ? 0 : cl_error_field(cl_req_err(r), "facts", "must be at most %d "
+                                                  "bytes of JSON", FACTS_MAX);
+}
+
+/* Where clients reach the daemon, for the URLs in certificates. */
+static const char *public_url(cl_req *r)
+{
+    const cl_settings *cfg = &cl_req_daemon(r)->cfg;
+    const char *host = cl_req_header(r, "Host");
+
+    if (cfg->public_url != NULL && cfg->public_url[0] != '\0')
+        return cfg->public_url;
+    if (host == NULL || host[0] == '\0' || strpbrk(host, "/\\ \"") != NULL)
+        return NULL;
+    return cl_arena_printf(cl_req_arena(r), "%s://%s", cfg->tls_cert ? "https" : "http", host);
+}
+
+/* The account's CA certifies the node's key; *pem and *expires are the
+ * certificate's (in the arena). */
+static int certify(cl_req *r, cl_pg *db, X509_REQ *csr, const char *node, char serial[41],
+                   char **pem, char **ca_pem, char expires[32])
+{
+    const char *account = cl_req_principal(r)->account_id;
+    EVP_PKEY *ca_key = NULL;
+    X509 *ca = NULL, *cert = NULL;
+    struct tm tm;
+    char *text = NULL, *ca_text = NULL;
+    int rc;
+
+    if ((rc = cl_account_ca(r, db, account, &ca, &ca_key)) < 0 ||
+        (rc = cl_pki_issue(&cert, serial, csr, ca, ca_key, node, NODE_CERT_DAYS, public_url(r),
+                           account, cl_req_err(r))) < 0)
+        goto done;
+    if ((text = cl_pki_pem(cert)) == NULL || (ca_text = cl_pki_pem(ca)) == NULL ||
+        ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1 ||
+        strftime(expires, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        rc = cl_req_fail(r, CL_ERROR, "the node's certificate could not be encoded");
+        goto done;
+    }
+    *pem = cl_arena_strdup(cl_req_arena(r), text);
+    *ca_pem = cl_arena_strdup(cl_req_arena(r), ca_text);
+done:
+    free(text);
+    free(ca_text);
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(ca_key);
+    return rc;
+}
+
+static int node_event(cl_req *r, cl_pg *db, const char *node, const char *event,
+                      const char *from, const char *to, json_t *detail)
+{
+    char *text = json_dumps(detail, JSON_COMPACT);
+    int rc;
+
+    json_decref(detail);
+    if (text == NULL)
+        return cl_req_fail(r, CL_ERROR, "out of memory");
+    cl_arena_defer(cl_req_arena(r), free, text);
+    const char *params[6] = { node, event, from, to, text, cl_req_principal(r)->actor };
+    rc = cl_req_exec(r, db, NULL, "INSERT INTO node_events (node_id, event, from_state,"
+                     " to_state, detail, actor) VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+                     6, params);
+    return rc;
+}
+
+/* POST /v1/nodes/enroll */
+static int nodes_enroll(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "csr", "quote", "maa_token", "nonce", "name", "facts",
+                                          "agent_version", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    json_t *facts = json_object_get(cl_req_body(r), "facts");
+    cl_evidence ev = { .at = time(NULL) };
+    char id[37], serial[41], expires[32], *cert_pem = NULL, *ca_pem = NULL;
+    PGresult *report, *res;
+    X509_REQ *csr = NULL;
+    cl_pg *db;
+    int rc, accepted;
+
+    if (p->kind != CL_PRINCIPAL_JOIN_TOKEN)
+        return cl_req_fail(r, CL_EFORBIDDEN, "a node enrolls with its join token "
+                           "(\"Authorization: JoinToken <token>\")");
+    cl_body_only(r, fields);
+    const char *csr_pem = cl_body_string(r, "csr", 1, CSR_MAX);
+    ev.nonce = cl_body_string(r, "nonce", 1, 64);
+    const char *name = cl_body_string(r, "name", 0, 253);
+    const char *agent = cl_body_string(r, "agent_version", 0, 64);
+    cl_evidence_from_body(r, &ev);
+    check_facts(r, facts);
+    if (csr_pem != NULL)
+        csr_read(r, csr_pem, &csr, (uint8_t **)&ev.spki, &ev.spki_len);
+    if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    if (cl_uuid_new(id) < 0)
+        return cl_req_fail(r, CL_ERROR, "no random bytes");
+    ev.subject = cl_arena_printf(cl_req_arena(r), "node:%s", id);
+
+    if ((rc = cl_attestation_judge(r, &ev, &db, &report, &accepted)) < 0)
+        return rc;
+    const char *report_id = cl_row_text(report, 0, "id");
+    if (!accepted) {                 /* the report is kept; nothing else happens */
+        json_t *reasons = cl_row_value(report, 0, PQfnumber(report, "reasons"));
+        char *why = json_dumps(reasons, JSON_COMPACT);
+        json_decref(reasons);
+        cl_arena_defer(cl_req_arena(r), free, why);
+        if ((rc = cl_req_commit(r, db)) < 0)
+            return rc;
+        return cl_req_fail(r, CL_EFORBIDDEN, "the evidence was refused (attestation report "
+                           "%s): %s", report_id, why ? why : "");
+    }
+    const char *token_params[1] = { p->join_token_id };
+    if ((rc = cl_req_exec(r, db, &res, "UPDATE node_tokens SET uses = uses + 1 WHERE id = $1"
+                          "   AND revoked_at IS NULL AND expires_at > now() AND uses < max_uses"
+                          " RETURNING labels", 1, token_params)) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token was used up, revoked or expired "
+                           "meanwhile");
+    const char *labels = PQgetvalue(res, 0, 0);
+    if ((rc = certify(r, db, csr, id, serial, &cert_pem, &ca_pem, expires)) < 0)
+        return rc;
+    char *facts_text = json_dumps(facts ? facts : json_object(), JSON_COMPACT), spki[2048];
+    cl_arena_defer(cl_req_arena(r), free, facts_text);
+    cl_b64_encode(spki, ev.spki, ev.spki_len);
+    if (name == NULL) {
+        const char *host = json_string_value(json_object_get(facts, "hostname"));
+        name = host && host[0] && strlen(host) <= 253 ? host
+             : cl_arena_printf(cl_req_arena(r), "node-%.8s", id);
+    }
+    const char *params[15] = {
+        id, p->account_id, name, p->join_token_id, labels, facts_text, agent ? agent : "",
+        spki, serial, cert_pem, expires, cl_row_text(report, 0, "mrenclave"),
+        cl_row_text(report, 0, "mrsigner"), cl_row_text(report, 0, "tcb_status"),
+        cl_row_text(report, 0, "simulated"),
+    };
+    const char *report_params[2] = { id, report_id };
+    if ((rc = cl_req_exec(r, db, NULL,
+            "INSERT INTO nodes (id, account_id, name, state, join_token_id, labels, facts,"
+            "  agent_version, public_key, cert_serial, cert_pem, cert_expires_at, mrenclave,"
+            "  mrsigner, tcb_status, simulated)"
+            " VALUES ($1, $2, $3, 'active', $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10,"
+            "  $11::timestamptz, $12, $13, $14, $15::boolean)", 15, params)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET last_report_id = $2 WHERE id = $1",
+                          2, report_params)) < 0 ||
+        (rc = node_event(r, db, id, "enroll", NULL, "active",
+                         json_pack("{s:s, s:s, s:s}", "report_id", report_id, "join_token_id",
+                                   p->join_token_id, "cert_serial", serial))) < 0 ||
+        (rc = cl_audit(r, db, p->account_id, "node.enroll",
+                       cl_arena_printf(cl_req_arena(r), "node:%s", id),
+                       json_pack("{s:s, s:s, s:s, s:s}", "name", name, "report_id", report_id,
+                                 "join_token_id", p->join_token_id, "cert_serial", serial))) < 0 ||
+        (rc = cl_req_load_id(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                             "", id)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    *out = cl_row_json(res, 0);
+    json_object_set_new(*out, "certificate", json_string(cert_pem));
+    json_object_set_new(*out, "ca_certificate", json_string(ca_pem));
+    json_object_set_new(*out, "report", cl_row_json(report, 0));
+    cl_req_status(r, 201);
+    cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/nodes/%s", id));
+    return 0;
+}
+
+/* ---- reading --------------------------------------------------------------- */
+
+/* GET /v1/nodes */
+static int nodes_list(cl_req *r, json_t **out)
+{
+    return cl_page_account_rows(r, out,
+            "SELECT " NODE_COLUMNS ", cl_time(n.created_at) || '|' || n.id AS _cursor"
+            "  FROM nodes n WHERE n.account_id = $1"
+            "   AND ($2::text IS NULL OR (n.created_at, n.id) >"
+            "        (split_part($2, '|', 1)::timestamptz, split_part($2, '|', 2)::uuid))"
+            " ORDER BY n.created_at, n.id LIMIT $3");
+}
+
+/* GET /v1/nodes/{id} */
+static int nodes_get(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS ", n.cert_pem AS certificate"
+                          " FROM nodes n", "n", "")) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* GET /v1/nodes/{id}/events, oldest first */
+static int nodes_events(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT n.id FROM nodes n", "n", "")) < 0)
+        return rc;
+    const char *params[1] = { cl_req_param(r, "id") };
+    if ((rc = cl_req_exec(r, db, &res, "SELECT id, event, from_state, to_state, detail, actor,"
+                          " created_at FROM node_events WHERE node_id = $1"
+                          " ORDER BY created_at, id LIMIT 1000", 1, params)) < 0)
+        return rc;
+    *out = json_object();
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(items, cl_row_json(res, i));
+    json_object_set_new(*out, "items", items);
+    return 0;
+}
+
+/* ---- the state machine ---------------------------------------------------------- */
+
+static const struct transition {
+    const char *path;               /* POST /v1/nodes/{id}/<path> */
+    const char *to;
+    const char *from[6];            /* the states it may leave */
+} transitions[] = {
+    { "revoke",     "revoked",     { "pending_approval", "active", "unreachable",
+                                     "attestation_failed", "deactivated", NULL } },
+    { "deactivate", "deactivated", { "pending_approval", "active", "unreachable",
+                                     "attestation_failed", NULL } },
+    { "reactivate", "active",      { "deactivated", NULL } },
+};
+
+static int transition(cl_req *r, json_t **out, const struct transition *t)
+{
+    static const char *const fields[] = { "reason", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    const char *id = cl_req_param(r, "id"), *reason = NULL, *from;
+    PGresult *res;
+    cl_pg *db;
+    int rc, allowed = 0;
+
+    if (cl_req_body(r) != NULL) {
+        cl_body_only(r, fields);
+        reason = cl_body_string(r, "reason", 0, 500);
+        if ((rc = cl_body_done(r)) < 0)
+            return rc;
+    }
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                          "FOR UPDATE OF n")) < 0)
+        return rc;
+    from = cl_row_text(res, 0, "state");
+    for (int i = 0; t->from[i] != NULL; i++)
+        allowed |= strcmp(t->from[i], from) == 0;
+    if (!allowed)
+        return cl_req_fail(r, CL_ECONFLICT, "node \"%s\" is %s; it cannot be %s", id, from,
+                           t->to);
+    const char *params[2] = { id, t->to };
+    const char *crl[3] = { p->account_id, cl_row_text(res, 0, "cert_serial"),
+                           reason ? reason : "" };
+    if ((rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET state = $2, version = version + 1,"
+                          " updated_at = now() WHERE id = $1", 2, params)) < 0 ||
+        (strcmp(t->to, "revoked") == 0 &&
+         (rc = cl_req_exec(r, db, NULL, "INSERT INTO revoked_certificates (account_id, serial,"
+                           " reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, crl)) < 0) ||
+        (rc = node_event(r, db, id, t->path, from, t->to,
+                         json_pack("{s:s?}", "reason", reason))) < 0 ||
+        (rc = cl_audit(r, db, p->account_id, cl_arena_printf(cl_req_arena(r), "node.%s",
+                                                              t->path),
+                       cl_arena_printf(cl_req_arena(r), "node:%s", id),
+                       json_pack("{s:s, s:s, s:s?}", "from", from, "to", t->to, "reason",
+                                 reason))) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                          "")) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+static int nodes_revoke(cl_req *r, json_t **out)     { return transition(r, out, &transitions[0]); }
+static int nodes_deactivate(cl_req *r, json_t **out) { return transition(r, out, &transitions[1]); }
+static int nodes_reactivate(cl_req *r, json_t **out) { return transition(r, out, &transitions[2]); }
+
+const cl_route cl_nodes_routes[] = {
+    { "POST", "/v1/nodes/enroll",          nodes_enroll,     CL_JOIN_TOKEN | CL_JSON_BODY },
+    { "GET",  "/v1/nodes",                 nodes_list,       CL_ROLE_READ },
+    { "GET",  "/v1/nodes/{id}",            nodes_get,        CL_ROLE_READ },
+    { "GET",  "/v1/nodes/{id}/events",     nodes_events,     CL_ROLE_READ },
+    { "POST", "/v1/nodes/{id}/revoke",     nodes_revoke,     CL_ROLE_WRITE | CL_JSON_OPTIONAL },
+    { "POST", "/v1/nodes/{id}/deactivate", nodes_deactivate, CL_ROLE_WRITE | CL_JSON_OPTIONAL },
+    { "POST", "/v1/nodes/{id}/reactivate", nodes_reactivate, CL_ROLE_WRITE | CL_JSON_OPTIONAL },
+    { NULL, NULL, NULL, 0 },
+};
