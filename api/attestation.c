@@ -564,15 +564,16 @@ static int reports_list(cl_req *r, json_t **out)
     if ((rc = cl_page_parse(r, &page, CL_CURSOR_CREATED)) < 0 || (rc = cl_req_db(r, &db)) < 0)
         return rc;
     snprintf(limit, sizeof(limit), "%d", page.limit + 1);
-    const char *params[4] = { cl_req_principal(r)->account_id, cl_req_query(r, "verdict"),
-                              page.after, limit };
+    const char *params[5] = { cl_req_principal(r)->account_id, cl_req_query(r, "verdict"),
+                              page.after, limit, cl_req_query(r, "subject") };
     if ((rc = cl_req_exec(r, db, &res,
             "SELECT " REPORT_COLUMNS ", cl_time(t.created_at) || '|' || t.id AS _cursor"
             "  FROM attestation_reports t WHERE t.account_id = $1"
             "   AND ($2::text IS NULL OR t.verdict = $2)"
+            "   AND ($5::text IS NULL OR t.subject = $5)"
             "   AND ($3::text IS NULL OR (t.created_at, t.id) <"
             "        (split_part($3, '|', 1)::timestamptz, split_part($3, '|', 2)::uuid))"
-            " ORDER BY t.created_at DESC, t.id DESC LIMIT $4::int", 4, params)) < 0)
+            " ORDER BY t.created_at DESC, t.id DESC LIMIT $4::int", 5, params)) < 0)
         return rc;
     return cl_page_items(r, out, res, page.limit);
 }

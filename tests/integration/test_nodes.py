@@ -239,6 +239,8 @@ class Enrollment(unittest.TestCase):
         self.assertEqual(node["report"]["verdict"], "accepted")
         self.assertEqual(node["report"]["subject"], "node:" + node["id"])
         self.assertEqual(node["last_report_id"], node["report"]["id"])
+        reports = self.api.ok("GET", f"/v1/attestation-reports?subject=node:{node['id']}")
+        self.assertEqual([r["id"] for r in reports["items"]], [node["report"]["id"]])
         ca = os.path.join(self.tmp, f"ca-{self.account}.pem")
         cert = os.path.join(self.tmp, f"node-{node['id']}.pem")
         with open(ca, "w") as f:
