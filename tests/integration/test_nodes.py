@@ -342,6 +342,27 @@ class Enrollment(unittest.TestCase):
         self.assertEqual(status, 403)
         self.assertEqual(self.api.ok("GET", "/v1/nodes")["items"], [])
 
+    def test_the_command_line_lists_shows_and_revokes_nodes(self):
+        node = self.enroll_ok(self.token(), name="cli-node")
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "ops", "role": "operator"},
+                          want=201)["secret"]
+        env = {"PATH": os.environ["PATH"], "HOME": self.tmp,
+               "CLOISTER_URL": f"http://127.0.0.1:{self.d.port}", "CLOISTER_API_KEY": key}
+
+        def run(*args, code=0):
+            res = subprocess.run([self.cli, *args], capture_output=True, text=True, env=env)
+            self.assertEqual(res.returncode, code, res.stdout + res.stderr)
+            return res.stdout + res.stderr
+        listed = json.loads(run("-o", "json", "node", "list"))
+        self.assertEqual([(n["name"], n["state"]) for n in listed], [("cli-node", "active")])
+        self.assertIn("UpToDate", run("node", "get", node["id"]))
+        self.assertIn("deactivated", run("node", "deactivate", node["id"]))
+        self.assertIn("revoked", run("node", "revoke", node["id"], "--reason", "stolen"))
+        self.assertIn("cannot be active", run("node", "reactivate", node["id"], code=4))
+        events = json.loads(run("-o", "json", "node", "events", node["id"]))
+        self.assertEqual([e["to_state"] for e in events], ["active", "deactivated", "revoked"])
+        self.assertEqual(events[-1]["detail"], {"reason": "stolen"})
+
     def test_a_revoked_node_is_on_the_crl_and_transitions_are_kept(self):
         node = self.enroll_ok(self.token())
         nid = node["id"]
