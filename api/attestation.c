@@ -594,7 +594,8 @@ static int reports_get(cl_req *r, json_t **out)
 }
 
 const cl_route cl_attestation_routes[] = {
-    { "POST", "/v1/attestation/nonce",        nonce_create,       CL_ROLE_WRITE | CL_JOIN_TOKEN },
+    { "POST", "/v1/attestation/nonce",        nonce_create,
+      CL_ROLE_WRITE | CL_JOIN_TOKEN | CL_NODE_SIGNED },
     { "POST", "/v1/attestation/verify",       attestation_verify, CL_ROLE_WRITE | CL_JSON_BODY },
     { "GET",  "/v1/attestation-reports",      reports_list,       CL_ROLE_READ },
     { "GET",  "/v1/attestation-reports/{id}", reports_get,        CL_ROLE_READ },

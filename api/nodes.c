@@ -11,12 +11,23 @@
  * creates the node with the token's labels, and has the account's CA
  * certify the key, named by the node's id.
  *
+ * An enrolled node speaks with requests signed by its key (RFC 9421,
+ * daemon/auth.c): heartbeats, which keep it reachable and tell it when to
+ * attest again, and re-attestation with fresh evidence bound to the key
+ * it enrolled with.  The account's node policy (/v1/policies/nodes) sets
+ * the heartbeat interval and timeout and the re-attestation interval; the
+ * node-watch duty (cl_nodes_watch, one replica at a time) marks the nodes
+ * that fall silent unreachable.
+ *
  * A node's state changes only along the transitions below; each one is
  * audited and kept as a node event.  Revoking a node puts its certificate
  * on the account's CRL for good.
  */
 #include "attestation.h"
+#include "audit.h"
 #include "daemon.h"
+#include "log.h"
+#include "nodes.h"
 #include "pki.h"
 #include "resource.h"
 #include "token.h"
@@ -246,6 +257,283 @@ static int nodes_enroll(cl_req *r, json_t **out)
     return 0;
 }
 
+/* ---- the node policy ---------------------------------------------------------- */
+
+/* An account without a node policy row has these, in SQL over a
+ * node_policies row p (NULL when none). */
+#define REATTEST_INTERVAL "coalesce(p.reattest_interval, 3600)"
+#define HEARTBEAT_INTERVAL "coalesce(p.heartbeat_interval, 30)"
+#define HEARTBEAT_TIMEOUT "coalesce(p.heartbeat_timeout, 180)"
+
+#define POLICY_SELECT \
+    "SELECT " REATTEST_INTERVAL " AS reattest_interval," \
+    "   " HEARTBEAT_INTERVAL " AS heartbeat_interval," \
+    "   " HEARTBEAT_TIMEOUT " AS heartbeat_timeout, coalesce(p.version, 0) AS _version" \
+    " FROM (SELECT 1) one LEFT JOIN node_policies p ON p.account_id = $1"
+
+static int load_policy(cl_req *r, cl_pg *db, PGresult **res)
+{
+    const char *params[1] = { cl_req_principal(r)->account_id };
+
+    return cl_req_exec(r, db, res, POLICY_SELECT, 1, params);
+}
+
+/* GET /v1/policies/nodes */
+static int policy_get(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+static long long seconds(cl_req *r, const char *field, long long min, long long max)
+{
+    json_t *v = json_object_get(cl_req_body(r), field);
+
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        cl_error_field(cl_req_err(r), field, "must be seconds from %lld to %lld", min, max);
+        return -1;
+    }
+    return json_integer_value(v);
+}
+
+/* PUT /v1/policies/nodes */
+static int policy_put(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "reattest_interval", "heartbeat_interval",
+                                          "heartbeat_timeout", NULL };
+    const char *account = cl_req_principal(r)->account_id, *version;
+    char text[3][24];
+    long long v[3];
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_if_match(r, &version)) < 0)
+        return rc;
+    cl_body_only(r, fields);
+    v[0] = seconds(r, "reattest_interval", 60, 30L * 86400);
+    v[1] = seconds(r, "heartbeat_interval", 5, 3600);
+    v[2] = seconds(r, "heartbeat_timeout", 15, 86400);
+    if (v[1] > 0 && v[2] > 0 && v[2] < 2 * v[1])
+        cl_error_field(cl_req_err(r), "heartbeat_timeout", "must be at least twice the "
+                       "heartbeat interval, so that one lost heartbeat is not an outage");
+    if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    for (int i = 0; i < 3; i++)
+        snprintf(text[i], sizeof(text[i]), "%lld", v[i]);
+    const char *params[5] = { account, text[0], text[1], text[2], version };
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_exec(r, db, &res,
+            "INSERT INTO node_policies AS p (account_id, reattest_interval, heartbeat_interval,"
+            "  heartbeat_timeout) VALUES ($1, $2::int, $3::int, $4::int)"
+            " ON CONFLICT (account_id) DO UPDATE SET reattest_interval = $2::int,"
+            "  heartbeat_interval = $3::int, heartbeat_timeout = $4::int,"
+            "  version = p.version + 1, updated_at = now()"
+            " WHERE $5::int IS NULL OR p.version = $5::int RETURNING version", 5, params)) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        return cl_req_fail(r, CL_EPRECONDITION, "the node policy was changed since version %s",
+                           version);
+    if ((rc = cl_audit(r, db, account, "policy.nodes.update",
+                       cl_arena_printf(cl_req_arena(r), "account:%s", account),
+                       json_pack("{s:I, s:I, s:I}", "reattest_interval", (json_int_t)v[0],
+                                 "heartbeat_interval", (json_int_t)v[1], "heartbeat_timeout",
+                                 (json_int_t)v[2]))) < 0 ||
+        (rc = load_policy(r, db, &res)) < 0 || (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* ---- what nodes say for themselves ------------------------------------------------ */
+
+/* Only the node named by the path, in its own signed request. */
+static int node_itself(cl_req *r)
+{
+    const cl_principal *p = cl_req_principal(r);
+
+    if (p->kind != CL_PRINCIPAL_NODE)
+        return cl_req_fail(r, CL_EFORBIDDEN, "only the node itself can do this, with a request "
+                           "signed by its key");
+    if (strcmp(p->node_id, cl_req_param(r, "id")) != 0)
+        return cl_req_fail(r, CL_EFORBIDDEN, "a node speaks only for itself");
+    return 0;
+}
+
+/* POST /v1/nodes/{id}/heartbeat */
+static int nodes_heartbeat(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "agent_version", "facts", NULL };
+    json_t *facts = json_object_get(cl_req_body(r), "facts");
+    const char *id = cl_req_param(r, "id"), *agent = NULL;
+    char *facts_text = NULL;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = node_itself(r)) < 0)
+        return rc;
+    if (cl_req_body(r) != NULL) {
+        cl_body_only(r, fields);
+        agent = cl_body_string(r, "agent_version", 0, 64);
+        check_facts(r, facts);
+        if ((rc = cl_body_done(r)) < 0)
+            return rc;
+    }
+    if (facts != NULL) {
+        facts_text = json_dumps(facts, JSON_COMPACT);
+        cl_arena_defer(cl_req_arena(r), free, facts_text);
+    }
+    const char *params[3] = { id, agent, facts_text };
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_exec(r, db, &res,
+            "UPDATE nodes n SET last_seen_at = now(),"
+            "  agent_version = coalesce($2, n.agent_version),"
+            "  facts = coalesce($3::jsonb, n.facts),"
+            "  state = CASE WHEN n.state = 'unreachable' THEN 'active' ELSE n.state END,"
+            "  version = n.version + (n.state = 'unreachable')::int"
+            " FROM nodes old WHERE n.id = $1 AND old.id = n.id RETURNING old.state", 3,
+            params)) < 0)
+        return rc;
+    if (strcmp(PQgetvalue(res, 0, 0), "unreachable") == 0 &&
+        ((rc = node_event(r, db, id, "heartbeat", "unreachable", "active", json_object())) < 0 ||
+         (rc = cl_audit(r, db, cl_req_principal(r)->account_id, "node.reachable",
+                        cl_arena_printf(cl_req_arena(r), "node:%s", id),
+                        json_pack("{s:s, s:s}", "from", "unreachable", "to", "active"))) < 0))
+        return rc;
+    if ((rc = cl_req_exec(r, db, &res,
+            "SELECT n.id, n.state, " HEARTBEAT_INTERVAL " AS heartbeat_interval,"
+            "  " REATTEST_INTERVAL " AS reattest_interval,"
+            "  n.last_attested_at < now() - make_interval(secs => " REATTEST_INTERVAL ")"
+            "   AS reattest_due"
+            " FROM nodes n LEFT JOIN node_policies p ON p.account_id = n.account_id"
+            " WHERE n.id = $1", 1, params)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* POST /v1/nodes/{id}/attest: fresh evidence bound to the node's key */
+static int nodes_attest(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "quote", "maa_token", "nonce", NULL };
+    const char *id = cl_req_param(r, "id"), *account = cl_req_principal(r)->account_id;
+    cl_evidence ev = { .at = time(NULL) };
+    unsigned char *spki;
+    PGresult *res, *report;
+    cl_pg *db;
+    int rc, accepted;
+
+    if ((rc = node_itself(r)) < 0)
+        return rc;
+    cl_body_only(r, fields);
+    ev.nonce = cl_body_string(r, "nonce", 1, 64);
+    cl_evidence_from_body(r, &ev);
+    if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT n.public_key FROM nodes n", "n",
+                          "")) < 0)
+        return rc;
+    const char *key = PQgetvalue(res, 0, 0);
+    if ((spki = cl_arena_alloc(cl_req_arena(r), strlen(key))) == NULL ||
+        cl_b64_decode(spki, strlen(key), &ev.spki_len, key) < 0)
+        return cl_req_fail(r, CL_ERROR, "the node's key could not be read");
+    ev.spki = spki;
+    ev.subject = cl_arena_printf(cl_req_arena(r), "node:%s", id);
+    if ((rc = cl_attestation_judge(r, &ev, &db, &report, &accepted)) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                          "FOR UPDATE OF n")) < 0)
+        return rc;
+    const char *from = cl_arena_strdup(cl_req_arena(r), cl_row_text(res, 0, "state"));
+    const char *report_id = cl_row_text(report, 0, "id");
+    const char *to = accepted ? (strcmp(from, "attestation_failed") == 0 ? "active" : from)
+                   : (strcmp(from, "active") == 0 || strcmp(from, "unreachable") == 0
+                      ? "attestation_failed" : from);
+    const char *params[9] = {
+        id, to, report_id, accepted ? "true" : "false", cl_row_text(report, 0, "tcb_status"),
+        cl_row_text(report, 0, "mrenclave"), cl_row_text(report, 0, "mrsigner"),
+        cl_row_text(report, 0, "simulated"),
+    };
+    if ((rc = cl_req_exec(r, db, NULL,
+            "UPDATE nodes SET state = $2, last_seen_at = now(), version = version + 1,"
+            "  updated_at = now(), last_report_id = CASE WHEN $4::boolean THEN $3::uuid"
+            "   ELSE last_report_id END,"
+            "  attestation_count = attestation_count + $4::boolean::int,"
+            "  last_attested_at = CASE WHEN $4::boolean THEN now() ELSE last_attested_at END,"
+            "  tcb_status = CASE WHEN $4::boolean THEN $5 ELSE tcb_status END,"
+            "  mrenclave = CASE WHEN $4::boolean THEN $6 ELSE mrenclave END,"
+            "  mrsigner = CASE WHEN $4::boolean THEN $7 ELSE mrsigner END,"
+            "  simulated = CASE WHEN $4::boolean THEN $8::boolean ELSE simulated END"
+            " WHERE id = $1", 8, params)) < 0 ||
+        (strcmp(from, to) != 0 &&
+         (rc = node_event(r, db, id, "attest", from, to,
+                          json_pack("{s:s}", "report_id", report_id))) < 0) ||
+        (rc = cl_audit(r, db, account, accepted ? "node.attest" : "node.attestation_failed",
+                       cl_arena_printf(cl_req_arena(r), "node:%s", id),
+                       json_pack("{s:s, s:s, s:s}", "report_id", report_id, "from", from,
+                                 "to", to))) < 0 ||
+        (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                          "")) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    if (!accepted) {
+        json_t *reasons = cl_row_value(report, 0, PQfnumber(report, "reasons"));
+        char *why = json_dumps(reasons, JSON_COMPACT);
+        json_decref(reasons);
+        cl_arena_defer(cl_req_arena(r), free, why);
+        return cl_req_fail(r, CL_EFORBIDDEN, "the evidence was refused (attestation report "
+                           "%s); the node is %s: %s", report_id, to, why ? why : "");
+    }
+    *out = cl_row_json(res, 0);
+    json_object_set_new(*out, "report", cl_row_json(report, 0));
+    return 0;
+}
+
+/* ---- the node-watch duty ------------------------------------------------------------ */
+
+void cl_nodes_watch(cl_daemon *d, cl_pg *db, cl_arena *a)
+{
+    cl_error err = { 0 };
+    PGresult *res;
+    int i = 0;
+
+    (void)d;
+    if (cl_pg_exec(NULL, db, a, "BEGIN", 0, NULL, &err) < 0 ||
+        cl_pg_exec(&res, db, a,
+            "WITH silent AS ("
+            "  SELECT n.id FROM nodes n LEFT JOIN node_policies p ON p.account_id = n.account_id"
+            "   WHERE n.state = 'active'"
+            "     AND n.last_seen_at < now() - make_interval(secs => " HEARTBEAT_TIMEOUT ")"
+            "   ORDER BY n.id LIMIT 1000 FOR UPDATE OF n SKIP LOCKED),"
+            " gone AS (UPDATE nodes n SET state = 'unreachable', version = n.version + 1,"
+            "   updated_at = now() FROM silent WHERE n.id = silent.id"
+            "   RETURNING n.id, n.account_id, cl_time(n.last_seen_at) AS last_seen_at),"
+            " events AS (INSERT INTO node_events (node_id, event, from_state, to_state, detail,"
+            "   actor) SELECT id, 'heartbeat_missed', 'active', 'unreachable',"
+            "   jsonb_build_object('last_seen_at', last_seen_at), 'system' FROM gone)"
+            " SELECT id, account_id, last_seen_at FROM gone", 0, NULL, &err) < 0)
+        goto fail;
+    for (i = 0; i < PQntuples(res); i++) {
+        const char *id = PQgetvalue(res, i, 0);
+        if (cl_audit_append(db, a, &err, PQgetvalue(res, i, 1), "system", "node-watch",
+                            "node.unreachable", cl_arena_printf(a, "node:%s", id),
+                            json_pack("{s:s}", "last_seen_at", PQgetvalue(res, i, 2))) < 0)
+            goto fail;
+    }
+    if (cl_pg_exec(NULL, db, a, "COMMIT", 0, NULL, &err) < 0)
+        goto fail;
+    if (i > 0)
+        cl_log_info("%d node(s) missed their heartbeats and are unreachable", i);
+    return;
+fail:
+    cl_log_warn("could not look for nodes that missed their heartbeats: %s", err.message);
+    PQclear(PQexec(db->conn, "ROLLBACK"));
+    cl_error_clear(&err);
+}
+
 /* ---- reading --------------------------------------------------------------- */
 
 /* GET /v1/nodes */
@@ -369,5 +657,9 @@ const cl_route cl_nodes_routes[] = {
     { "POST", "/v1/nodes/{id}/revoke",     nodes_revoke,     CL_ROLE_WRITE | CL_JSON_OPTIONAL },
     { "POST", "/v1/nodes/{id}/deactivate", nodes_deactivate, CL_ROLE_WRITE | CL_JSON_OPTIONAL },
     { "POST", "/v1/nodes/{id}/reactivate", nodes_reactivate, CL_ROLE_WRITE | CL_JSON_OPTIONAL },
+    { "POST", "/v1/nodes/{id}/heartbeat",  nodes_heartbeat,  CL_NODE_SIGNED | CL_JSON_OPTIONAL },
+    { "POST", "/v1/nodes/{id}/attest",     nodes_attest,     CL_NODE_SIGNED | CL_JSON_BODY },
+    { "GET",  "/v1/policies/nodes",        policy_get,       CL_ROLE_READ },
+    { "PUT",  "/v1/policies/nodes",        policy_put,       CL_ROLE_ADMIN | CL_JSON_BODY },
     { NULL, NULL, NULL, 0 },
 };

@@ -8,10 +8,13 @@
 #include "auth.h"
 #include "daemon.h"
 #include "digest.h"
+#include "httpsig.h"
 #include "token.h"
 
+#include <openssl/x509.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 void cl_auth_secret_hash(char out[65], const char *secret)
 {
@@ -160,11 +163,66 @@ static int from_join_token(cl_req *r, cl_principal *p, const char *secret)
     return 0;
 }
 
+/* Seconds a node's Date and signature time may be off the daemon's clock. */
+#define NODE_CLOCK_SKEW 300
+
+/* An enrolled node's request, signed with its key (lib/httpsig.h): the
+ * node must exist, and be neither revoked nor deactivated. */
+static int from_node_signature(cl_req *r, cl_principal *p)
+{
+    cl_httpsig_request rq = {
+        cl_req_method(r), cl_req_path(r), cl_req_header(r, "Date"),
+        cl_req_header(r, "Content-Digest"), cl_req_header(r, "Signature-Input"),
+        cl_req_header(r, "Signature"), NULL, 0,
+    };
+    char keyid[CL_HTTPSIG_KEYID_MAX + 1];
+    unsigned char der[1024];
+    const unsigned char *q = der;
+    const char *params[1] = { keyid };
+    size_t len = 0;
+    EVP_PKEY *key;
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    rq.body = cl_req_raw_body(r, &rq.len);
+    if ((rc = cl_httpsig_keyid(rq.input, keyid, cl_req_err(r))) < 0)
+        return rc;
+    if (!cl_uuid_valid(keyid))
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "the signature's keyid must be a node's id");
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_pg_exec(&res, db, cl_req_arena(r), "SELECT account_id, state, public_key"
+                         " FROM nodes WHERE id = $1", 1, params, cl_req_err(r))) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "no node \"%s\"", keyid);
+    if (cl_b64_decode(der, sizeof(der), &len, PQgetvalue(res, 0, 2)) < 0 ||
+        (key = d2i_PUBKEY(NULL, &q, (long)len)) == NULL)
+        return cl_req_fail(r, CL_ERROR, "node \"%s\"'s key could not be read", keyid);
+    rc = cl_httpsig_verify(&rq, key, time(NULL), NODE_CLOCK_SKEW, cl_req_err(r));
+    EVP_PKEY_free(key);
+    if (rc < 0)
+        return rc;
+    const char *state = PQgetvalue(res, 0, 1);
+    if (strcmp(state, "revoked") == 0)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "node \"%s\" is revoked: it must enroll again "
+                           "with a new join token", keyid);
+    if (strcmp(state, "deactivated") == 0)
+        return cl_req_fail(r, CL_EFORBIDDEN, "node \"%s\" is deactivated", keyid);
+    p->kind = CL_PRINCIPAL_NODE;
+    p->node_id = cl_arena_strdup(cl_req_arena(r), keyid);
+    p->account_id = dup_value(r, res, 0);
+    p->actor = cl_arena_printf(cl_req_arena(r), "node:%s", keyid);
+    return 0;
+}
+
 static int authenticate(cl_req *r, cl_principal *p)
 {
     const char *authz = cl_req_header(r, "Authorization");
     const char *cookie;
 
+    if (authz == NULL && cl_req_header(r, "Signature-Input") != NULL)
+        return from_node_signature(r, p);
     if (authz != NULL && strncasecmp(authz, "JoinToken ", 10) == 0 && authz[10] != '\0')
         return from_join_token(r, p, authz + 10);
     if (authz != NULL) {
@@ -193,6 +251,9 @@ int cl_auth_check(cl_req *r, unsigned flags)
     if (p->kind == CL_PRINCIPAL_JOIN_TOKEN)       /* only where a route takes one */
         return (flags & CL_JOIN_TOKEN) ? 0 : cl_req_fail(r, CL_EFORBIDDEN, "a join token can "
                                                          "only get a nonce and enroll a node");
+    if (p->kind == CL_PRINCIPAL_NODE)
+        return (flags & CL_NODE_SIGNED) ? 0 : cl_req_fail(r, CL_EFORBIDDEN, "a node's signed "
+                                                          "request cannot do this");
 
     if (p->kind == CL_PRINCIPAL_SESSION && strcmp(method, "GET") != 0 &&
         strcmp(method, "HEAD") != 0) {

@@ -53,6 +53,7 @@ typedef struct cl_settings {
     char *pcs_api_key;
     long long pcs_timeout;
     long long collateral_refresh_interval;
+    long long node_watch_interval;
     char *maa_url;
     char *maa_issuer;
     char *maa_certs_url;

@@ -102,6 +102,12 @@ const char *cl_req_id(cl_req *r) { return r->id; }
 const char *cl_req_method(cl_req *r) { return r->method; }
 const char *cl_req_path(cl_req *r) { return r->path; }
 json_t *cl_req_body(cl_req *r) { return r->json; }
+
+const void *cl_req_raw_body(cl_req *r, size_t *len)
+{
+    *len = r->body.len;
+    return r->body.data;
+}
 const cl_principal *cl_req_principal(cl_req *r) { return &r->principal; }
 cl_principal *cl_req_principal_mut(cl_req *r) { return &r->principal; }
 

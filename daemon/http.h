@@ -47,6 +47,9 @@ typedef int (*cl_handler)(cl_req *r, json_t **out);
  *   CL_JOIN_TOKEN      a node's join token ("Authorization: JoinToken
  *                      <secret>", API.md) may call it too; on no other
  *                      route is one accepted
+ *   CL_NODE_SIGNED     an enrolled node may call it with a request signed
+ *                      by its key (RFC 9421, lib/httpsig.h); on no other
+ *                      route is a node's signature accepted
  *
  * Requests authenticated by the session cookie must also send X-CSRF-Token
  * unless the method is GET or HEAD.
@@ -64,6 +67,7 @@ enum {
     CL_IDEMPOTENT     = 1 << 9,  /* a create that honours Idempotency-Key */
     CL_JSON_OPTIONAL  = 1 << 10, /* may take an application/json body */
     CL_JOIN_TOKEN     = 1 << 11, /* a node's join token may call it */
+    CL_NODE_SIGNED    = 1 << 12, /* an enrolled node's signed request may call it */
 };
 
 #define CL_ROLE_ANY (CL_ROLE_READ | CL_ROLE_WRITE | CL_ROLE_AUDIT | CL_ROLE_ADMIN)
@@ -73,18 +77,21 @@ typedef enum {
     CL_PRINCIPAL_SESSION,
     CL_PRINCIPAL_API_KEY,
     CL_PRINCIPAL_JOIN_TOKEN,
+    CL_PRINCIPAL_NODE,
 } cl_principal_kind;
 
 /* Who is calling; strings are owned by the request's arena. */
 typedef struct cl_principal {
     cl_principal_kind kind;
-    const char *actor;          /* "user:<uuid>", "api_key:<uuid>" or "node_token:<uuid>" */
+    const char *actor;          /* for audit: "user:<uuid>", "api_key:<uuid>",
+                                   "node_token:<uuid>" or "node:<uuid>" */
     const char *user_id;        /* sessions */
     const char *email;          /* sessions */
     const char *session_id;     /* sessions */
     const char *csrf_token;     /* sessions */
     const char *api_key_id;     /* API keys */
     const char *join_token_id;  /* join tokens (the account is the token's) */
+    const char *node_id;        /* nodes (the account is the node's) */
     const char *account_id;     /* the account acted in; NULL when none */
     const char *role;           /* "admin", "operator", "auditor"; NULL when none */
     int instance_admin;
@@ -128,6 +135,9 @@ const char *cl_req_client(cl_req *r);
 
 /* The parsed body of a CL_JSON_BODY route (borrowed). */
 json_t *cl_req_body(cl_req *r);
+
+/* The request body's bytes as received (len 0: none), for signatures. */
+const void *cl_req_raw_body(cl_req *r, size_t *len);
 
 /* A database connection for this request, borrowed until the response is
  * sent; CL_EUNAVAILABLE (a 503) when the database cannot be reached. */

@@ -22,6 +22,8 @@
 #include "log.h"
 #include "metrics.h"
 #include "password.h"
+#include "duty.h"
+#include "nodes.h"
 #include "refresh.h"
 #include "resource.h"
 #include "router.h"
@@ -81,7 +83,7 @@ static int print_routes(void)
                     if (cl_auth_role_allows(roles[i], r->flags))
                         json_array_append_new(allowed, json_string(roles[i]));
             }
-            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
+            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
                 "method", r->method, "path", r->pattern,
                 "public", (r->flags & CL_PUBLIC) != 0,
                 "json_body", (r->flags & (CL_JSON_BODY | CL_JSON_OPTIONAL)) != 0,
@@ -89,6 +91,7 @@ static int print_routes(void)
                 "instance_admin", (r->flags & CL_INSTANCE_ADMIN) != 0,
                 "idempotent", (r->flags & CL_IDEMPOTENT) != 0,
                 "join_token", (r->flags & CL_JOIN_TOKEN) != 0,
+                "node_signed", (r->flags & CL_NODE_SIGNED) != 0,
                 "roles", allowed));
         }
     text = json_dumps(list, JSON_INDENT(2));
@@ -234,7 +237,7 @@ static int load_sgx_roots(cl_daemon *d, cl_error *err)
 static int serve(cl_daemon *d, cl_error *err)
 {
     cl_http *http = NULL;
-    cl_refresher *refresher = NULL;
+    cl_duty *refresh = NULL, *watch = NULL;
     sigset_t stop;
     int rc, sig = 0;
 
@@ -260,8 +263,17 @@ static int serve(cl_daemon *d, cl_error *err)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((rc = cl_http_start(&http, d, err)) < 0 ||
-        (rc = cl_refresh_start(&refresher, d, err)) < 0)
+    if ((rc = cl_http_start(&http, d, err)) < 0)
+        return rc;
+    if (d->cfg.collateral_refresh_interval > 0 && d->cfg.pcs_url != NULL &&
+        d->cfg.pcs_url[0] != '\0' &&
+        (rc = cl_duty_start(&refresh, d, "collateral.refresh", "keeps the SGX collateral fresh",
+                            d->cfg.collateral_refresh_interval, cl_refresh_collateral,
+                            err)) < 0)
+        return rc;
+    if (d->cfg.node_watch_interval > 0 &&
+        (rc = cl_duty_start(&watch, d, "nodes.watch", "watches the nodes' heartbeats",
+                            d->cfg.node_watch_interval, cl_nodes_watch, err)) < 0)
         return rc;
     cl_log_kv(CL_LOG_INFO, json_pack("{s:s, s:i, s:s, s:I}", "listen", d->cfg.listen,
               "port", cl_http_port(http), "version", CL_VERSION,
@@ -271,7 +283,8 @@ static int serve(cl_daemon *d, cl_error *err)
     sigwait(&stop, &sig);
     cl_log_info("received %s; finishing requests in flight (at most %lld s)",
                 sig == SIGTERM ? "SIGTERM" : "SIGINT", d->cfg.shutdown_timeout);
-    cl_refresh_stop(refresher);
+    cl_duty_stop(watch);
+    cl_duty_stop(refresh);
     cl_http_stop(http, (int)d->cfg.shutdown_timeout);
     cl_log_info("stopped");
     return 0;

@@ -81,6 +81,9 @@ const cl_config_setting cl_settings_table[] = {
     { "collateral-refresh-interval", CL_CFG_INT, S(collateral_refresh_interval), "3600", 0,
       7 * 86400, "seconds between refreshes of the SGX collateral held, done by one replica "
       "at a time (0: never)" },
+    { "node-watch-interval", CL_CFG_INT, S(node_watch_interval), "15", 0, 3600,
+      "seconds between looks for nodes that missed their heartbeats, done by one replica "
+      "at a time (0: never)" },
     { "maa-url", CL_CFG_STRING, S(maa_url), "", 0, 0,
       "the Azure Attestation instance whose tokens are taken as evidence, such as "
       "https://myattest.weu.attest.azure.net (empty: none)" },

@@ -42,5 +42,16 @@ CREATE TABLE node_events (
 );
 CREATE INDEX node_events_node ON node_events (node_id, created_at, id);
 
+-- How an account's nodes are kept: re-attestation and heartbeat timing.
+CREATE TABLE node_policies (
+    account_id          uuid PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    reattest_interval   integer NOT NULL CHECK (reattest_interval BETWEEN 60 AND 2592000),
+    heartbeat_interval  integer NOT NULL CHECK (heartbeat_interval BETWEEN 5 AND 3600),
+    heartbeat_timeout   integer NOT NULL CHECK (heartbeat_timeout BETWEEN 15 AND 86400),
+    version             integer NOT NULL DEFAULT 1,
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    CHECK (heartbeat_timeout >= 2 * heartbeat_interval)
+);
+
 -- A node's reports are found by their subject, "node:<id>".
 CREATE INDEX attestation_reports_subject ON attestation_reports (account_id, subject);

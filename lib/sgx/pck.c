@@ -529,3 +529,22 @@ int cl_p256_verify(EVP_PKEY *key, const uint8_t sig[64], const void *data, size_
     ERR_clear_error();
     return ok;
 }
+
+int cl_p256_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t out[64])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char der[80];
+    const unsigned char *p = der;
+    size_t n = sizeof(der);
+    ECDSA_SIG *sig = NULL;
+    int ok;
+
+    ok = md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+         EVP_DigestSign(md, der, &n, data, len) == 1 &&
+         (sig = d2i_ECDSA_SIG(NULL, &p, (long)n)) != NULL &&
+         BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
+         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
+    ECDSA_SIG_free(sig);
+    EVP_MD_CTX_free(md);
+    return ok ? 0 : -1;
+}

@@ -85,4 +85,7 @@ int cl_p256_key(EVP_PKEY **out, const uint8_t xy[64], cl_error *err);
 /* Whether sig (64 bytes, r||s) is key's ECDSA signature of SHA-256(data). */
 int cl_p256_verify(EVP_PKEY *key, const uint8_t sig[64], const void *data, size_t len);
 
+/* key's ECDSA signature of SHA-256(data) as r||s; 0, or -1 when it fails. */
+int cl_p256_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t out[64]);
+
 #endif

@@ -3,6 +3,7 @@
 #include "digest.h"
 #include "pki.h"
 #include "sgx/le.h"
+#include "sgx/pck.h"
 #include "sgx/quote.h"
 
 #include <openssl/crypto.h>
@@ -154,26 +155,6 @@ static int add_sgx_extension(X509 *pck, const cl_sim_options *o)
 
 /* ---- signatures and signed collateral ---------------------------------------- */
 
-/* ECDSA P-256 of SHA-256(data) as r||s. */
-static int sign_raw(EVP_PKEY *key, const void *data, size_t len, uint8_t out[64])
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned char der[80];
-    const unsigned char *p = der;
-    size_t n = sizeof(der);
-    ECDSA_SIG *sig = NULL;
-    int ok;
-
-    ok = md != NULL && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
-         EVP_DigestSign(md, der, &n, data, len) == 1 &&
-         (sig = d2i_ECDSA_SIG(NULL, &p, (long)n)) != NULL &&
-         BN_bn2binpad(ECDSA_SIG_get0_r(sig), out, 32) == 32 &&
-         BN_bn2binpad(ECDSA_SIG_get0_s(sig), out + 32, 32) == 32;
-    ECDSA_SIG_free(sig);
-    EVP_MD_CTX_free(md);
-    return ok ? 0 : -1;
-}
-
 static void iso(char out[32], time_t t)
 {
     struct tm tm;
@@ -189,7 +170,7 @@ static char *signed_body(const char *member, json_t *body, EVP_PKEY *key)
     uint8_t sig[64];
 
     json_decref(body);
-    if (inner != NULL && sign_raw(key, inner, strlen(inner), sig) == 0) {
+    if (inner != NULL && cl_p256_sign(key, inner, strlen(inner), sig) == 0) {
         size_t n = strlen(member) + strlen(inner) + 160;
 
         cl_hex(hex, sig, 64);
@@ -444,7 +425,7 @@ int cl_sim_quote(cl_sim_pki *p, int version, const cl_sim_enclave *e, uint8_t **
     w = q + CL_QUOTE_HEADER_SIZE + CL_REPORT_BODY_SIZE;
     cl_le_put(w, sig_len, 4);
     w += 4;
-    if (sign_raw(att, q, CL_QUOTE_HEADER_SIZE + CL_REPORT_BODY_SIZE, w) < 0)
+    if (cl_p256_sign(att, q, CL_QUOTE_HEADER_SIZE + CL_REPORT_BODY_SIZE, w) < 0)
         goto done;
     memcpy(w + 64, xy + 1, 64);
     w += 128;
@@ -461,7 +442,7 @@ int cl_sim_quote(cl_sim_pki *p, int version, const cl_sim_enclave *e, uint8_t **
     report_body(qe_body, p->opt.components, 0x11, zero32, p->qe_mrsigner, 1, p->opt.qe_isvsvn,
                 qe_data);
     memcpy(w, qe_body, sizeof(qe_body));
-    if (sign_raw(p->pck_key, qe_body, sizeof(qe_body), w + CL_REPORT_BODY_SIZE) < 0)
+    if (cl_p256_sign(p->pck_key, qe_body, sizeof(qe_body), w + CL_REPORT_BODY_SIZE) < 0)
         goto done;
     w += CL_REPORT_BODY_SIZE + 64;
     cl_le_put(w, sizeof(auth), 2);

@@ -3,6 +3,7 @@ CRL (/pki/{account}/ca.pem, crl.der), and node enrollment with simulated
 SGX evidence (/v1/nodes), against cloisterd, checked with the openssl
 command."""
 import base64
+import email.utils
 import hashlib
 import json
 import os
@@ -11,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -136,6 +138,19 @@ class Nodes(unittest.TestCase):
         self.assertNotIn("PRIVATE KEY", sealed)
 
 
+def ecdsa_raw(der):
+    """r || s, 32 bytes each, from a DER ECDSA-Sig-Value."""
+    assert der[0] == 0x30
+    i = 2 if der[1] < 0x80 else 3
+    out = b""
+    for _ in range(2):
+        assert der[i] == 0x02
+        n = der[i + 1]
+        out += int.from_bytes(der[i + 2:i + 2 + n], "big").to_bytes(32, "big")
+        i += 2 + n
+    return out
+
+
 class Enrollment(unittest.TestCase):
     """Nodes enroll with a join token, a CSR and a simulated quote bound to
     the CSR's key and a fresh nonce; one simulation PKI (its keys kept) is
@@ -150,7 +165,8 @@ class Enrollment(unittest.TestCase):
         subprocess.run([cls.cli, "quote", "simulate", "--out", cls.sim], check=True,
                        capture_output=True)
         url, cls.dbname = new_database()
-        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": "", "CLOISTER_SGX_TRUST_ROOTS":
+        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": "", "CLOISTER_NODE_WATCH_INTERVAL": "1",
+                                 "CLOISTER_SGX_TRUST_ROOTS":
                                  os.path.join(cls.sim, "root.pem")}).start()
         cls.password = create_admin(cls.d)
 
@@ -183,8 +199,9 @@ class Enrollment(unittest.TestCase):
         body = {"name": "t", **fields}
         return self.api.ok("POST", "/v1/node-tokens", body, want=201)["secret"]
 
-    def key_and_csr(self):
-        """A new EC P-256 key: its CSR (PEM) and its DER SubjectPublicKeyInfo."""
+    def key_and_csr(self, with_key=False):
+        """A new EC P-256 key: its CSR (PEM) and its DER SubjectPublicKeyInfo
+        (and the key's file, with_key)."""
         work = tempfile.mkdtemp(dir=self.tmp)
         key = os.path.join(work, "key.pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
@@ -193,7 +210,7 @@ class Enrollment(unittest.TestCase):
                              check=True, capture_output=True, text=True).stdout
         spki = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
                               check=True, capture_output=True).stdout
-        return csr, spki
+        return (csr, spki, key) if with_key else (csr, spki)
 
     def nonce(self, secret):
         status, _, doc = self.api.call("POST", "/v1/attestation/nonce",
@@ -217,11 +234,35 @@ class Enrollment(unittest.TestCase):
                              headers={"Authorization": "JoinToken " + secret})
 
     def enroll_ok(self, secret, **extra):
-        csr, spki = self.key_and_csr()
+        csr, spki, key = self.key_and_csr(with_key=True)
         nonce = self.nonce(secret)
         status, _, node = self.enroll(secret, csr, self.quote(spki, nonce), nonce, **extra)
         self.assertEqual(status, 201, node)
+        node["_key"], node["_spki"] = key, spki
         return node
+
+    def signed(self, node, method, path, body=None, key=None, keyid=None):
+        """A request signed as a node signs it (RFC 9421, API.md), made here
+        with the openssl command rather than the daemon's own code."""
+        data = json.dumps(body).encode() if body is not None else b""
+        date = email.utils.formatdate(usegmt=True)
+        digest = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
+        params = (f'("@method" "@path" "date" "content-digest");created={int(time.time())};'
+                  f'keyid="{keyid or node["id"]}";alg="ecdsa-p256-sha256"')
+        signature_base = (f'"@method": {method}\n"@path": {path}\n"date": {date}\n'
+                          f'"content-digest": {digest}\n"@signature-params": {params}')
+        der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key or node["_key"]],
+                             input=signature_base.encode(), check=True,
+                             capture_output=True).stdout
+        headers = {"Date": date, "Content-Digest": digest, "Signature-Input": "sig1=" + params,
+                   "Signature": "sig1=:" + base64.b64encode(ecdsa_raw(der)).decode() + ":"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self.d.request(method, path, body=data or None, headers=headers)
+
+    def signed_json(self, *args, **kwargs):
+        status, _, payload = self.signed(*args, **kwargs)
+        return status, json.loads(payload) if payload else None
 
     def openssl(self, *args, stdin=None):
         return subprocess.run(["openssl", *args], capture_output=True, text=True, input=stdin)
@@ -362,6 +403,103 @@ class Enrollment(unittest.TestCase):
         events = json.loads(run("-o", "json", "node", "events", node["id"]))
         self.assertEqual([e["to_state"] for e in events], ["active", "deactivated", "revoked"])
         self.assertEqual(events[-1]["detail"], {"reason": "stolen"})
+
+    def test_a_node_heartbeats_with_signed_requests_and_falls_unreachable_when_silent(self):
+        node = self.enroll_ok(self.token())
+        nid = node["id"]
+        path = f"/v1/nodes/{nid}/heartbeat"
+        status, beat = self.signed_json(node, "POST", path, {
+            "agent_version": "0.2.0", "facts": {"hostname": "aks-sgx-2", "flc": True}})
+        self.assertEqual(status, 200, beat)
+        self.assertEqual((beat["state"], beat["reattest_due"], beat["heartbeat_interval"],
+                          beat["reattest_interval"]), ("active", False, 30, 3600))
+        got = self.api.ok("GET", f"/v1/nodes/{nid}")
+        self.assertEqual((got["agent_version"], got["facts"]["flc"]), ("0.2.0", True))
+        self.assertEqual(self.signed_json(node, "POST", path)[0], 200)      # no body
+        # what is not the node's own signed request is refused
+        other_key = self.key_and_csr(with_key=True)[2]
+        status, problem = self.signed_json(node, "POST", path, key=other_key)
+        self.assertEqual(status, 401)
+        self.assertIn("not the node's", problem["detail"])
+        other = self.enroll_ok(self.token())
+        status, problem = self.signed_json(other, "POST", path)
+        self.assertEqual(status, 403)
+        self.assertIn("only for itself", problem["detail"])
+        self.assertEqual(self.api.call("POST", path)[0], 403)               # not even an admin
+        status, problem = self.signed_json(node, "GET", "/v1/nodes")
+        self.assertEqual(status, 403)
+        status, _, _ = self.d.request("POST", path, headers={
+            "Signature-Input": 'sig1=("@method");created=1;keyid="x"'})
+        self.assertEqual(status, 401)
+        # the account's policy: a short timeout; a silent node becomes unreachable
+        status, _, problem = self.api.call("PUT", "/v1/policies/nodes", {
+            "reattest_interval": 60, "heartbeat_interval": 5, "heartbeat_timeout": 15})
+        self.assertEqual(status, 200, problem)
+        for bad in ({"extra": 1}, {"heartbeat_interval": 10}, {"reattest_interval": 59}):
+            status, _, problem = self.api.call("PUT", "/v1/policies/nodes", {
+                "reattest_interval": 60, "heartbeat_interval": 5, "heartbeat_timeout": 15,
+                **bad})
+            self.assertEqual(status, 422, bad)
+        self.assertEqual(self.api.ok("GET", "/v1/policies/nodes")["heartbeat_timeout"], 15)
+        psql(f"UPDATE nodes SET last_seen_at = now() - interval '16 seconds' WHERE id = '{nid}'",
+             dbname=self.dbname)
+        deadline = time.time() + 20
+        while self.api.ok("GET", f"/v1/nodes/{nid}")["state"] != "unreachable":
+            self.assertLess(time.time(), deadline, "the node never became unreachable")
+            time.sleep(0.2)
+        self.assertEqual(self.api.ok("GET", f"/v1/nodes/{other['id']}")["state"], "active")
+        status, beat = self.signed_json(node, "POST", path)
+        self.assertEqual((status, beat["state"]), (200, "active"))
+        events = self.api.ok("GET", f"/v1/nodes/{nid}/events")["items"]
+        self.assertEqual([(e["event"], e["from_state"], e["to_state"], e["actor"])
+                          for e in events[1:]],
+                         [("heartbeat_missed", "active", "unreachable", "system"),
+                          ("heartbeat", "unreachable", "active", f"node:{nid}")])
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]
+        for action in ("node.unreachable", "node.reachable", "policy.nodes.update"):
+            self.assertIn(action, actions)
+        # deactivated: refused; revoked: refused as revoked
+        self.api.ok("POST", f"/v1/nodes/{nid}/deactivate")
+        self.assertEqual(self.signed_json(node, "POST", path)[0], 403)
+        self.api.ok("POST", f"/v1/nodes/{nid}/revoke")
+        status, problem = self.signed_json(node, "POST", path)
+        self.assertEqual(status, 401)
+        self.assertIn("is revoked", problem["detail"])
+
+    def test_a_node_attests_again_and_refused_evidence_marks_it_failed(self):
+        node = self.enroll_ok(self.token())
+        nid = node["id"]
+
+        def nonce():
+            status, doc = self.signed_json(node, "POST", "/v1/attestation/nonce")
+            self.assertEqual(status, 201, doc)
+            return doc["nonce"]
+        n = nonce()
+        status, attested = self.signed_json(node, "POST", f"/v1/nodes/{nid}/attest",
+                                            {"quote": self.quote(node["_spki"], n), "nonce": n})
+        self.assertEqual(status, 200, attested)
+        self.assertEqual((attested["state"], attested["attestation_count"]), ("active", 2))
+        self.assertEqual(attested["last_report_id"], attested["report"]["id"])
+        # evidence for another key: refused, and the node is attestation_failed
+        n = nonce()
+        _, spki = self.key_and_csr()
+        status, problem = self.signed_json(node, "POST", f"/v1/nodes/{nid}/attest",
+                                           {"quote": self.quote(spki, n), "nonce": n})
+        self.assertEqual(status, 403, problem)
+        self.assertIn("attestation_failed", problem["detail"])
+        got = self.api.ok("GET", f"/v1/nodes/{nid}")
+        self.assertEqual((got["state"], got["attestation_count"]), ("attestation_failed", 2))
+        n = nonce()
+        status, attested = self.signed_json(node, "POST", f"/v1/nodes/{nid}/attest",
+                                            {"quote": self.quote(node["_spki"], n), "nonce": n})
+        self.assertEqual((status, attested["state"]), (200, "active"))
+        events = self.api.ok("GET", f"/v1/nodes/{nid}/events")["items"]
+        self.assertEqual([(e["event"], e["to_state"]) for e in events],
+                         [("enroll", "active"), ("attest", "attestation_failed"),
+                          ("attest", "active")])
+        reports = self.api.ok("GET", f"/v1/attestation-reports?subject=node:{nid}")["items"]
+        self.assertEqual([r["verdict"] for r in reports], ["accepted", "refused", "accepted",
+                                                            "accepted"])
 
     def test_a_revoked_node_is_on_the_crl_and_transitions_are_kept(self):
         node = self.enroll_ok(self.token())

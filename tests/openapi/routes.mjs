@@ -6,7 +6,7 @@
 //
 // Runs `CLOISTERD_BINARY routes` (the route table as JSON:
 // [{"method","path","public","json_body","session_only","instance_admin",
-// "idempotent","join_token","roles"}], roles being null or a list of role names) and
+// "idempotent","join_token","node_signed","roles"}], roles being null or a list of role names) and
 // compares it with the operations of the OpenAPI document at SPEC_PATH:
 //
 //   - every route is an operation of the spec, and every operation of the
@@ -20,6 +20,7 @@
 //     and a security that names only `session` belongs to a session_only
 //     route;
 //   - a join_token route's security names `joinToken`, and no other's does;
+//     a node_signed route's names `nodeSignature`, and no other's does;
 //   - the operation's `x-roles` is the route's roles (the same names, in
 //     any order, none twice), and is absent when roles is null;
 //   - `x-instance-admin: true` is there exactly when instance_admin is
@@ -58,7 +59,7 @@ if (!Array.isArray(routes))
     die(`"${binary} routes" did not print a JSON array`);
 for (const route of routes) {
     const flags = ['public', 'json_body', 'session_only', 'instance_admin', 'idempotent',
-                   'join_token'];
+                   'join_token', 'node_signed'];
     const bad = flags.filter((f) => typeof route?.[f] !== 'boolean');
     if (typeof route?.method !== 'string' || typeof route?.path !== 'string' || bad.length > 0 ||
         !(route.roles === null || Array.isArray(route.roles)))
@@ -148,6 +149,14 @@ for (const route of routes) {
                       'name joinToken');
     if (!route.join_token && takesJoinToken)
         problems.push(`${key}: the spec's security names joinToken, but the route takes none`);
+
+    // node_signed <-> some security requirement names `nodeSignature`
+    const takesNodeSignature = Array.isArray(security) && security.some((req) =>
+        req !== null && typeof req === 'object' && 'nodeSignature' in req);
+    if (route.node_signed !== takesNodeSignature)
+        problems.push(`${key}: the route ${route.node_signed ? 'takes' : 'takes no'} node ` +
+                      `signatures but the spec's security ${takesNodeSignature ? 'names' :
+                      'does not name'} nodeSignature`);
 
     // x-roles <-> roles
     const specRoles = op['x-roles'];

@@ -1,0 +1,18 @@
+/*
+ * nodes.h - what the daemon does for nodes besides answering them
+ * (api/nodes.c).
+ */
+#ifndef CL_DAEMON_NODES_H
+#define CL_DAEMON_NODES_H
+
+#include "arena.h"
+#include "pg.h"
+
+struct cl_daemon;
+
+/* One round of the node-watch duty (duty.c): active nodes whose last
+ * heartbeat is older than their account's heartbeat timeout become
+ * unreachable, each transition a node event and audited. */
+void cl_nodes_watch(struct cl_daemon *d, cl_pg *db, cl_arena *a);
+
+#endif
