@@ -297,17 +297,18 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
         { "--debug", &debug, 1, NULL }, { "--pki-keys", &keys, 0, NULL },
         { NULL, NULL, 0, NULL },
     };
-    cl_sim_options o = { .now = time(NULL), .pcesvn = 13, .qe_isvsvn = 8 };
+    cl_sim_options o;
     uint8_t *keys_pem = NULL;
     size_t keys_len;
     char *keys_out = NULL;
-    cl_sim_enclave e = { .isvprodid = 1, .flags = 0x4 };
+    cl_sim_enclave e;
     cl_sim_pki *p = NULL;
     cl_error err = { 0 };
     uint8_t *quote = NULL;
     size_t len;
     int npos, rc, v;
 
+    cl_sim_defaults(&o, &e);
     if ((rc = cli_args(c, &cli_quote_commands[1], argc, argv, flags, pos, 0, 0, &npos)) != 0)
         return rc;
     v = version ? (int)strtol(version, NULL, 10) : 4;
@@ -321,9 +322,6 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
                                cl_unhex(e.mrenclave, 32, mrenclave) < 0)))
         return cli_usage_error(&cli_quote_commands[1], "--report-data is up to 64 bytes in "
                                "hex, --mrenclave 32");
-    for (int i = 0; i < 16; i++)
-        o.components[i] = (uint8_t)(i < 4 ? 5 : 0);
-    memset(e.mrsigner, 0x5c, 32);
     if (debug != NULL)
         e.flags |= 0x2;
     if (keys != NULL) {

@@ -34,6 +34,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "net.h"
 #include "router.h"
 #include "static_files.h"
 
@@ -647,72 +648,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Split "host:port", "[v6]:port" or ":port". */
-static int split_listen(const char *address, char *host, size_t hsize, char *port,
-                        size_t psize)
-{
-    const char *colon;
-
-    if (address[0] == '[') {
-        const char *bracket = strchr(address, ']');
-
-        if (bracket == NULL || bracket[1] != ':')
-            return -1;
-        snprintf(host, hsize, "%.*s", (int)(bracket - address - 1), address + 1);
-        colon = bracket + 1;
-    } else {
-        colon = strrchr(address, ':');
-        if (colon == NULL)
-            return -1;
-        snprintf(host, hsize, "%.*s", (int)(colon - address), address);
-    }
-    snprintf(port, psize, "%s", colon + 1);
-    return port[0] == '\0' || strspn(port, "0123456789") != strlen(port) ? -1 : 0;
-}
-
-static int open_listener(const char *address, int *port_out, cl_error *err)
-{
-    struct addrinfo hints = { 0 }, *res = NULL;
-    char host[256], port[16];
-    int fd = -1, one = 1, gai;
-
-    if (split_listen(address, host, sizeof(host), port, sizeof(port)) < 0)
-        return cl_error_set(err, CL_EINVALID,
-                            "listen address \"%s\" is not HOST:PORT, [IPV6]:PORT or :PORT",
-                            address);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (gai != 0)
-        return cl_error_set(err, CL_EINVALID, "could not resolve listen address \"%s\": %s",
-                            address, gai_strerror(gai));
-    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-        int saved = errno;
-
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return cl_error_set(err, CL_EUNAVAILABLE, "could not listen on \"%s\": %s",
-                            address, strerror(saved));
-    }
-    freeaddrinfo(res);
-
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    *port_out = 0;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-        char sport[16];
-
-        if (getnameinfo((struct sockaddr *)&ss, sl, NULL, 0, sport, sizeof(sport),
-                        NI_NUMERICSERV) == 0)
-            *port_out = (int)strtol(sport, NULL, 10);
-    }
-    return fd;
-}
-
 static int read_pem(char **out, const char *path, cl_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -763,7 +698,7 @@ int cl_http_start(cl_http **out, cl_daemon *d, cl_error *err)
         }
         flags |= MHD_USE_TLS;
     }
-    fd = open_listener(cfg->listen, &h->port, err);
+    fd = cl_listen(cfg->listen, &h->port, err);
     if (fd < 0) {
         cl_http_stop(h, 0);
         return fd;

@@ -373,6 +373,20 @@ const cl_dcap_collateral *cl_sim_collateral(cl_sim_pki *p)
     return &p->collateral;
 }
 
+void cl_sim_defaults(cl_sim_options *o, cl_sim_enclave *e)
+{
+    memset(o, 0, sizeof(*o));
+    o->now = time(NULL);
+    o->pcesvn = 13;
+    o->qe_isvsvn = 8;
+    for (int i = 0; i < 4; i++)
+        o->components[i] = 5;
+    memset(e, 0, sizeof(*e));
+    e->isvprodid = 1;
+    e->flags = 0x4;
+    memset(e->mrsigner, 0x5c, sizeof(e->mrsigner));
+}
+
 /* ---- quotes ----------------------------------------------------------------------- */
 
 static void report_body(uint8_t out[CL_REPORT_BODY_SIZE], const uint8_t cpusvn[16],

@@ -56,6 +56,11 @@ typedef struct cl_sim_enclave {
     uint8_t reportdata[64];
 } cl_sim_enclave;
 
+/* The platform and enclave the simulation shows unless told otherwise: an
+ * up-to-date TCB (components 5,5,5,5, PCESVN 13, QE ISVSVN 8) valid now,
+ * and a 64-bit production enclave (ISVPRODID 1, MRSIGNER 5c..5c). */
+void cl_sim_defaults(cl_sim_options *o, cl_sim_enclave *e);
+
 /* A quote of `version` (3 or 4) for the enclave; *quote is malloc'd. */
 int cl_sim_quote(cl_sim_pki *p, int version, const cl_sim_enclave *e, uint8_t **quote,
                  size_t *len, cl_error *err);

@@ -151,10 +151,12 @@ def ecdsa_raw(der):
     return out
 
 
-class Enrollment(unittest.TestCase):
-    """Nodes enroll with a join token, a CSR and a simulated quote bound to
-    the CSR's key and a fresh nonce; one simulation PKI (its keys kept) is
-    trusted by the daemon for the whole class."""
+class SimulatedPki(unittest.TestCase):
+    """A daemon that trusts one simulation PKI (its keys kept, so that every
+    quote made later chains to the same root), with the PKI's collateral
+    imported into a fresh account for each test; and the helpers nodes
+    need: join tokens, keys and CSRs, nonces, bound quotes, enrollment and
+    requests signed as a node."""
 
     @classmethod
     def setUpClass(cls):
@@ -266,6 +268,13 @@ class Enrollment(unittest.TestCase):
 
     def openssl(self, *args, stdin=None):
         return subprocess.run(["openssl", *args], capture_output=True, text=True, input=stdin)
+
+
+
+class Enrollment(SimulatedPki):
+    """Nodes enroll with a join token, a CSR and a simulated quote bound to
+    the CSR's key and a fresh nonce; then they speak for themselves with
+    signed requests, and people move them between states."""
 
     def test_a_node_enrolls_and_its_certificate_verifies_against_the_account_ca(self):
         secret = self.token(uses=1, labels={"zone": "westeurope-1"})
