@@ -3,13 +3,13 @@
 // The daemon answers every page path with index.html (the SPA fallback), so
 // the address bar always holds a real page URL: /accounts, /members,
 // /api-keys, /audit?action=..., /apps/<id>/edit, /builds/<id>, /jobs/<id>,
-// /attestation/<id>, /login. A page marked `sub` also owns the paths under
-// its own (/apps/new, /apps/<id>): ctx.sub holds their segments, and the
-// page decides what they show. Links are ordinary <a href>s; a click on one
-// that leads to a page of ours is taken over (History API) instead of
-// reloading, and back and forward re-render from the URL. Query strings are
-// state: the audit, job, build and attestation filters live there, so a
-// filtered view can be shared.
+// /attestation/<id>, /nodes/<id>, /login. A page marked `sub` also owns the
+// paths under its own (/apps/new, /apps/<id>): ctx.sub holds their
+// segments, and the page decides what they show. Links are ordinary
+// <a href>s; a click on one that leads to a page of ours is taken over
+// (History API) instead of reloading, and back and forward re-render from
+// the URL. Query strings are state: the audit, job, build and attestation
+// filters live there, so a filtered view can be shared.
 //
 // The shell is the header (product, navigation, account switcher, the
 // signed-in person, sign-out) and a main area each page renders into. What
@@ -31,6 +31,7 @@ export const PAGES = [
   { path: '/builds', title: 'Builds', account: true, sub: true, load: () => import('./builds.js') },
   { path: '/attestation', title: 'Attestation', account: true, sub: true,
     load: () => import('./attestation.js') },
+  { path: '/nodes', title: 'Nodes', account: true, sub: true, load: () => import('./nodes.js') },
   { path: '/registries', title: 'Registries', account: true, sub: true,
     load: () => import('./registries.js') },
   { path: '/jobs', title: 'Jobs', account: true, sub: true, load: () => import('./jobs.js') },
@@ -63,6 +64,7 @@ const ABILITIES = {
   'tasks.decide': ['admin'],
   'policies.write': ['admin'],
   'attestation.verify': ['admin', 'operator'],
+  'nodes.write': ['admin', 'operator'],
 };
 
 /* What only an instance administrator may do, whatever their role in the

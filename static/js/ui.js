@@ -60,6 +60,31 @@ export function time(iso, options) {
     h('span', { class: 'nowrap' }, text.slice(cut + 1)));
 }
 
+/* How far a time is from now, in words: "just now", "3 minutes ago",
+ * "in 1 hour", "in 30 days". Each unit is used from a little under one of
+ * the next smaller unit's worth up (45 minutes are "1 hour"), rounded. */
+const SPANS = [  // [unit, its seconds, used below this many seconds]
+  ['minute', 60, 45 * 60], ['hour', 3600, 36 * 3600], ['day', 86400, 60 * 86400],
+  ['month', 30 * 86400, 545 * 86400], ['year', 365 * 86400, Infinity],
+];
+
+export function relativeText(iso, now = Date.now()) {
+  const seconds = (Date.parse(iso) - now) / 1000;
+  if (Number.isNaN(seconds)) return iso;
+  if (Math.abs(seconds) < 45) return 'just now';
+  const [unit, size] = SPANS.find(([, , below]) => Math.abs(seconds) < below);
+  return new Intl.RelativeTimeFormat('en', { numeric: 'always' }).format(Math.round(seconds / size), unit);
+}
+
+/* A time as how long ago (or until) it is, the exact time on hover; `never`
+ * says what no time at all means. */
+export function relativeTime(iso, { never = '—' } = {}) {
+  if (!iso) return h('span', { class: 'muted' }, never);
+  if (Number.isNaN(Date.parse(iso))) return h('span', {}, iso);
+  return h('time', { datetime: iso, title: formatTime(iso, { seconds: true }), class: 'relative-time' },
+    relativeText(iso));
+}
+
 /* A <datetime-local> value (local time) as RFC 3339 UTC, whole seconds. */
 export function localToIso(value) {
   if (!value) return '';
@@ -377,6 +402,30 @@ export function facts(rows, { cls = null } = {}) {
   ]));
 }
 
+/* Text with a place to break between the words of a camel-case name
+ * (Intel's ConfigurationAndSWHardeningNeeded), which a phone cannot fit. */
+export function breakable(text) {
+  return text.split(/(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/)
+    .flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
+}
+
+/* NAME=value lines (environment, labels) as an object: {value}, or {error}
+ * naming the line that is not one. `what` is the left side's name. */
+export function parsePairs(text, what) {
+  const out = {};
+  const all = text.split('\n');
+  for (let i = 0; i < all.length; i++) {
+    const line = all[i].replace(/\r$/, '');
+    if (!line.trim()) continue;
+    const cut = line.indexOf('=');
+    const key = cut > 0 ? line.slice(0, cut).trim() : '';
+    if (!key) return { error: `line ${i + 1} must be ${what}=value` };
+    if (Object.prototype.hasOwnProperty.call(out, key)) return { error: `line ${i + 1} repeats ${key}` };
+    out[key] = line.slice(cut + 1);
+  }
+  return { value: out };
+}
+
 /* A list of code strings (paths, domains, arguments), or a muted word. */
 export function codeList(items, { empty = 'None' } = {}) {
   if (!items || !items.length) return h('span', { class: 'muted' }, empty);
@@ -410,11 +459,16 @@ export function section(id, title, ...content) {
 
 /* A value to copy: read-only, so that without a clipboard the copy button
  * can select it for the person to copy by hand. The button says "Copy
- * <what>", or, `short`, "Copy" with "Copy <what>" as its accessible name. */
-export function copyable(value, what, name, cls = 'copy-hash', { short = false } = {}) {
-  const input = h('input', { type: 'text', readonly: true, class: ['copy-value', cls], value,
-                             'aria-label': what, spellcheck: 'false', autocomplete: 'off',
-                             dataset: { field: name } });
+ * <what>", or, `short`, "Copy" with "Copy <what>" as its accessible name.
+ * `wrap` shows a long value (a command to run) whole, over as many lines as
+ * it takes. */
+export function copyable(value, what, name, cls = 'copy-hash', { short = false, wrap = false } = {}) {
+  const attrs = { readonly: true, 'aria-label': what, spellcheck: 'false', autocomplete: 'off',
+                  dataset: { field: name } };
+  const input = wrap
+    ? h('textarea', { ...attrs, class: ['copy-value', 'copy-wrap', cls],
+                      rows: String(Math.min(Math.max(Math.ceil(value.length / 80), 1), 6)) }, value)
+    : h('input', { ...attrs, type: 'text', class: ['copy-value', cls], value });
   return h('div', { class: 'copy-row' }, input,
     copyButton(value, { label: short ? 'Copy' : `Copy ${what}`, name: short ? `Copy ${what}` : null,
                         selectEl: input, what: `the ${what}` }));

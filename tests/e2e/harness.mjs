@@ -13,7 +13,7 @@
 //   CLOISTER_E2E_SHOTS   where screenshots go (default build-test/e2e-screenshots)
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 import { spawn, execFile } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync,
          writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -355,6 +355,41 @@ export async function simulateQuote() {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-sim-'));
   await run(CLOISTER, ['quote', 'simulate', '--out', dir], { timeout: 60_000 });
   return dir;
+}
+
+/* Enroll a node through the API as cloister-agent does (docs/nodes.md): a
+ * nonce for the join token `secret`, a new EC P-256 key and its CSR, and a
+ * quote of the simulation PKI in `sim` (simulateQuote()) whose report data
+ * binds the key and the nonce; `fields` adds name, agent_version, facts.
+ * Answers the enrolled node, with its certificate and report. The daemon at
+ * `baseUrl` must trust sim/root.pem and hold sim's collateral. */
+export async function enrollNode(baseUrl, sim, secret, fields = {}) {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-node-'));
+  const auth = { Accept: 'application/json', Authorization: `JoinToken ${secret}` };
+  try {
+    const res = await fetch(`${baseUrl}/v1/attestation/nonce`, { method: 'POST', headers: auth });
+    const got = await res.json();
+    if (res.status !== 201) throw new Error(`POST /v1/attestation/nonce: ${res.status} ${JSON.stringify(got)}`);
+    const key = path.join(work, 'node.key');
+    await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+    const { stdout: csr } = await run('openssl', ['req', '-new', '-key', key, '-subj', '/CN=node']);
+    const { stdout: spki } = await run('openssl', ['pkey', '-in', key, '-pubout', '-outform', 'DER'],
+                                       { encoding: 'buffer' });
+    const reportData = createHash('sha256').update(spki).update(Buffer.from(got.nonce, 'base64')).digest('hex');
+    const out = path.join(work, 'quote');
+    mkdirSync(out);
+    await run(CLOISTER, ['quote', 'simulate', '--out', out, '--pki-keys', path.join(sim, 'pki-keys.pem'),
+                         '--report-data', reportData], { timeout: 60_000 });
+    const body = { csr, nonce: got.nonce, quote: readFileSync(path.join(out, 'quote.bin')).toString('base64'),
+                   ...fields };
+    const enrolled = await fetch(`${baseUrl}/v1/nodes/enroll`, {
+      method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const node = await enrolled.json();
+    if (enrolled.status !== 201) throw new Error(`POST /v1/nodes/enroll: ${enrolled.status} ${JSON.stringify(node)}`);
+    return node;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /* The body of POST /v1/collateral for a directory holding the files the PCS

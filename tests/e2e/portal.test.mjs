@@ -1,8 +1,9 @@
 // The portal in a real browser: headless Chromium against a cloisterd of
 // its own, with a cloister-worker running its jobs and two docker-registries
 // on loopback, one holding an image to inspect, the other the images to
-// convert (see harness.mjs); the attestation tests start a second cloisterd
-// that trusts a simulated SGX root. Each test checks what a person sees, the
+// convert (see harness.mjs); the attestation and node tests start other
+// cloisterds that trust a simulated SGX root, where nodes enroll through the
+// real API with simulated quotes. Each test checks what a person sees, the
 // exact texts included, and what the server then holds, through the REST
 // API; and that the page logged no console error, page error or CSP
 // violation it did not provoke on purpose. Each test leaves a screenshot in
@@ -14,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, Worker, collateralBody, openBrowser, psql, shotPath,
-         simulateQuote, unexpectedProblems, unique } from './harness.mjs';
+import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, Worker, collateralBody, enrollNode, openBrowser, psql,
+         shotPath, simulateQuote, unexpectedProblems, unique } from './harness.mjs';
 
 let daemon;
 let worker;
@@ -26,13 +27,14 @@ let convertRefs;    // what images holds once pushed: {runtime, app}
 let admin;          // the instance administrator's own REST session
 let acme;
 let globex;
+let lab = null;     // the node tests' daemon, trusting a simulated SGX root (nodeLab())
 
 // Signing in without a session answers 401 on GET /v1/me: the shell's first
 // question. Every test that opens the sign-in page expects it.
 const BOOT_401 = { status: 401, path: '/v1/me' };
 
-const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Attestation', 'Registries', 'Jobs', 'Approvals', 'Workers',
-                   'Members', 'API keys', 'Audit'];
+const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Attestation', 'Nodes', 'Registries', 'Jobs', 'Approvals',
+                   'Workers', 'Members', 'API keys', 'Audit'];
 
 before(async () => {
   daemon = await new Daemon({ env: { CLOISTER_LOGIN_FAILURES_PER_USER: '3' } }).start();
@@ -52,6 +54,10 @@ after(async () => {
   if (registry) await registry.stop();
   if (images) await images.stop();
   if (daemon) await daemon.stop();
+  if (lab) {
+    if (lab.daemon) await lab.daemon.stop();
+    rmSync(lab.sim, { recursive: true, force: true });
+  }
 });
 
 /* Run fn(page, browser) in a fresh browser; screenshot; no unexpected errors.
@@ -546,8 +552,8 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await signIn(page, people.operator.email, people.operator.password, { next: '/members' });
     await settled(page, 'Members');
     assert.deepEqual(await texts(page.locator('#nav a')),
-                     ['Accounts', 'Apps', 'Builds', 'Attestation', 'Registries', 'Jobs', 'Approvals', 'Workers',
-                      'Members']);
+                     ['Accounts', 'Apps', 'Builds', 'Attestation', 'Nodes', 'Registries', 'Jobs', 'Approvals',
+                      'Workers', 'Members']);
     assert.equal(await page.getByRole('button', { name: 'Add member' }).count(), 0);
     assert.equal(await page.locator('main tbody select, main tbody button').count(), 0);
     assert.equal(await page.locator('main .note').textContent(),
@@ -1939,6 +1945,329 @@ test('a simulated quote is marked simulated; under a root not trusted, it is not
   }
 });
 
+/* ---- nodes --------------------------------------------------------------- */
+
+/* A second cloisterd that trusts a simulated SGX root, holding that
+ * simulation's collateral, with an account "lab" that has an operator and
+ * an auditor: nodes enroll there through the real API (enrollNode), as
+ * cloister-agent would. Started by the first test that needs it, stopped by
+ * after(). */
+async function nodeLab() {
+  if (lab) return lab;
+  const sim = await simulateQuote();
+  lab = { sim, daemon: null };
+  lab.daemon = await new Daemon({ env: { CLOISTER_SGX_TRUST_ROOTS: path.join(sim, 'root.pem') } }).start();
+  const api = new Api(lab.daemon.url);
+  await api.login(ADMIN_EMAIL, lab.daemon.adminPassword);
+  lab.account = await api.createAccount('lab');
+  await api.switchAccount(lab.account.id);
+  await api.ok('POST', '/v1/collateral', collateralBody(sim));
+  lab.people = {};
+  for (const role of ['operator', 'auditor']) {
+    const email = `${unique(role)}@example.com`;
+    const m = await api.ok('POST', `/v1/accounts/${lab.account.id}/members`, { email, role }, 201);
+    lab.people[role] = { email, password: m.initial_password };
+  }
+  lab.api = api;
+  return lab;
+}
+
+/* A node of the lab enrolled with a join token of its own: {node, token}. */
+async function labNode({ labels = { zone: 'westeurope-1' }, ...fields } = {}) {
+  const { api, daemon: d, sim } = await nodeLab();
+  const token = await api.ok('POST', '/v1/node-tokens', { name: unique('rack'), labels }, 201);
+  const node = await enrollNode(d.url, sim, token.secret, { name: unique('sgx-node'), agent_version: '0.1.0',
+                                                           facts: { hostname: 'aks-sgx-1', epc_bytes: 8388608 },
+                                                           ...fields });
+  return { node, token };
+}
+
+/* The exact time the portal shows on hover: "2026-11-28 18:29:28 UTC". */
+function exactTime(iso) {
+  const s = new Date(iso).toISOString();
+  return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`;
+}
+
+/* The buttons of a node's page that change its state. */
+async function nodeActions(page) {
+  return texts(page.locator('.node-actions form button'));
+}
+
+test('mints a join token in the wizard: its secret once, and the commands that start the agent here', async () => {
+  const { api, people: [operator, auditor] } = await accountWithPeople('tokens', ['operator', 'auditor']);
+  const name = unique('rack');
+  let secret;
+  await inBrowser('node-token', async (page) => {
+    // An operator mints tokens: the way there from the empty list.
+    await signIn(page, operator.email, operator.password, { next: '/nodes' });
+    await settled(page, 'Nodes');
+    assert.equal(await page.locator('#nav a[aria-current="page"]').textContent(), 'Nodes');
+    assert.equal(await page.locator('main .empty').textContent(),
+                 'No node has joined yet. Mint a join token and start the agent with it on a machine with SGX.');
+    await page.locator('main .page-actions').getByRole('link', { name: 'New join token' }).click();
+    await settled(page, 'New join token');
+    assert.equal(new URL(page.url()).pathname, '/nodes/tokens/new');
+    assert.equal(await page.locator('.wizard-steps [aria-current="step"]').textContent(), '1Describe the token');
+
+    // What the form checks itself, said by the fields.
+    await page.getByLabel('Labels').fill('zone=westeurope-1\nno value here');
+    await page.getByRole('button', { name: 'Create join token' }).click();
+    assert.equal(await page.locator('.form-message').textContent(), 'Please correct the fields marked below.');
+    assert.deepEqual(await texts(page.locator('.field-error:not([hidden])')),
+                     ['Enter a name for the token.', 'Line 2 must be name=value.']);
+
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Uses').fill('2');
+    assert.equal(await page.getByLabel('Time to live').inputValue(), '3600');
+    await page.getByLabel('Time to live').selectOption({ label: '1 day' });
+    await page.getByLabel('Labels').fill('zone=westeurope-1\nrack=7');
+    await page.getByRole('button', { name: 'Create join token' }).click();
+
+    // The secret, once, with the commands to run.
+    const panel = page.locator('.panel-secret');
+    await panel.waitFor();
+    await notice(page, `The join token ${name} was created. Copy its secret now.`);
+    assert.equal(await page.locator('.wizard-steps [aria-current="step"]').textContent(), '2Start the agent');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'token-secret-title');
+    assert.equal(await panel.locator('.secret-warning strong').textContent(),
+                 'Copy this secret now: it is not shown again.');
+    secret = await panel.locator('input.secret-value').inputValue();
+    assert.match(secret, /^cljt_[A-Za-z0-9_-]{43}$/);
+    await panel.getByRole('button', { name: 'Copy secret', exact: true }).click();
+    await panel.getByText('Copied.').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret);
+
+    const command = (field) => panel.locator(`[data-field="${field}"]`).inputValue();
+    const agent = `echo '${secret}' > join-token && cloister-agent --manager ${daemon.url} ` +
+                  '--join-token-file join-token --state-dir /var/lib/cloister-agent --evidence dcap';
+    assert.equal(await command('agent-command'), agent);
+    assert.equal(await command('namespace-command'),
+                 'kubectl create namespace cloister --dry-run=client -o yaml | kubectl apply -f -');
+    assert.equal(await command('secret-command'),
+                 `kubectl -n cloister create secret generic cloister-agent-join-token --from-literal=token=${secret}`);
+    assert.equal(await command('apply-command'), 'kubectl apply -k docker/k8s/base');
+    await panel.getByRole('button', { name: 'Copy agent command' }).click();
+    await panel.locator('.copy-row', { has: page.locator('[data-field="agent-command"]') })
+      .getByText('Copied.').waitFor();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), agent);
+
+    // The token is what the form said, and its secret opens enrollment.
+    const token = (await api.all('/v1/node-tokens')).find((t) => t.name === name);
+    const prefix = secret.slice(0, 13);
+    assert.deepEqual([token.prefix, token.uses, token.used, token.state, token.labels],
+                     [prefix, 2, 0, 'active', { zone: 'westeurope-1', rack: '7' }]);
+    assert.equal(Date.parse(token.expires_at) - Date.parse(token.created_at), 86400 * 1000);
+    const nonce = await new Api(daemon.url).call('POST', '/v1/attestation/nonce', undefined,
+                                                 { Authorization: `JoinToken ${secret}` });
+    assert.equal(nonce.status, 201);
+
+    // Listed by its prefix; the secret gone once done.
+    await panel.getByRole('link', { name: 'I have copied it' }).click();
+    await settled(page, 'Join tokens');
+    assert.ok(!(await page.content()).includes(secret), 'the secret is still in the page');
+    const row = page.locator(`main tbody tr[data-prefix="${prefix}"]`);
+    assert.deepEqual((await texts(row.locator('td'))).slice(0, 5),
+                     [name, prefix, '0 of 2', 'rack=7zone=westeurope-1', 'Active']);
+    assert.equal(await row.locator('td[data-label="Expires"] time').first().getAttribute('datetime'),
+                 token.expires_at);
+
+    // Revoking asks first; then the secret opens nothing.
+    await row.getByRole('button', { name: `Revoke ${name} (${prefix})` }).click();
+    const dialog = page.getByRole('dialog');
+    assert.equal(await dialog.locator('h2').textContent(), `Revoke ${name}?`);
+    await dialog.getByRole('button', { name: 'Revoke token' }).click();
+    await notice(page, `The join token ${name} (${prefix}) was revoked.`);
+    await row.locator('td[data-label="State"] .badge', { hasText: 'Revoked' }).waitFor();
+    assert.equal(await row.locator('button').count(), 0);
+    const refused = await new Api(daemon.url).call('POST', '/v1/attestation/nonce', undefined,
+                                                   { Authorization: `JoinToken ${secret}` });
+    assert.equal(refused.status, 401);
+  }, { permissions: ['clipboard-read', 'clipboard-write'] });
+
+  // An auditor sees the tokens, and mints or revokes none.
+  await inBrowser('node-token-auditor', async (page) => {
+    await signIn(page, auditor.email, auditor.password, { next: '/nodes/tokens' });
+    await settled(page, 'Join tokens');
+    assert.equal(await page.locator('main tbody tr').count(), 1);
+    assert.equal(await page.getByRole('link', { name: 'New join token' }).count(), 0);
+    assert.equal(await page.locator('main tbody button').count(), 0);
+    assert.equal(await page.locator('main .note').textContent(),
+                 'Only the account’s operators and admins mint or revoke join tokens.');
+    await page.goto('/nodes/tokens/new');
+    await settled(page, 'New join token');
+    assert.equal(await page.locator('main form').count(), 0);
+    assert.equal(await page.locator('main .note').textContent(),
+                 'Only the account’s operators and admins mint join tokens.');
+  });
+});
+
+test('a node enrolled through the API is listed with its state, TCB status, labels and times', async () => {
+  const { daemon: d } = await nodeLab();
+  const { node } = await labNode({ labels: { zone: 'westeurope-1', pool: 'sgx' } });
+  await inBrowser('nodes', async (page) => {
+    await signIn(page, ADMIN_EMAIL, d.adminPassword, { next: '/nodes' });
+    await settled(page, 'Nodes');
+    const row = page.locator(`main tbody tr[data-node-id="${node.id}"]`);
+    assert.equal(await row.getAttribute('data-state'), 'active');
+    const cell = (label) => row.locator(`td[data-label="${label}"]`);
+    assert.equal(await cell('Node').locator('a').textContent(), node.name);
+    const state = cell('State').locator('.badge');
+    assert.equal(await state.textContent(), 'Active');
+    assert.match(await state.getAttribute('class'), /\bbadge-node-active\b/);
+    assert.equal(await cell('TCB status').textContent(), 'UpToDateSimulated');
+    assert.equal(await cell('TCB status').locator('.badge-tcb').getAttribute('data-level'), 'good');
+    assert.deepEqual(await texts(cell('Labels').locator('li')), ['pool=sgx', 'zone=westeurope-1']);
+    assert.equal(await cell('Agent').textContent(), '0.1.0');
+    // When, in words; the exact time on hover.
+    for (const [label, iso] of [['Last seen', node.last_seen_at], ['Last attested', node.last_attested_at]]) {
+      const t = cell(label).locator('time');
+      assert.equal(await t.getAttribute('datetime'), iso);
+      assert.equal(await t.getAttribute('title'), exactTime(iso));
+      assert.match(await t.textContent(), /^(just now|\d+ minutes? ago)$/);
+    }
+    await cell('Node').getByRole('link', { name: node.name }).click();
+    await settled(page, node.name);
+    assert.equal(new URL(page.url()).pathname, `/nodes/${node.id}`);
+    assert.equal(await page.title(), `${node.name} · Nodes · lab · Cloister`);
+  }, { baseURL: d.url });
+});
+
+test('a node\'s page shows its facts, certificate, events and reports; only operators and admins get its actions',
+  async () => {
+    const { daemon: d, people } = await nodeLab();
+    const { node, token } = await labNode();
+    const short = node.report.id.slice(0, 8);
+    await inBrowser('node', async (page) => {
+      await signIn(page, ADMIN_EMAIL, d.adminPassword, { next: `/nodes/${node.id}` });
+      await settled(page, node.name);
+      const status = await shownFacts(page.locator('section[aria-labelledby="node-status-title"]'));
+      assert.equal(status.State, 'ActiveEnrolled and attested; its certificate is good.');
+      assert.equal(status['TCB status'], 'UpToDateSimulated');
+      assert.equal(status.Labels, 'zone=westeurope-1');
+      assert.equal(status['Agent version'], '0.1.0');
+      assert.equal(await page.locator('.simulated-warning .panel-title').textContent(), 'Simulated evidence');
+      assert.deepEqual(await nodeActions(page), ['Deactivate', 'Revoke']);
+      assert.deepEqual(await shownFacts(page.locator('section[aria-labelledby="node-facts-title"]')),
+                       { hostname: 'aks-sgx-1', epc_bytes: '8388608' });
+
+      // The certificate: its serial and expiry, the PEM to copy.
+      const cert = page.locator('section[aria-labelledby="node-certificate-title"]');
+      const certFacts = await shownFacts(cert);
+      assert.equal(certFacts.Serial, node.cert_serial);
+      assert.equal(certFacts.Revoked, 'No');
+      assert.equal(await cert.locator('dd time').first().getAttribute('datetime'), node.cert_expires_at);
+      assert.equal(certFacts.Expires, `${exactTime(node.cert_expires_at)}(in 30 days)`);
+      assert.equal(await cert.locator('textarea.cert-pem').inputValue(), node.certificate);
+      await cert.getByRole('button', { name: 'Copy certificate' }).click();
+      await cert.getByText('Copied.').waitFor();
+      assert.equal(await page.evaluate(() => navigator.clipboard.readText()), node.certificate);
+      assert.equal(await cert.getByRole('link', { name: 'Download .pem' }).getAttribute('download'),
+                   `node-${node.id.slice(0, 8)}.pem`);
+
+      // Its events, oldest first: the enrollment, by its join token.
+      const events = page.locator('section[aria-labelledby="node-events-title"] tbody tr');
+      assert.deepEqual(await events.evaluateAll((trs) => trs.map((tr) => [tr.dataset.event, tr.dataset.from,
+                                                                          tr.dataset.to])),
+                       [['enroll', '', 'active']]);
+      assert.equal(await events.locator('td[data-label="By"]').textContent(), `join token ${token.name}`);
+      assert.equal(await events.locator('td[data-label="Reason"]').textContent(), `Evidence accepted: report ${short}`);
+
+      // Its attestation reports, each a link to the report's page.
+      const reports = page.locator('section[aria-labelledby="node-attestation-title"] tbody tr');
+      assert.deepEqual(await reports.evaluateAll((trs) => trs.map((tr) => [tr.dataset.reportId, tr.dataset.verdict])),
+                       [[node.report.id, 'accepted']]);
+      await reports.getByRole('link', { name: `Report ${short}` }).click();
+      await settled(page, `Report ${short}`);
+      assert.equal(new URL(page.url()).pathname, `/attestation/${node.report.id}`);
+      assert.equal((await shownFacts(page.locator('section[aria-labelledby="report-record-title"]'))).Subject,
+                   `node:${node.id}`);
+      await page.goBack();
+      await settled(page, node.name);
+
+      // It fits a phone.
+      await page.setViewportSize({ width: 375, height: 740 });
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 375, `the node's page is ${width}px wide`);
+    }, { baseURL: d.url, permissions: ['clipboard-read', 'clipboard-write'] });
+
+    // An auditor reads it all, and changes nothing.
+    await inBrowser('node-auditor', async (page) => {
+      await signIn(page, people.auditor.email, people.auditor.password, { next: `/nodes/${node.id}` });
+      await settled(page, node.name);
+      assert.equal(await page.locator('.node-actions').count(), 0);
+      assert.equal(await page.getByRole('button', { name: /^(Deactivate|Reactivate|Revoke)$/ }).count(), 0);
+      assert.equal(await page.locator('main > .note').textContent(),
+                   'Only the account’s operators and admins deactivate, reactivate or revoke nodes.');
+      assert.equal(await page.locator('section[aria-labelledby="node-events-title"] tbody tr').count(), 1);
+    }, { baseURL: d.url });
+  });
+
+test('deactivates and revokes a node from its page: revoking asks for a reason, then puts it on the CRL', async () => {
+  const { daemon: d, api, account, people } = await nodeLab();
+  const { node } = await labNode();
+  await inBrowser('node-revoke', async (page) => {
+    await signIn(page, people.operator.email, people.operator.password, { next: `/nodes/${node.id}` });
+    await settled(page, node.name);
+    const state = page.locator('section[aria-labelledby="node-status-title"] .badge-node');
+    assert.deepEqual(await nodeActions(page), ['Deactivate', 'Revoke']);
+
+    await page.getByLabel('Reason').fill('maintenance window');
+    await page.getByRole('button', { name: 'Deactivate' }).click();
+    await notice(page, `The node ${node.name} was deactivated.`);
+    assert.equal(await state.textContent(), 'Deactivated');
+    assert.deepEqual(await nodeActions(page), ['Reactivate', 'Revoke']);
+    assert.equal(await page.getByLabel('Reason').inputValue(), '');
+
+    // Revoking needs a reason, and a confirmation that says what it does.
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    assert.deepEqual(await texts(page.locator('.node-actions .field-error:not([hidden])')),
+                     ['Say why the node is revoked.']);
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    await page.getByLabel('Reason').fill('the machine left the data centre');
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.equal(await dialog.locator('h2').textContent(), `Revoke ${node.name}?`);
+    assert.equal(await dialog.locator('.dialog-body').textContent(),
+                 `Its certificate (serial ${node.cert_serial}) goes on the account’s CRL for good: nothing that ` +
+                 'checks the CRL trusts it from then on. The machine must enroll again with a new join token to ' +
+                 'come back. Revoking cannot be undone.');
+    await dialog.getByRole('button', { name: 'Revoke node' }).click();
+    await notice(page, `The node ${node.name} was revoked.`);
+    assert.equal(await state.textContent(), 'Revoked');
+    assert.deepEqual(await nodeActions(page), []);
+    assert.equal(await page.locator('.node-actions .note').textContent(),
+                 'A revoked node stays revoked. To come back, the machine enrolls again with a new join token, ' +
+                 'as a new node.');
+    assert.equal((await shownFacts(page.locator('section[aria-labelledby="node-certificate-title"]'))).Revoked,
+                 'Yes: its serial is on the account’s CRL.');
+    const events = page.locator('section[aria-labelledby="node-events-title"] tbody tr');
+    assert.deepEqual(await events.evaluateAll((trs) => trs.map((tr) => [tr.dataset.event, tr.dataset.from,
+                                                                        tr.dataset.to])),
+                     [['enroll', '', 'active'], ['deactivate', 'active', 'deactivated'],
+                      ['revoke', 'deactivated', 'revoked']]);
+    assert.deepEqual((await texts(events.locator('td[data-label="Reason"]'))).slice(1),
+                     ['maintenance window', 'the machine left the data centre']);
+    assert.deepEqual((await texts(events.locator('td[data-label="By"]'))).slice(1),
+                     [people.operator.email, people.operator.email]);
+
+    // The list says so too.
+    await page.locator('.breadcrumb').getByRole('link', { name: 'Nodes' }).click();
+    await settled(page, 'Nodes');
+    assert.equal(await page.locator(`main tbody tr[data-node-id="${node.id}"] td[data-label="State"]`).textContent(),
+                 'Revoked');
+  }, { baseURL: d.url });
+
+  // The server holds it revoked, with its serial on the account's CRL.
+  const held = await api.ok('GET', `/v1/nodes/${node.id}`);
+  assert.equal(held.state, 'revoked');
+  const res = await fetch(`${d.url}/pki/${account.id}/crl.der`);
+  assert.equal(res.status, 200);
+  const crl = execFileSync('openssl', ['crl', '-inform', 'DER', '-noout', '-text'],
+                           { input: Buffer.from(await res.arrayBuffer()) }).toString();
+  const serials = [...crl.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].replace(/^0+/, ''));
+  assert.ok(serials.includes(node.cert_serial.toUpperCase().replace(/^0+/, '')), crl);
+});
+
 test('fits a phone screen', async () => {
   const api = await adminIn(acme);
   const app = await api.ok('POST', '/v1/apps', {
@@ -1958,7 +2287,8 @@ test('fits a phone screen', async () => {
                                    ['/jobs', 'Jobs'], [`/jobs/${job.id}`, `Job ${job.kind}`],
                                    ['/tasks', 'Approvals'], ['/workers', 'Workers'],
                                    ['/attestation', 'Attestation'], ['/attestation/policy', 'Attestation policy'],
-                                   ['/attestation/collateral', 'SGX collateral']]) {
+                                   ['/attestation/collateral', 'SGX collateral'], ['/nodes', 'Nodes'],
+                                   ['/nodes/tokens', 'Join tokens'], ['/nodes/tokens/new', 'New join token']]) {
       await page.goto(path);
       await settled(page, heading);
       const width = await page.evaluate(() => document.documentElement.scrollWidth);
