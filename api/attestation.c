@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NONCE_BYTES 32
 #define SPKI_MAX 1024
@@ -330,6 +331,29 @@ static int check_binding(cl_req *r, cl_pg *db, json_t *verdict, const cl_evidenc
     return 0;
 }
 
+static int listed(const char *value, const char *const *list)
+{
+    for (size_t i = 0; value != NULL && list != NULL && list[i] != NULL; i++)
+        if (strcasecmp(value, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The enclave must be one of those expected, when some are. */
+static void check_measurements(cl_req *r, json_t *verdict, const cl_evidence *ev)
+{
+    json_t *q = json_object_get(verdict, "quote");
+    const char *mrenclave = json_string_value(json_object_get(q, "mrenclave"));
+    const char *mrsigner = json_string_value(json_object_get(q, "mrsigner"));
+    int any = (ev->mrenclaves && ev->mrenclaves[0]) || (ev->mrsigners && ev->mrsigners[0]);
+
+    if (any && !listed(mrenclave, ev->mrenclaves) && !listed(mrsigner, ev->mrsigners))
+        refuse(verdict, cl_arena_printf(cl_req_arena(r), "the enclave (MRENCLAVE %s, MRSIGNER "
+                                        "%s) is not one %s names", mrenclave ? mrenclave : "-",
+                                        mrsigner ? mrsigner : "-",
+                                        ev->expected_by ? ev->expected_by : "the policy"));
+}
+
 /* ---- Azure Attestation ----------------------------------------------------------- */
 
 /* The instance's signing keys (its JWKS), fetched when first needed and
@@ -454,6 +478,7 @@ int cl_attestation_judge(cl_req *r, const cl_evidence *ev, cl_pg **dbp, PGresult
     if ((rc = policy_of(r, db, &policy)) < 0)
         return rc;
     cl_dcap_policy(verdict, &policy);
+    check_measurements(r, verdict, ev);
     if (ev->nonce != NULL && (rc = check_binding(r, db, verdict, ev)) < 0)
         return rc;
 

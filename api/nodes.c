@@ -49,6 +49,176 @@
     " n.attestation_count, n.last_report_id, n.last_attested_at, n.last_seen_at," \
     " n.created_at, n.updated_at, n.version AS _version"
 
+/* ---- the node policy ---------------------------------------------------------- */
+
+/* An account without a node policy row has these, in SQL over a
+ * node_policies row p (NULL when none). */
+#define REATTEST_INTERVAL "coalesce(p.reattest_interval, 3600)"
+#define HEARTBEAT_INTERVAL "coalesce(p.heartbeat_interval, 30)"
+#define HEARTBEAT_TIMEOUT "coalesce(p.heartbeat_timeout, 180)"
+
+#define POLICY_SELECT \
+    "SELECT " REATTEST_INTERVAL " AS reattest_interval," \
+    "   " HEARTBEAT_INTERVAL " AS heartbeat_interval," \
+    "   " HEARTBEAT_TIMEOUT " AS heartbeat_timeout," \
+    "   coalesce(p.require_approval, false) AS require_approval," \
+    "   coalesce(p.agent_mrenclaves, '[]') AS agent_mrenclaves," \
+    "   coalesce(p.agent_mrsigners, '[]') AS agent_mrsigners," \
+    "   coalesce(p.version, 0) AS _version" \
+    " FROM (SELECT 1) one LEFT JOIN node_policies p ON p.account_id = $1"
+#define MEASUREMENTS_MAX 32
+
+static int load_policy(cl_req *r, cl_pg *db, PGresult **res)
+{
+    const char *params[1] = { cl_req_principal(r)->account_id };
+
+    return cl_req_exec(r, db, res, POLICY_SELECT, 1, params);
+}
+
+/* GET /v1/policies/nodes */
+static int policy_get(cl_req *r, json_t **out)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+static long long seconds(cl_req *r, const char *field, long long min, long long max)
+{
+    json_t *v = json_object_get(cl_req_body(r), field);
+
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        cl_error_field(cl_req_err(r), field, "must be seconds from %lld to %lld", min, max);
+        return -1;
+    }
+    return json_integer_value(v);
+}
+
+/* A list of at most MEASUREMENTS_MAX measurements (64 hex digits), as
+ * compact JSON text in the arena; "[]" when absent. */
+static const char *measurements(cl_req *r, const char *field)
+{
+    json_t *v = json_object_get(cl_req_body(r), field), *m;
+    size_t i;
+
+    if (v == NULL)
+        return "[]";
+    if (!json_is_array(v) || json_array_size(v) > MEASUREMENTS_MAX)
+        goto bad;
+    json_array_foreach(v, i, m) {
+        const char *hex = json_string_value(m);
+        if (hex == NULL || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+            goto bad;
+    }
+    char *text = json_dumps(v, JSON_COMPACT);
+    cl_arena_defer(cl_req_arena(r), free, text);
+    return text;
+bad:
+    cl_error_field(cl_req_err(r), field, "must be a list of at most %d measurements, each 64 "
+                   "lower-case hex digits", MEASUREMENTS_MAX);
+    return "[]";
+}
+
+/* PUT /v1/policies/nodes */
+static int policy_put(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "reattest_interval", "heartbeat_interval",
+                                          "heartbeat_timeout", "require_approval",
+                                          "agent_mrenclaves", "agent_mrsigners", NULL };
+    const char *account = cl_req_principal(r)->account_id, *version;
+    json_t *approval = json_object_get(cl_req_body(r), "require_approval");
+    char text[3][24];
+    long long v[3];
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_if_match(r, &version)) < 0)
+        return rc;
+    cl_body_only(r, fields);
+    v[0] = seconds(r, "reattest_interval", 60, 30L * 86400);
+    v[1] = seconds(r, "heartbeat_interval", 5, 3600);
+    v[2] = seconds(r, "heartbeat_timeout", 15, 86400);
+    if (v[1] > 0 && v[2] > 0 && v[2] < 2 * v[1])
+        cl_error_field(cl_req_err(r), "heartbeat_timeout", "must be at least twice the "
+                       "heartbeat interval, so that one lost heartbeat is not an outage");
+    if (approval != NULL && !json_is_boolean(approval))
+        cl_error_field(cl_req_err(r), "require_approval", "must be true or false");
+    const char *mrenclaves = measurements(r, "agent_mrenclaves");
+    const char *mrsigners = measurements(r, "agent_mrsigners");
+    if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    for (int i = 0; i < 3; i++)
+        snprintf(text[i], sizeof(text[i]), "%lld", v[i]);
+    const char *params[8] = { account, text[0], text[1], text[2], version,
+                              json_is_true(approval) ? "true" : "false", mrenclaves, mrsigners };
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_exec(r, db, &res,
+            "INSERT INTO node_policies AS p (account_id, reattest_interval, heartbeat_interval,"
+            "  heartbeat_timeout, require_approval, agent_mrenclaves, agent_mrsigners)"
+            " VALUES ($1, $2::int, $3::int, $4::int, $6::boolean, $7::jsonb, $8::jsonb)"
+            " ON CONFLICT (account_id) DO UPDATE SET reattest_interval = $2::int,"
+            "  heartbeat_interval = $3::int, heartbeat_timeout = $4::int,"
+            "  require_approval = $6::boolean, agent_mrenclaves = $7::jsonb,"
+            "  agent_mrsigners = $8::jsonb, version = p.version + 1, updated_at = now()"
+            " WHERE $5::int IS NULL OR p.version = $5::int RETURNING version", 8, params)) < 0)
+        return rc;
+    if (PQntuples(res) != 1)
+        return cl_req_fail(r, CL_EPRECONDITION, "the node policy was changed since version %s",
+                           version);
+    if ((rc = cl_audit(r, db, account, "policy.nodes.update",
+                       cl_arena_printf(cl_req_arena(r), "account:%s", account),
+                       json_pack("{s:I, s:I, s:I, s:b, s:s, s:s}", "reattest_interval",
+                                 (json_int_t)v[0], "heartbeat_interval", (json_int_t)v[1],
+                                 "heartbeat_timeout", (json_int_t)v[2], "require_approval",
+                                 json_is_true(approval), "agent_mrenclaves", mrenclaves,
+                                 "agent_mrsigners", mrsigners))) < 0 ||
+        (rc = load_policy(r, db, &res)) < 0 || (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* What the account's node policy asks of a node's evidence (the agent
+ * measurements it names, in the arena) and of its enrollment. */
+static int node_rules(cl_req *r, cl_evidence *ev, int *require_approval)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
+        return rc;
+    for (int k = 0; k < 2; k++) {
+        json_t *list = cl_row_value(res, 0, PQfnumber(res, k ? "agent_mrsigners"
+                                                            : "agent_mrenclaves"));
+        const char **out = cl_arena_alloc(cl_req_arena(r),
+                                          (json_array_size(list) + 1) * sizeof(char *));
+        size_t i;
+        json_t *v;
+
+        if (out == NULL) {
+            json_decref(list);
+            return cl_req_fail(r, CL_ERROR, "out of memory");
+        }
+        json_array_foreach(list, i, v)
+            out[i] = cl_arena_strdup(cl_req_arena(r), json_string_value(v));
+        out[json_array_size(list)] = NULL;
+        json_decref(list);
+        if (k)
+            ev->mrsigners = out;
+        else
+            ev->mrenclaves = out;
+    }
+    ev->expected_by = "the account's node policy";
+    if (require_approval != NULL)
+        *require_approval = strcmp(cl_row_text(res, 0, "require_approval"), "t") == 0;
+    return 0;
+}
+
 /* ---- enrollment ----------------------------------------------------------- */
 
 /* The CSR's key, which must be EC P-256, as DER SubjectPublicKeyInfo. */
@@ -158,6 +328,49 @@ static int node_event(cl_req *r, cl_pg *db, const char *node, const char *event,
     return rc;
 }
 
+/* The node's approval task, and the audit row that says so. */
+static int ask_approval(cl_req *r, cl_pg *db, const char *node, const char *name)
+{
+    const cl_principal *p = cl_req_principal(r);
+    const char *params[4] = { p->account_id, node, name, p->actor };
+    PGresult *res;
+    int rc;
+
+    if ((rc = cl_req_exec(r, db, &res,
+            "INSERT INTO tasks (account_id, type, target, details, requested_by, quorum)"
+            " SELECT $1, 'node_approval', 'node:' || $2,"
+            "        jsonb_build_object('node_id', $2::text, 'name', $3::text), $4,"
+            "        coalesce((SELECT quorum FROM approval_policies WHERE account_id = $1), 1)"
+            " RETURNING id", 4, params)) < 0)
+        return rc;
+    return cl_audit(r, db, p->account_id, "task.create",
+                    cl_arena_printf(cl_req_arena(r), "task:%s", PQgetvalue(res, 0, 0)),
+                    json_pack("{s:s, s:s}", "type", "node_approval", "node_id", node));
+}
+
+int cl_nodes_decided(cl_req *r, cl_pg *db, const char *node, int approved)
+{
+    const char *params[1] = { node };
+    PGresult *res;
+    int rc;
+
+    if ((rc = cl_req_exec(r, db, &res, "SELECT account_id, cert_serial FROM nodes"
+                          " WHERE id = $1 AND state = 'pending_approval' FOR UPDATE", 1,
+                          params)) < 0 || PQntuples(res) == 0)
+        return rc;                          /* revoked or deactivated meanwhile */
+    const char *to = approved ? "active" : "revoked";
+    const char *update[2] = { node, to };
+    const char *crl[3] = { PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), "approval denied" };
+    if ((rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET state = $2, version = version + 1,"
+                          " updated_at = now() WHERE id = $1", 2, update)) < 0 ||
+        (!approved &&
+         (rc = cl_req_exec(r, db, NULL, "INSERT INTO revoked_certificates (account_id, serial,"
+                           " reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, crl)) < 0))
+        return rc;
+    return node_event(r, db, node, approved ? "approve" : "deny", "pending_approval", to,
+                      json_object());
+}
+
 /* POST /v1/nodes/enroll */
 static int nodes_enroll(cl_req *r, json_t **out)
 {
@@ -170,7 +383,7 @@ static int nodes_enroll(cl_req *r, json_t **out)
     PGresult *report, *res;
     X509_REQ *csr = NULL;
     cl_pg *db;
-    int rc, accepted;
+    int rc, accepted, require_approval = 0;
 
     if (p->kind != CL_PRINCIPAL_JOIN_TOKEN)
         return cl_req_fail(r, CL_EFORBIDDEN, "a node enrolls with its join token "
@@ -185,6 +398,8 @@ static int nodes_enroll(cl_req *r, json_t **out)
     if (csr_pem != NULL)
         csr_read(r, csr_pem, &csr, (uint8_t **)&ev.spki, &ev.spki_len);
     if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    if ((rc = node_rules(r, &ev, &require_approval)) < 0)
         return rc;
     if (cl_uuid_new(id) < 0)
         return cl_req_fail(r, CL_ERROR, "no random bytes");
@@ -222,24 +437,26 @@ static int nodes_enroll(cl_req *r, json_t **out)
         name = host && host[0] && strlen(host) <= 253 ? host
              : cl_arena_printf(cl_req_arena(r), "node-%.8s", id);
     }
-    const char *params[15] = {
+    const char *state = require_approval ? "pending_approval" : "active";
+    const char *params[16] = {
         id, p->account_id, name, p->join_token_id, labels, facts_text, agent ? agent : "",
         spki, serial, cert_pem, expires, cl_row_text(report, 0, "mrenclave"),
         cl_row_text(report, 0, "mrsigner"), cl_row_text(report, 0, "tcb_status"),
-        cl_row_text(report, 0, "simulated"),
+        cl_row_text(report, 0, "simulated"), state,
     };
     const char *report_params[2] = { id, report_id };
     if ((rc = cl_req_exec(r, db, NULL,
             "INSERT INTO nodes (id, account_id, name, state, join_token_id, labels, facts,"
             "  agent_version, public_key, cert_serial, cert_pem, cert_expires_at, mrenclave,"
             "  mrsigner, tcb_status, simulated)"
-            " VALUES ($1, $2, $3, 'active', $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10,"
-            "  $11::timestamptz, $12, $13, $14, $15::boolean)", 15, params)) < 0 ||
+            " VALUES ($1, $2, $3, $16, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10,"
+            "  $11::timestamptz, $12, $13, $14, $15::boolean)", 16, params)) < 0 ||
         (rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET last_report_id = $2 WHERE id = $1",
                           2, report_params)) < 0 ||
-        (rc = node_event(r, db, id, "enroll", NULL, "active",
+        (rc = node_event(r, db, id, "enroll", NULL, state,
                          json_pack("{s:s, s:s, s:s}", "report_id", report_id, "join_token_id",
                                    p->join_token_id, "cert_serial", serial))) < 0 ||
+        (require_approval && (rc = ask_approval(r, db, id, name)) < 0) ||
         (rc = cl_audit(r, db, p->account_id, "node.enroll",
                        cl_arena_printf(cl_req_arena(r), "node:%s", id),
                        json_pack("{s:s, s:s, s:s, s:s}", "name", name, "report_id", report_id,
@@ -255,98 +472,6 @@ static int nodes_enroll(cl_req *r, json_t **out)
     cl_req_status(r, 201);
     cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/nodes/%s", id));
     return 0;
-}
-
-/* ---- the node policy ---------------------------------------------------------- */
-
-/* An account without a node policy row has these, in SQL over a
- * node_policies row p (NULL when none). */
-#define REATTEST_INTERVAL "coalesce(p.reattest_interval, 3600)"
-#define HEARTBEAT_INTERVAL "coalesce(p.heartbeat_interval, 30)"
-#define HEARTBEAT_TIMEOUT "coalesce(p.heartbeat_timeout, 180)"
-
-#define POLICY_SELECT \
-    "SELECT " REATTEST_INTERVAL " AS reattest_interval," \
-    "   " HEARTBEAT_INTERVAL " AS heartbeat_interval," \
-    "   " HEARTBEAT_TIMEOUT " AS heartbeat_timeout, coalesce(p.version, 0) AS _version" \
-    " FROM (SELECT 1) one LEFT JOIN node_policies p ON p.account_id = $1"
-
-static int load_policy(cl_req *r, cl_pg *db, PGresult **res)
-{
-    const char *params[1] = { cl_req_principal(r)->account_id };
-
-    return cl_req_exec(r, db, res, POLICY_SELECT, 1, params);
-}
-
-/* GET /v1/policies/nodes */
-static int policy_get(cl_req *r, json_t **out)
-{
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
-        return rc;
-    return cl_req_row(r, out, res, 0, NULL);
-}
-
-static long long seconds(cl_req *r, const char *field, long long min, long long max)
-{
-    json_t *v = json_object_get(cl_req_body(r), field);
-
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        cl_error_field(cl_req_err(r), field, "must be seconds from %lld to %lld", min, max);
-        return -1;
-    }
-    return json_integer_value(v);
-}
-
-/* PUT /v1/policies/nodes */
-static int policy_put(cl_req *r, json_t **out)
-{
-    static const char *const fields[] = { "reattest_interval", "heartbeat_interval",
-                                          "heartbeat_timeout", NULL };
-    const char *account = cl_req_principal(r)->account_id, *version;
-    char text[3][24];
-    long long v[3];
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_req_if_match(r, &version)) < 0)
-        return rc;
-    cl_body_only(r, fields);
-    v[0] = seconds(r, "reattest_interval", 60, 30L * 86400);
-    v[1] = seconds(r, "heartbeat_interval", 5, 3600);
-    v[2] = seconds(r, "heartbeat_timeout", 15, 86400);
-    if (v[1] > 0 && v[2] > 0 && v[2] < 2 * v[1])
-        cl_error_field(cl_req_err(r), "heartbeat_timeout", "must be at least twice the "
-                       "heartbeat interval, so that one lost heartbeat is not an outage");
-    if ((rc = cl_body_done(r)) < 0)
-        return rc;
-    for (int i = 0; i < 3; i++)
-        snprintf(text[i], sizeof(text[i]), "%lld", v[i]);
-    const char *params[5] = { account, text[0], text[1], text[2], version };
-    if ((rc = cl_req_begin(r, &db)) < 0 ||
-        (rc = cl_req_exec(r, db, &res,
-            "INSERT INTO node_policies AS p (account_id, reattest_interval, heartbeat_interval,"
-            "  heartbeat_timeout) VALUES ($1, $2::int, $3::int, $4::int)"
-            " ON CONFLICT (account_id) DO UPDATE SET reattest_interval = $2::int,"
-            "  heartbeat_interval = $3::int, heartbeat_timeout = $4::int,"
-            "  version = p.version + 1, updated_at = now()"
-            " WHERE $5::int IS NULL OR p.version = $5::int RETURNING version", 5, params)) < 0)
-        return rc;
-    if (PQntuples(res) != 1)
-        return cl_req_fail(r, CL_EPRECONDITION, "the node policy was changed since version %s",
-                           version);
-    if ((rc = cl_audit(r, db, account, "policy.nodes.update",
-                       cl_arena_printf(cl_req_arena(r), "account:%s", account),
-                       json_pack("{s:I, s:I, s:I}", "reattest_interval", (json_int_t)v[0],
-                                 "heartbeat_interval", (json_int_t)v[1], "heartbeat_timeout",
-                                 (json_int_t)v[2]))) < 0 ||
-        (rc = load_policy(r, db, &res)) < 0 || (rc = cl_req_commit(r, db)) < 0)
-        return rc;
-    return cl_req_row(r, out, res, 0, NULL);
 }
 
 /* ---- what nodes say for themselves ------------------------------------------------ */
@@ -428,7 +553,7 @@ static int nodes_attest(cl_req *r, json_t **out)
     cl_pg *db;
     int rc, accepted;
 
-    if ((rc = node_itself(r)) < 0)
+    if ((rc = node_itself(r)) < 0 || (rc = node_rules(r, &ev, NULL)) < 0)
         return rc;
     cl_body_only(r, fields);
     ev.nonce = cl_body_string(r, "nonce", 1, 64);

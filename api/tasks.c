@@ -11,6 +11,7 @@
  * approved_domains) happens in the same transaction.
  */
 #include "daemon.h"
+#include "nodes.h"
 #include "resource.h"
 
 #include <stdio.h>
@@ -73,7 +74,8 @@ static int tasks_get(cl_req *r, json_t **out)
 }
 
 /* What a decided task changes: an approved domain joins the app's
- * approved_domains; a build becomes approved or rejected. */
+ * approved_domains; a build becomes approved or rejected; a node becomes
+ * active or revoked. */
 static int apply(cl_req *r, cl_pg *db, PGresult *task, const char *outcome)
 {
     json_t *details = cl_row_value(task, 0, PQfnumber(task, "details"));
@@ -86,6 +88,9 @@ static int apply(cl_req *r, cl_pg *db, PGresult *task, const char *outcome)
         rc = cl_req_exec(r, db, NULL,
             "UPDATE builds SET state = $2, decided_at = now()"
             " WHERE id = $1::uuid AND state = 'pending'", 2, params);
+    } else if (strcmp(type, "node_approval") == 0) {
+        rc = cl_nodes_decided(r, db, json_string_value(json_object_get(details, "node_id")),
+                              approved);
     } else if (strcmp(type, "domain_approval") == 0 && approved) {
         const char *params[2] = { json_string_value(json_object_get(details, "app_id")),
                                   json_string_value(json_object_get(details, "domain")) };

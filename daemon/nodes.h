@@ -6,6 +6,7 @@
 #define CL_DAEMON_NODES_H
 
 #include "arena.h"
+#include "http.h"
 #include "pg.h"
 
 struct cl_daemon;
@@ -14,5 +15,10 @@ struct cl_daemon;
  * heartbeat is older than their account's heartbeat timeout become
  * unreachable, each transition a node event and audited. */
 void cl_nodes_watch(struct cl_daemon *d, cl_pg *db, cl_arena *a);
+
+/* A node_approval task was decided (api/tasks.c): a node still
+ * pending_approval becomes active, or, denied, revoked (its certificate
+ * on the CRL); a node event either way. */
+int cl_nodes_decided(cl_req *r, cl_pg *db, const char *node_id, int approved);
 
 #endif

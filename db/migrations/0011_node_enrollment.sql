@@ -48,6 +48,9 @@ CREATE TABLE node_policies (
     reattest_interval   integer NOT NULL CHECK (reattest_interval BETWEEN 60 AND 2592000),
     heartbeat_interval  integer NOT NULL CHECK (heartbeat_interval BETWEEN 5 AND 3600),
     heartbeat_timeout   integer NOT NULL CHECK (heartbeat_timeout BETWEEN 15 AND 86400),
+    require_approval    boolean NOT NULL DEFAULT false,  -- a node_approval task first
+    agent_mrenclaves    jsonb NOT NULL DEFAULT '[]',     -- the agent enclaves nodes may run
+    agent_mrsigners     jsonb NOT NULL DEFAULT '[]',     -- (empty: any)
     version             integer NOT NULL DEFAULT 1,
     updated_at          timestamptz NOT NULL DEFAULT now(),
     CHECK (heartbeat_timeout >= 2 * heartbeat_interval)
@@ -55,3 +58,8 @@ CREATE TABLE node_policies (
 
 -- A node's reports are found by their subject, "node:<id>".
 CREATE INDEX attestation_reports_subject ON attestation_reports (account_id, subject);
+
+-- A node can wait for its account's admins to approve it.
+ALTER TABLE tasks DROP CONSTRAINT tasks_type_check;
+ALTER TABLE tasks ADD CONSTRAINT tasks_type_check
+    CHECK (type IN ('build_approval', 'domain_approval', 'node_approval'));

@@ -510,6 +510,41 @@ class Enrollment(SimulatedPki):
         self.assertEqual([r["verdict"] for r in reports], ["accepted", "refused", "accepted",
                                                             "accepted"])
 
+    def test_an_account_can_require_approval_and_name_the_agent_enclave(self):
+        policy = {"reattest_interval": 3600, "heartbeat_interval": 30, "heartbeat_timeout": 180}
+        self.api.ok("PUT", "/v1/policies/nodes", {**policy, "require_approval": True,
+                                                  "agent_mrsigners": ["5c" * 32]})
+        for bad in ({"agent_mrenclaves": ["AB" * 32]}, {"agent_mrsigners": "5c"},
+                    {"require_approval": "yes"}):
+            self.assertEqual(self.api.call("PUT", "/v1/policies/nodes", {**policy, **bad})[0],
+                             422, bad)
+        approved = self.enroll_ok(self.token(), name="wants-approval")
+        self.assertEqual(approved["state"], "pending_approval")
+        tasks = self.api.ok("GET", "/v1/tasks?type=node_approval")["items"]
+        self.assertEqual([t["details"]["node_id"] for t in tasks], [approved["id"]])
+        self.api.ok("POST", f"/v1/tasks/{tasks[0]['id']}/approve")
+        self.assertEqual(self.api.ok("GET", f"/v1/nodes/{approved['id']}")["state"], "active")
+        denied = self.enroll_ok(self.token())
+        task = [t for t in self.api.ok("GET", "/v1/tasks?type=node_approval")["items"]
+                if t["details"]["node_id"] == denied["id"]][0]
+        self.api.ok("POST", f"/v1/tasks/{task['id']}/deny")
+        self.assertEqual(self.api.ok("GET", f"/v1/nodes/{denied['id']}")["state"], "revoked")
+        self.assertEqual(psql(f"SELECT reason FROM revoked_certificates WHERE serial ="
+                              f" '{denied['cert_serial']}'", dbname=self.dbname),
+                         "approval denied")
+        events = self.api.ok("GET", f"/v1/nodes/{approved['id']}/events")["items"]
+        self.assertEqual([(e["event"], e["to_state"]) for e in events],
+                         [("enroll", "pending_approval"), ("approve", "active")])
+        # an agent enclave the policy does not name is refused
+        self.api.ok("PUT", "/v1/policies/nodes", {**policy, "agent_mrenclaves": ["ab" * 32]})
+        csr, spki = self.key_and_csr()
+        secret = self.token()
+        nonce = self.nonce(secret)
+        status, _, problem = self.enroll(secret, csr, self.quote(spki, nonce), nonce)
+        self.assertEqual(status, 403, problem)
+        self.assertIn("is not one the account's node policy names", problem["detail"])
+        self.assertEqual(len(self.api.ok("GET", "/v1/nodes")["items"]), 2)
+
     def test_a_revoked_node_is_on_the_crl_and_transitions_are_kept(self):
         node = self.enroll_ok(self.token())
         nid = node["id"]
