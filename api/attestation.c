@@ -75,23 +75,10 @@ static int nonce_create(cl_req *r, json_t **out)
     "   coalesce(p.min_isvsvn, 0) AS min_isvsvn, coalesce(p.version, 0) AS _version" \
     " FROM (SELECT 1) one LEFT JOIN attestation_policies p ON p.account_id = $1"
 
-static int load_policy(cl_req *r, cl_pg *db, PGresult **res)
-{
-    const char *params[1] = { cl_req_principal(r)->account_id };
-
-    return cl_req_exec(r, db, res, POLICY_SELECT, 1, params);
-}
-
 /* GET /v1/policies/attestation */
 static int policy_get(cl_req *r, json_t **out)
 {
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
-        return rc;
-    return cl_req_row(r, out, res, 0, NULL);
+    return cl_account_row(r, out, POLICY_SELECT);
 }
 
 static int string_list(cl_req *r, const char *field, json_t *v)
@@ -175,7 +162,8 @@ static int policy_put(cl_req *r, json_t **out)
                                  "accepted_advisories", adv_text, "allow_debug",
                                  json_is_true(debug), "min_isvsvn",
                                  json_integer_value(min)))) < 0 ||
-        (rc = load_policy(r, db, &res)) < 0 || (rc = cl_req_commit(r, db)) < 0)
+        (rc = cl_account_exec(r, db, &res, POLICY_SELECT)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
         return rc;
     return cl_req_row(r, out, res, 0, NULL);
 }
@@ -251,7 +239,7 @@ static int policy_of(cl_req *r, cl_pg *db, cl_attestation_policy *p)
     json_t *lists[2];
     int rc;
 
-    if ((rc = load_policy(r, db, &res)) < 0)
+    if ((rc = cl_account_exec(r, db, &res, POLICY_SELECT)) < 0)
         return rc;
     lists[0] = cl_row_value(res, 0, PQfnumber(res, "accepted_statuses"));
     lists[1] = cl_row_value(res, 0, PQfnumber(res, "accepted_advisories"));

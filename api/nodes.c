@@ -68,23 +68,10 @@
     " FROM (SELECT 1) one LEFT JOIN node_policies p ON p.account_id = $1"
 #define MEASUREMENTS_MAX 32
 
-static int load_policy(cl_req *r, cl_pg *db, PGresult **res)
-{
-    const char *params[1] = { cl_req_principal(r)->account_id };
-
-    return cl_req_exec(r, db, res, POLICY_SELECT, 1, params);
-}
-
 /* GET /v1/policies/nodes */
 static int policy_get(cl_req *r, json_t **out)
 {
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
-        return rc;
-    return cl_req_row(r, out, res, 0, NULL);
+    return cl_account_row(r, out, POLICY_SELECT);
 }
 
 static long long seconds(cl_req *r, const char *field, long long min, long long max)
@@ -177,7 +164,8 @@ static int policy_put(cl_req *r, json_t **out)
                                  "heartbeat_timeout", (json_int_t)v[2], "require_approval",
                                  json_is_true(approval), "agent_mrenclaves", mrenclaves,
                                  "agent_mrsigners", mrsigners))) < 0 ||
-        (rc = load_policy(r, db, &res)) < 0 || (rc = cl_req_commit(r, db)) < 0)
+        (rc = cl_account_exec(r, db, &res, POLICY_SELECT)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
         return rc;
     return cl_req_row(r, out, res, 0, NULL);
 }
@@ -190,7 +178,8 @@ static int node_rules(cl_req *r, cl_evidence *ev, int *require_approval)
     cl_pg *db;
     int rc;
 
-    if ((rc = cl_req_db(r, &db)) < 0 || (rc = load_policy(r, db, &res)) < 0)
+    if ((rc = cl_req_db(r, &db)) < 0 ||
+        (rc = cl_account_exec(r, db, &res, POLICY_SELECT)) < 0)
         return rc;
     for (int k = 0; k < 2; k++) {
         json_t *list = cl_row_value(res, 0, PQfnumber(res, k ? "agent_mrsigners"

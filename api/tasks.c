@@ -171,20 +171,9 @@ static int tasks_deny(cl_req *r, json_t **out)
 /* GET /v1/policies/approval */
 static int policy_get(cl_req *r, json_t **out)
 {
-    const char *params[1] = { cl_req_principal(r)->account_id };
-    PGresult *res;
-    cl_pg *db;
-    int rc;
-
-    if ((rc = cl_req_db(r, &db)) < 0 ||
-        (rc = cl_req_exec(r, db, &res, "SELECT coalesce((SELECT quorum FROM approval_policies "
+    return cl_account_row(r, out, "SELECT coalesce((SELECT quorum FROM approval_policies "
                           "WHERE account_id = $1), 1) AS quorum, coalesce((SELECT version FROM "
-                          "approval_policies WHERE account_id = $1), 0) AS _version",
-                          1, params)) < 0)
-        return rc;
-    cl_req_etag(r, cl_row_text(res, 0, "_version"));
-    *out = cl_row_json(res, 0);
-    return 0;
+                          "approval_policies WHERE account_id = $1), 0) AS _version");
 }
 
 /* PUT /v1/policies/approval */

@@ -95,29 +95,48 @@ static int from_session(cl_req *r, cl_principal *p, const char *token)
     return 0;
 }
 
+/* A reason to refuse a credential: the boolean column that says so. */
+typedef struct refusal {
+    int column;
+    const char *reason;
+} refusal;
+
+/* The row of the credential whose secret's SHA-256 is sql's $1: 401
+ * "<what> is not valid" when there is none, or with the reason of the
+ * first refusal that holds. */
+static int credential(cl_req *r, const char *sql, const char *secret, const char *what,
+                      const refusal *refusals, PGresult **res, cl_pg **db)
+{
+    char hash[65];
+    const char *params[1] = { hash };
+    int rc;
+
+    cl_auth_secret_hash(hash, secret);
+    if ((rc = cl_req_db(r, db)) < 0 ||
+        (rc = cl_pg_exec(res, *db, cl_req_arena(r), sql, 1, params, cl_req_err(r))) < 0)
+        return rc;
+    if (PQntuples(*res) != 1)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "%s is not valid", what);
+    for (; refusals->reason != NULL; refusals++)
+        if (strcmp(PQgetvalue(*res, 0, refusals->column), "t") == 0)
+            return cl_req_fail(r, CL_EUNAUTHORIZED, "%s %s", what, refusals->reason);
+    return 0;
+}
+
 static int from_api_key(cl_req *r, cl_principal *p, const char *secret)
 {
+    static const refusal refusals[] = { { 3, "was revoked" }, { 4, "has expired" }, { 0, NULL } };
     const char *sql =
         "SELECT id, account_id, role, revoked_at IS NOT NULL,"
         "       expires_at IS NOT NULL AND expires_at <= now(),"
         "       last_used_at IS NULL OR last_used_at < now() - interval '1 minute'"
         "  FROM api_keys WHERE secret_hash = decode($1, 'hex')";
-    char hash[65];
-    const char *params[1] = { hash };
     PGresult *res;
     cl_pg *db;
     int rc;
 
-    cl_auth_secret_hash(hash, secret);
-    if ((rc = cl_req_db(r, &db)) < 0 ||
-        (rc = cl_pg_exec(&res, db, cl_req_arena(r), sql, 1, params, cl_req_err(r))) < 0)
+    if ((rc = credential(r, sql, secret, "the API key", refusals, &res, &db)) < 0)
         return rc;
-    if (PQntuples(res) != 1)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the API key is not valid");
-    if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the API key was revoked");
-    if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the API key has expired");
     p->kind = CL_PRINCIPAL_API_KEY;
     p->api_key_id = dup_value(r, res, 0);
     p->account_id = dup_value(r, res, 1);
@@ -135,27 +154,18 @@ static int from_api_key(cl_req *r, cl_principal *p, const char *secret)
 /* A node's join token: valid while not revoked, not expired, not used up. */
 static int from_join_token(cl_req *r, cl_principal *p, const char *secret)
 {
+    static const refusal refusals[] = {
+        { 2, "was revoked" }, { 3, "has expired" }, { 4, "is used up" }, { 0, NULL },
+    };
     const char *sql =
         "SELECT id, account_id, revoked_at IS NOT NULL, expires_at <= now(), uses >= max_uses"
         "  FROM node_tokens WHERE secret_hash = decode($1, 'hex')";
-    char hash[65];
-    const char *params[1] = { hash };
     PGresult *res;
     cl_pg *db;
     int rc;
 
-    cl_auth_secret_hash(hash, secret);
-    if ((rc = cl_req_db(r, &db)) < 0 ||
-        (rc = cl_pg_exec(&res, db, cl_req_arena(r), sql, 1, params, cl_req_err(r))) < 0)
+    if ((rc = credential(r, sql, secret, "the join token", refusals, &res, &db)) < 0)
         return rc;
-    if (PQntuples(res) != 1)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token is not valid");
-    if (strcmp(PQgetvalue(res, 0, 2), "t") == 0)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token was revoked");
-    if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token has expired");
-    if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
-        return cl_req_fail(r, CL_EUNAUTHORIZED, "the join token is used up");
     p->kind = CL_PRINCIPAL_JOIN_TOKEN;
     p->join_token_id = dup_value(r, res, 0);
     p->account_id = dup_value(r, res, 1);

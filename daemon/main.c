@@ -83,7 +83,8 @@ static int print_routes(void)
                     if (cl_auth_role_allows(roles[i], r->flags))
                         json_array_append_new(allowed, json_string(roles[i]));
             }
-            json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
+            json_array_append_new(list, json_pack(
+                "{s:s, s:s, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o}",
                 "method", r->method, "path", r->pattern,
                 "public", (r->flags & CL_PUBLIC) != 0,
                 "json_body", (r->flags & (CL_JSON_BODY | CL_JSON_OPTIONAL)) != 0,

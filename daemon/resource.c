@@ -301,6 +301,24 @@ int cl_page_account_rows(cl_req *r, json_t **out, const char *sql)
     return cl_page_items(r, out, res, page.limit);
 }
 
+int cl_account_exec(cl_req *r, cl_pg *db, PGresult **res, const char *sql)
+{
+    const char *params[1] = { cl_req_principal(r)->account_id };
+
+    return cl_req_exec(r, db, res, sql, 1, params);
+}
+
+int cl_account_row(cl_req *r, json_t **out, const char *sql)
+{
+    PGresult *res;
+    cl_pg *db;
+    int rc;
+
+    if ((rc = cl_req_db(r, &db)) < 0 || (rc = cl_account_exec(r, db, &res, sql)) < 0)
+        return rc;
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
 int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit)
 {
     json_t *items = json_array();

@@ -104,6 +104,12 @@ int cl_page_items(cl_req *r, json_t **out, PGresult *res, int limit);
  * on the first page) and $3 the limit + 1, and respond with the page. */
 int cl_page_account_rows(cl_req *r, json_t **out, const char *sql);
 
+/* One row about the caller's account, such as its policy: sql with $1 the
+ * account, run in db; and the GET that answers with that row (its ETag
+ * from "_version"). */
+int cl_account_exec(cl_req *r, cl_pg *db, PGresult **res, const char *sql);
+int cl_account_row(cl_req *r, json_t **out, const char *sql);
+
 /*
  * The list envelope {"items": items, "next_cursor": ...} (items stolen).
  * When the query fetched limit + 1 rows, pass the last item's position as

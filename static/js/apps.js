@@ -30,7 +30,7 @@ import { buildStateBadge, shortHash } from './builds.js';
 import { ENDED, followJob, inspectionFacts } from './jobs.js';
 import { busy, checkboxField, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
          errorText, facts, field, fieldset, formatBytes, formMessage, h, notify, pageHeading,
-         showFormError, time } from './ui.js';
+         parsePairs, showFormError, time } from './ui.js';
 
 const DEFAULTS = { enclave_size: 536870912, max_threads: 16, isvprodid: 0, isvsvn: 0 };
 const RECENT_BUILDS = 5;
@@ -78,22 +78,6 @@ function intOrText(text) {
 /* One item per line; blank lines left out. */
 function lines(text, { trim = true } = {}) {
   return text.split('\n').map((l) => (trim ? l.trim() : l.replace(/\r$/, ''))).filter((l) => l.trim() !== '');
-}
-
-/* NAME=value lines → {NAME: value}; {value} or {error}. */
-function pairs(text, what) {
-  const out = {};
-  const all = text.split('\n');
-  for (let i = 0; i < all.length; i++) {
-    const line = all[i].replace(/\r$/, '');
-    if (!line.trim()) continue;
-    const cut = line.indexOf('=');
-    const key = cut > 0 ? line.slice(0, cut).trim() : '';
-    if (!key) return { error: `line ${i + 1} must be ${what}=value` };
-    if (Object.prototype.hasOwnProperty.call(out, key)) return { error: `line ${i + 1} repeats ${key}` };
-    out[key] = line.slice(cut + 1);
-  }
-  return { value: out };
 }
 
 function pairLines(obj) {
@@ -226,10 +210,10 @@ function appForm(app, submitLabel) {
     const size = parseSize(v('enclave_size'));
     if (size.error) errors.enclave_size = size.error;
     else body.enclave_size = size.value;
-    const env = pairs(v('env'), 'NAME');
+    const env = parsePairs(v('env'), 'NAME');
     if (env.error) errors.env = env.error;
     else body.env = env.value;
-    const labels = pairs(v('labels'), 'key');
+    const labels = parsePairs(v('labels'), 'key');
     if (labels.error) errors.labels = labels.error;
     else body.labels = labels.value;
     if (!body.name) errors.name = 'enter a name for the app';
