@@ -19,6 +19,19 @@
  *   labels           at most 64 key: value strings
  *   debug            boolean                                        (false)
  *
+ * What an enclave of the app must prove, and what it receives (api/enclaves.c):
+ *
+ *   attestation      "cloister" (cloister-init attests first) or "none"  (cloister)
+ *   identity         "mrenclave" (an approved build's exact MRENCLAVE) or
+ *                    "signer" (an approved build's MRSIGNER and ISVPRODID,
+ *                    with ISVSVN at least min_isvsvn)                 (mrenclave)
+ *   min_isvsvn       0..65535                                        (0)
+ *   required_node_labels  at most 32 key: value strings the node must carry
+ *   cert_lifetime    seconds, 3600..7776000 (90 days)                (604800)
+ *   secrets_env      boolean: secrets also as environment variables  (false)
+ *   cloister_dir     absolute path of the in-enclave tmpfs           (/run/cloister)
+ *   on_attestation_failure  "retry" (with back-off) or "exit"        (retry)
+ *
  * input_digest (read-only) is the digest input_image resolved to: every new
  * or changed input_image queues an image.inspect job (input_inspect_job),
  * which fills it in; a registry of the account whose host the reference
@@ -46,13 +59,27 @@
     "a.id, a.name, a.description, a.input_image, a.output_image, a.runtime, a.enclave_size," \
     " a.max_threads, a.isvprodid, a.isvsvn, a.entrypoint, a.args, a.env, a.allowed_domains," \
     " a.approved_domains, a.encrypted_paths, a.writable_paths, a.labels, a.debug," \
+    " a.attestation, a.identity, a.min_isvsvn, a.required_node_labels, a.cert_lifetime," \
+    " a.secrets_env, a.cloister_dir, a.on_attestation_failure," \
     " a.input_digest, a.input_inspect_job, a.created_at, a.updated_at"
 
 static const char *const fields[] = {
     "name", "description", "input_image", "output_image", "runtime", "enclave_size",
     "max_threads", "isvprodid", "isvsvn", "entrypoint", "args", "env", "allowed_domains",
-    "encrypted_paths", "writable_paths", "labels", "debug", NULL,
+    "encrypted_paths", "writable_paths", "labels", "debug", "attestation", "identity",
+    "min_isvsvn", "required_node_labels", "cert_lifetime", "secrets_env", "cloister_dir",
+    "on_attestation_failure", NULL,
 };
+#define NFIELDS 25
+
+/* A string that must be one of the words given (NULL-terminated). */
+static void one_of(cl_req *r, json_t *v, const char *field, const char *const *words)
+{
+    for (size_t i = 0; json_is_string(v) && words[i] != NULL; i++)
+        if (strcmp(json_string_value(v), words[i]) == 0)
+            return;
+    cl_error_field(cl_req_err(r), field, "must be %s or %s", words[0], words[1]);
+}
 
 /* ---- field rules ------------------------------------------------------- */
 
@@ -232,9 +259,26 @@ static void validate(cl_req *r, json_t *body, const char **text)
             string_list(r, v, f, 64, 4096, absolute_path, "an absolute path without \"..\"");
         } else if (strcmp(f, "labels") == 0) {
             string_map(r, v, f, 64, label_key, 256, "1 to 63 of [a-z0-9._/-]");
-        } else if (strcmp(f, "debug") == 0) {
+        } else if (strcmp(f, "debug") == 0 || strcmp(f, "secrets_env") == 0) {
             if (!json_is_boolean(v))
                 cl_error_field(cl_req_err(r), f, "must be true or false");
+        } else if (strcmp(f, "attestation") == 0) {
+            one_of(r, v, f, (const char *const[]){ "cloister", "none", NULL });
+        } else if (strcmp(f, "identity") == 0) {
+            one_of(r, v, f, (const char *const[]){ "mrenclave", "signer", NULL });
+        } else if (strcmp(f, "on_attestation_failure") == 0) {
+            one_of(r, v, f, (const char *const[]){ "retry", "exit", NULL });
+        } else if (strcmp(f, "min_isvsvn") == 0) {
+            integer(r, v, f, 0, 65535);
+        } else if (strcmp(f, "cert_lifetime") == 0) {
+            integer(r, v, f, 3600, 7776000);
+        } else if (strcmp(f, "required_node_labels") == 0) {
+            string_map(r, v, f, 32, label_key, 253, "1 to 63 of [a-z0-9._/-]");
+        } else if (strcmp(f, "cloister_dir") == 0) {
+            if (!json_is_string(v) || json_string_length(v) > 256 ||
+                !absolute_path(json_string_value(v)) || strcmp(json_string_value(v), "/") == 0)
+                cl_error_field(cl_req_err(r), f, "must be an absolute path (not /) without \"..\", "
+                               "of at most 256 bytes");
         }
         if (json_is_string(v))
             text[i] = json_string_value(v);
@@ -285,7 +329,7 @@ static int apps_list(cl_req *r, json_t **out)
 static int apps_create(cl_req *r, json_t **out)
 {
     const char *account = cl_req_principal(r)->account_id;
-    const char *v[32];
+    const char *v[NFIELDS];
     PGresult *res;
     cl_pg *db;
     int rc;
@@ -301,20 +345,26 @@ static int apps_create(cl_req *r, json_t **out)
     }
     if ((rc = cl_body_done(r)) < 0)
         return rc;
-    const char *params[18] = { account };
-    memcpy(params + 1, v, 17 * sizeof(*v));
+    const char *params[NFIELDS + 1] = { account };
+    memcpy(params + 1, v, NFIELDS * sizeof(*v));
     if ((rc = cl_req_begin(r, &db)) < 0)
         return rc;
     rc = cl_req_exec(r, db, &res,
         "WITH a AS (INSERT INTO apps (account_id, name, description, input_image, output_image,"
         "   runtime, enclave_size, max_threads, isvprodid, isvsvn, entrypoint, args, env,"
-        "   allowed_domains, encrypted_paths, writable_paths, labels, debug)"
+        "   allowed_domains, encrypted_paths, writable_paths, labels, debug, attestation,"
+        "   identity, min_isvsvn, required_node_labels, cert_lifetime, secrets_env,"
+        "   cloister_dir, on_attestation_failure)"
         " VALUES ($1, $2, coalesce($3, ''), $4, $5, coalesce($6, 'gramine'),"
         "   coalesce($7::bigint, 536870912), coalesce($8::int, 16), coalesce($9::int, 0),"
         "   coalesce($10::int, 0), $11::jsonb, $12::jsonb, coalesce($13::jsonb, '{}'),"
         "   coalesce($14::jsonb, '[]'), coalesce($15::jsonb, '[]'), coalesce($16::jsonb, '[]'),"
-        "   coalesce($17::jsonb, '{}'), coalesce($18::boolean, false)) RETURNING *)"
-        "SELECT " APP_COLUMNS ", a.version AS _version FROM a", 18, params);
+        "   coalesce($17::jsonb, '{}'), coalesce($18::boolean, false),"
+        "   coalesce($19, 'cloister'), coalesce($20, 'mrenclave'), coalesce($21::int, 0),"
+        "   coalesce($22::jsonb, '{}'), coalesce($23::int, 604800),"
+        "   coalesce($24::boolean, false), coalesce($25, '/run/cloister'),"
+        "   coalesce($26, 'retry')) RETURNING *)"
+        "SELECT " APP_COLUMNS ", a.version AS _version FROM a", NFIELDS + 1, params);
     if (rc == CL_ECONFLICT) {
         cl_error_clear(cl_req_err(r));
         cl_error_field(cl_req_err(r), "name", "is taken by another app of this account");
@@ -349,9 +399,9 @@ static int apps_get(cl_req *r, json_t **out)
 /* PATCH /v1/apps/{id} */
 static int apps_update(cl_req *r, json_t **out)
 {
-    const char *account = cl_req_principal(r)->account_id, *version, *v[32];
+    const char *account = cl_req_principal(r)->account_id, *version, *v[NFIELDS];
     json_t *body = cl_req_body(r), *changed;
-    char present[20];
+    char present[NFIELDS + 1];
     PGresult *res;
     cl_pg *db;
     int rc;
@@ -371,15 +421,15 @@ static int apps_update(cl_req *r, json_t **out)
     /* which fields the patch names: given a value, or null for the default */
     for (size_t i = 0; fields[i] != NULL; i++)
         present[i] = json_object_get(body, fields[i]) != NULL ? 't' : 'f';
-    present[17] = '\0';
+    present[NFIELDS] = '\0';
 
     if ((rc = cl_req_begin(r, &db)) < 0 || (rc = load(r, db, "FOR UPDATE", &res)) < 0)
         return rc;
     if (version != NULL && strcmp(version, cl_row_text(res, 0, "_version")) != 0)
         return cl_req_fail(r, CL_EPRECONDITION, "app \"%s\" was changed since version %s; "
                            "read it again", cl_req_param(r, "id"), version);
-    const char *params[20] = { cl_req_param(r, "id"), present };
-    memcpy(params + 2, v, 17 * sizeof(*v));
+    const char *params[NFIELDS + 2] = { cl_req_param(r, "id"), present };
+    memcpy(params + 2, v, NFIELDS * sizeof(*v));
 #define SET(n, col, expr) \
     col " = CASE WHEN substr($2, " #n ", 1) = 't' THEN " expr " ELSE " col " END"
     rc = cl_req_exec(r, db, &res,
@@ -401,8 +451,16 @@ static int apps_update(cl_req *r, json_t **out)
         SET(15, "writable_paths", "coalesce($17::jsonb, '[]')") ", "
         SET(16, "labels", "coalesce($18::jsonb, '{}')") ", "
         SET(17, "debug", "coalesce($19::boolean, false)") ", "
+        SET(18, "attestation", "coalesce($20, 'cloister')") ", "
+        SET(19, "identity", "coalesce($21, 'mrenclave')") ", "
+        SET(20, "min_isvsvn", "coalesce($22::int, 0)") ", "
+        SET(21, "required_node_labels", "coalesce($23::jsonb, '{}')") ", "
+        SET(22, "cert_lifetime", "coalesce($24::int, 604800)") ", "
+        SET(23, "secrets_env", "coalesce($25::boolean, false)") ", "
+        SET(24, "cloister_dir", "coalesce($26, '/run/cloister')") ", "
+        SET(25, "on_attestation_failure", "coalesce($27, 'retry')") ", "
         " version = version + 1 WHERE id = $1 RETURNING *)"
-        "SELECT " APP_COLUMNS ", a.version AS _version FROM a", 19, params);
+        "SELECT " APP_COLUMNS ", a.version AS _version FROM a", NFIELDS + 2, params);
 #undef SET
     if (rc == CL_ECONFLICT) {
         cl_error_clear(cl_req_err(r));

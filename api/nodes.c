@@ -273,6 +273,7 @@ static int certify(cl_req *r, cl_pg *db, X509_REQ *csr, const char *node, char s
                    char **pem, char **ca_pem, char expires[32])
 {
     const char *account = cl_req_principal(r)->account_id;
+    const cl_pki_subject subject = { node, NULL, NODE_CERT_DAYS * 86400L, 0 };
     EVP_PKEY *ca_key = NULL;
     X509 *ca = NULL, *cert = NULL;
     struct tm tm;
@@ -280,8 +281,8 @@ static int certify(cl_req *r, cl_pg *db, X509_REQ *csr, const char *node, char s
     int rc;
 
     if ((rc = cl_account_ca(r, db, account, &ca, &ca_key)) < 0 ||
-        (rc = cl_pki_issue(&cert, serial, csr, ca, ca_key, node, NODE_CERT_DAYS, public_url(r),
-                           account, cl_req_err(r))) < 0)
+        (rc = cl_pki_issue(&cert, serial, csr, ca, ca_key, &subject, public_url(r), account,
+                           cl_req_err(r))) < 0)
         goto done;
     if ((text = cl_pki_pem(cert)) == NULL || (ca_text = cl_pki_pem(ca)) == NULL ||
         ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1 ||
@@ -440,8 +441,9 @@ static int nodes_enroll(cl_req *r, json_t **out)
             "  mrsigner, tcb_status, simulated)"
             " VALUES ($1, $2, $3, $16, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10,"
             "  $11::timestamptz, $12, $13, $14, $15::boolean)", 16, params)) < 0 ||
-        (rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET last_report_id = $2 WHERE id = $1",
-                          2, report_params)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET last_report_id = $2, ppid ="
+                          " (SELECT t.details->'pck'->>'ppid' FROM attestation_reports t"
+                          "  WHERE t.id = $2) WHERE id = $1", 2, report_params)) < 0 ||
         (rc = node_event(r, db, id, "enroll", NULL, state,
                          json_pack("{s:s, s:s, s:s}", "report_id", report_id, "join_token_id",
                                    p->join_token_id, "cert_serial", serial))) < 0 ||

@@ -24,8 +24,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 }
 
 X509 *cl_pki_make_cert(const char *cn, const char *org, EVP_PKEY *key, X509 *issuer,
-                       EVP_PKEY *issuer_key, const BIGNUM *serial, int ca, time_t now, int days,
-                       const char *const *extra)
+                       EVP_PKEY *issuer_key, const BIGNUM *serial, int ca, time_t now,
+                       long seconds, const char *const *extra)
 {
     X509 *cert = X509_new();
     X509_NAME *name;
@@ -39,7 +39,7 @@ X509 *cl_pki_make_cert(const char *cn, const char *org, EVP_PKEY *key, X509 *iss
     X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1, -1, 0);
     X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name);
     X509_time_adj_ex(X509_getm_notBefore(cert), 0, -3600, &now);   /* an hour of clock skew */
-    X509_time_adj_ex(X509_getm_notAfter(cert), days, 0, &now);
+    X509_time_adj_ex(X509_getm_notAfter(cert), (int)(seconds / 86400), seconds % 86400, &now);
     X509_set_pubkey(cert, key);
     int ok = add_ext(cert, issuer, NID_basic_constraints,
                      ca ? "critical,CA:TRUE" : "critical,CA:FALSE") == 0 &&
@@ -106,8 +106,8 @@ int cl_pki_ca_new(EVP_PKEY **key, X509 **cert, const char *account_id, cl_error 
     *key = EVP_EC_gen("P-256");
     snprintf(cn, sizeof(cn), "Cloister account CA %s", account_id);
     if (*key != NULL && serial != NULL && BN_rand(serial, 64, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY))
-        *cert = cl_pki_make_cert(cn, "Cloister", *key, NULL, *key, serial, 1, time(NULL), 3650,
-                                 NULL);
+        *cert = cl_pki_make_cert(cn, "Cloister", *key, NULL, *key, serial, 1, time(NULL),
+                                 3650 * 86400L, NULL);
     BN_free(serial);
     if (*cert == NULL) {
         EVP_PKEY_free(*key);
@@ -117,19 +117,41 @@ int cl_pki_ca_new(EVP_PKEY **key, X509 **cert, const char *account_id, cl_error 
     return 0;
 }
 
+/* The subjectAltName value for DNS names ("DNS:a,DNS:b"), malloc'd; NULL
+ * when there are none or a name cannot be one. */
+static char *alt_names(const char *const *names)
+{
+    size_t len = 1;
+    char *out;
+
+    for (size_t i = 0; names != NULL && names[i] != NULL; i++) {
+        if (names[i][0] == '\0' || strpbrk(names[i], ",:\"\\ ") != NULL)
+            return NULL;
+        len += strlen(names[i]) + 5;
+    }
+    if (len == 1 || (out = malloc(len)) == NULL)
+        return NULL;
+    out[0] = '\0';
+    for (size_t i = 0, at = 0; names[i] != NULL; i++)
+        at += (size_t)snprintf(out + at, len - at, "%sDNS:%s", i ? "," : "", names[i]);
+    return out;
+}
+
 int cl_pki_issue(X509 **out, char serial_hex[41], X509_REQ *csr, X509 *ca, EVP_PKEY *ca_key,
-                 const char *cn, int days, const char *public_url, const char *account_id,
-                 cl_error *err)
+                 const cl_pki_subject *subject, const char *public_url,
+                 const char *account_id, cl_error *err)
 {
     EVP_PKEY *key = X509_REQ_get0_pubkey(csr);
     BIGNUM *serial = BN_new();
-    char crl[600], issuers[600], *hex = NULL;
-    const char *extra[5] = { NULL };
+    char crl[600], issuers[600], *hex = NULL, *sans = alt_names(subject->dns_names);
+    const char *extra[9] = { NULL };
+    size_t n = 0;
     int rc = 0;
 
     *out = NULL;
     if (key == NULL || X509_REQ_verify(csr, key) != 1) {
         BN_free(serial);
+        free(sans);
         ERR_clear_error();
         return cl_error_set(err, CL_EINVALID, "the CSR's signature does not verify with its "
                             "own key");
@@ -138,14 +160,22 @@ int cl_pki_issue(X509 **out, char serial_hex[41], X509_REQ *csr, X509 *ca, EVP_P
         snprintf(crl, sizeof(crl), "URI:%s/pki/%s/crl.der", public_url, account_id);
         snprintf(issuers, sizeof(issuers), "caIssuers;URI:%s/pki/%s/ca.pem", public_url,
                  account_id);
-        extra[0] = "crlDistributionPoints";
-        extra[1] = crl;
-        extra[2] = "authorityInfoAccess";
-        extra[3] = issuers;
+        extra[n++] = "crlDistributionPoints";
+        extra[n++] = crl;
+        extra[n++] = "authorityInfoAccess";
+        extra[n++] = issuers;
+    }
+    if (sans != NULL) {
+        extra[n++] = "subjectAltName";
+        extra[n++] = sans;
+    }
+    if (subject->server) {
+        extra[n++] = "extendedKeyUsage";
+        extra[n++] = "serverAuth,clientAuth";
     }
     if (serial == NULL || !BN_rand(serial, 128, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) ||
-        (*out = cl_pki_make_cert(cn, "Cloister", key, ca, ca_key, serial, 0, time(NULL), days,
-                                 extra)) == NULL ||
+        (*out = cl_pki_make_cert(subject->cn, "Cloister", key, ca, ca_key, serial, 0, time(NULL),
+                                 subject->lifetime, extra)) == NULL ||
         (hex = BN_bn2hex(serial)) == NULL)
         rc = cl_error_set(err, CL_ERROR, "could not issue the certificate");
     if (rc == 0) {
@@ -158,6 +188,7 @@ int cl_pki_issue(X509 **out, char serial_hex[41], X509_REQ *csr, X509 *ca, EVP_P
     }
     OPENSSL_free(hex);
     BN_free(serial);
+    free(sans);
     return rc;
 }
 

@@ -22,12 +22,20 @@
 /* A new CA for the account, valid ten years from now. */
 int cl_pki_ca_new(EVP_PKEY **key, X509 **cert, const char *account_id, cl_error *err);
 
+/* What a certificate the CA issues says. */
+typedef struct cl_pki_subject {
+    const char *cn;
+    const char *const *dns_names;   /* subjectAltName DNS names, NULL-terminated; may be NULL */
+    long lifetime;                  /* seconds */
+    int server;                     /* extendedKeyUsage serverAuth and clientAuth */
+} cl_pki_subject;
+
 /* A certificate for csr's key (the CSR's own signature checked first),
- * named cn, with a random serial (lower-case hex into serial, 41 bytes),
- * valid `days`; public_url may be NULL or empty. */
+ * saying what subject says, with a random serial (lower-case hex into
+ * serial, 41 bytes); public_url may be NULL or empty. */
 int cl_pki_issue(X509 **out, char serial[41], X509_REQ *csr, X509 *ca, EVP_PKEY *ca_key,
-                 const char *cn, int days, const char *public_url, const char *account_id,
-                 cl_error *err);
+                 const cl_pki_subject *subject, const char *public_url,
+                 const char *account_id, cl_error *err);
 
 /* The CA's CRL (DER, malloc'd) revoking the serials given (lower-case hex),
  * issued at `now`, valid seven days. */
@@ -39,12 +47,12 @@ char *cl_pki_pem(X509 *cert);
 
 /* The pieces, for other PKIs (lib/sgx/simulate.c): a certificate named
  * cn and org for key, issued by issuer (NULL: self-signed) with
- * issuer_key, a CA or not, valid from an hour before now for `days`, with
+ * issuer_key, a CA or not, valid from an hour before now for `seconds`, with
  * extra extensions as name/value pairs (NULL-terminated; may be NULL); and
  * a CRL of issuer's revoking serials, valid `days`. */
 X509 *cl_pki_make_cert(const char *cn, const char *org, EVP_PKEY *key, X509 *issuer,
-                       EVP_PKEY *issuer_key, const BIGNUM *serial, int ca, time_t now, int days,
-                       const char *const *extra);
+                       EVP_PKEY *issuer_key, const BIGNUM *serial, int ca, time_t now,
+                       long seconds, const char *const *extra);
 int cl_pki_make_crl(unsigned char **der, size_t *len, X509 *issuer, EVP_PKEY *key,
                     const ASN1_INTEGER *const *serials, size_t n, time_t now, int days);
 

@@ -166,6 +166,7 @@ static json_t *pck_json(const cl_pck_info *p, X509 *leaf)
     hex_member(o, "fmspc", p->fmspc, 6);
     hex_member(o, "pce_id", p->pceid, 2);
     hex_member(o, "cpusvn", p->cpusvn, 16);
+    hex_member(o, "ppid", p->ppid, 16);
     return o;
 }
 

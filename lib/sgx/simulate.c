@@ -42,7 +42,7 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
     BIGNUM *bn = BN_new();
     X509 *cert = bn && BN_set_word(bn, (BN_ULONG)serial)
                  ? cl_pki_make_cert(cn, "Cloister Simulation", key, issuer, issuer_key, bn, ca,
-                                    now - 365 * DAY, 3650 + 365, NULL)
+                                    now - 365 * DAY, (3650L + 365) * DAY, NULL)
                  : NULL;
 
     BN_free(bn);

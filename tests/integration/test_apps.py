@@ -39,7 +39,12 @@ class Apps(unittest.TestCase):
         for field, value in [("runtime", "gramine"), ("enclave_size", 536870912),
                              ("max_threads", 16), ("isvprodid", 0), ("isvsvn", 0),
                              ("debug", False), ("env", {}), ("allowed_domains", []),
-                             ("labels", {}), ("entrypoint", None), ("description", "")]:
+                             ("labels", {}), ("entrypoint", None), ("description", ""),
+                             ("attestation", "cloister"), ("identity", "mrenclave"),
+                             ("min_isvsvn", 0), ("required_node_labels", {}),
+                             ("cert_lifetime", 604800), ("secrets_env", False),
+                             ("cloister_dir", "/run/cloister"),
+                             ("on_attestation_failure", "retry")]:
             self.assertEqual(app[field], value, field)
         self.assertEqual(api.ok("GET", f"/v1/apps/{app['id']}"), app)
         self.assertEqual([a["id"] for a in api.ok("GET", "/v1/apps")["items"]], [app["id"]])
@@ -53,6 +58,9 @@ class Apps(unittest.TestCase):
             "isvsvn": -1, "entrypoint": "/bin/sh", "args": [1], "env": {"1BAD": "x"},
             "allowed_domains": ["not a domain"], "encrypted_paths": ["relative/path"],
             "writable_paths": ["/data/../etc"], "labels": {"Key": "v"}, "debug": "yes",
+            "attestation": "sgx", "identity": "key", "min_isvsvn": 65536,
+            "required_node_labels": {"zone": 1}, "cert_lifetime": 60, "secrets_env": 1,
+            "cloister_dir": "/", "on_attestation_failure": "ignore",
         }
         status, _, doc = api.call("POST", "/v1/apps", bad)
         self.assertEqual(status, 422, doc)

@@ -39,7 +39,9 @@ static void test_issued_certificates_chain_to_the_ca(void **state)
 
     assert_int_equal(cl_pki_ca_new(&ca_key, &ca, ACCOUNT, &err), 0);
     assert_int_equal(X509_check_ca(ca), 1);
-    assert_int_equal(cl_pki_issue(&cert, serial, csr, ca, ca_key, "node-1", 30,
+    static const char *const names[] = { "api.example.com", "*.internal.example.com", NULL };
+    const cl_pki_subject subject = { "node-1", names, 30 * 86400L, 1 };
+    assert_int_equal(cl_pki_issue(&cert, serial, csr, ca, ca_key, &subject,
                                   "https://cloister.example.com", ACCOUNT, &err), 0);
     assert_int_equal(X509_verify(cert, ca_key), 1);
     assert_int_equal(X509_check_issued(ca, cert), X509_V_OK);
@@ -57,12 +59,22 @@ static void test_issued_certificates_chain_to_the_ca(void **state)
                         "https://cloister.example.com/pki/" ACCOUNT "/crl.der");
     CRL_DIST_POINTS_free(points);
 
+    /* the names asked for, as DNS subjectAltNames, and for TLS */
+    GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    assert_int_equal(sk_GENERAL_NAME_num(sans), 2);
+    assert_string_equal((const char *)ASN1_STRING_get0_data(
+                            sk_GENERAL_NAME_value(sans, 1)->d.dNSName), "*.internal.example.com");
+    GENERAL_NAMES_free(sans);
+    assert_true(X509_get_extended_key_usage(cert) & XKU_SSL_SERVER);
+    assert_int_equal(X509_check_host(cert, "api.example.com", 0, 0, NULL), 1);
+
     /* a CSR that another key signed is refused */
     X509 *none;
     X509_REQ *forged = csr_for(node_key, "forged");
     X509_REQ_set_pubkey(forged, other);
-    assert_int_equal(cl_pki_issue(&none, serial, forged, ca, ca_key, "x", 30, NULL, ACCOUNT,
-                                  &err), CL_EINVALID);
+    const cl_pki_subject x = { "x", NULL, 3600, 0 };
+    assert_int_equal(cl_pki_issue(&none, serial, forged, ca, ca_key, &x, NULL, ACCOUNT, &err),
+                     CL_EINVALID);
     assert_non_null(strstr(err.message, "does not verify"));
 
     /* the CRL lists what was revoked and is signed by the CA */
