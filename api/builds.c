@@ -23,6 +23,7 @@
  * SIGSTRUCT, pushes it, and makes the build `pending`.
  */
 #include "daemon.h"
+#include "enclaves.h"
 #include "jobs.h"
 #include "resource.h"
 #include "sgx/sigstruct.h"
@@ -340,8 +341,10 @@ static int builds_deprecate(cl_req *r, json_t **out)
         return cl_req_fail(r, CL_ECONFLICT, "build \"%s\" is %s; only an approved build can be "
                            "deprecated", id, state);
     const char *params[1] = { id };
+    int revoked = 0;
     if ((rc = cl_req_exec(r, db, NULL, "UPDATE builds SET state = 'deprecated', "
                           "deprecated_at = now() WHERE id = $1", 1, params)) < 0 ||
+        (rc = cl_certificates_revoke(r, db, NULL, id, "build deprecated", &revoked)) < 0 ||
         (rc = cl_audit(r, db, p->account_id, "build.deprecate",
                        cl_arena_printf(cl_req_arena(r), "build:%s", id),
                        json_pack("{s:s, s:s}", "reason", reason ? reason : "", "mrenclave",

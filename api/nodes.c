@@ -26,6 +26,7 @@
 #include "attestation.h"
 #include "audit.h"
 #include "daemon.h"
+#include "enclaves.h"
 #include "log.h"
 #include "nodes.h"
 #include "pki.h"
@@ -210,8 +211,8 @@ static int node_rules(cl_req *r, cl_evidence *ev, int *require_approval)
 
 /* ---- enrollment ----------------------------------------------------------- */
 
-/* The CSR's key, which must be EC P-256, as DER SubjectPublicKeyInfo. */
-static int csr_read(cl_req *r, const char *pem, X509_REQ **csr, uint8_t **spki, size_t *len)
+int cl_csr_read(cl_req *r, const char *field, const char *pem, X509_REQ **csr, uint8_t **spki,
+                size_t *len)
 {
     BIO *bio = BIO_new_mem_buf(pem, -1);
     char group[32] = "";
@@ -221,18 +222,18 @@ static int csr_read(cl_req *r, const char *pem, X509_REQ **csr, uint8_t **spki, 
     *csr = bio ? PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     if (*csr == NULL)
-        return cl_error_field(cl_req_err(r), "csr", "must be a PEM certificate signing request");
+        return cl_error_field(cl_req_err(r), field, "must be a PEM certificate signing request");
     cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)X509_REQ_free, *csr);
     key = X509_REQ_get0_pubkey(*csr);
     if (key == NULL || X509_REQ_verify(*csr, key) != 1)
-        return cl_error_field(cl_req_err(r), "csr", "is not signed by its own key");
+        return cl_error_field(cl_req_err(r), field, "is not signed by its own key");
     if (!EVP_PKEY_is_a(key, "EC") ||
         !EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), NULL) ||
         strcmp(group, "prime256v1") != 0)
-        return cl_error_field(cl_req_err(r), "csr", "must be for an EC P-256 key");
+        return cl_error_field(cl_req_err(r), field, "must be for an EC P-256 key");
     if ((n = i2d_PUBKEY(key, NULL)) <= 0 || n > SPKI_MAX ||
         (*spki = cl_arena_alloc(cl_req_arena(r), (size_t)n)) == NULL)
-        return cl_error_field(cl_req_err(r), "csr", "its key could not be encoded");
+        return cl_error_field(cl_req_err(r), field, "its key could not be encoded");
     unsigned char *p = *spki;
     *len = (size_t)i2d_PUBKEY(key, &p);
     return 0;
@@ -254,8 +255,7 @@ static int check_facts(cl_req *r, json_t *facts)
                                                   "bytes of JSON", FACTS_MAX);
 }
 
-/* Where clients reach the daemon, for the URLs in certificates. */
-static const char *public_url(cl_req *r)
+const char *cl_public_url(cl_req *r)
 {
     const cl_settings *cfg = &cl_req_daemon(r)->cfg;
     const char *host = cl_req_header(r, "Host");
@@ -281,7 +281,7 @@ static int certify(cl_req *r, cl_pg *db, X509_REQ *csr, const char *node, char s
     int rc;
 
     if ((rc = cl_account_ca(r, db, account, &ca, &ca_key)) < 0 ||
-        (rc = cl_pki_issue(&cert, serial, csr, ca, ca_key, &subject, public_url(r), account,
+        (rc = cl_pki_issue(&cert, serial, csr, ca, ca_key, &subject, cl_public_url(r), account,
                            cl_req_err(r))) < 0)
         goto done;
     if ((text = cl_pki_pem(cert)) == NULL || (ca_text = cl_pki_pem(ca)) == NULL ||
@@ -386,7 +386,7 @@ static int nodes_enroll(cl_req *r, json_t **out)
     cl_evidence_from_body(r, &ev);
     check_facts(r, facts);
     if (csr_pem != NULL)
-        csr_read(r, csr_pem, &csr, (uint8_t **)&ev.spki, &ev.spki_len);
+        cl_csr_read(r, "csr", csr_pem, &csr, (uint8_t **)&ev.spki, &ev.spki_len);
     if ((rc = cl_body_done(r)) < 0)
         return rc;
     if ((rc = node_rules(r, &ev, &require_approval)) < 0)

@@ -290,12 +290,12 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 static int quote_simulate(cli_ctx *c, int argc, char **argv)
 {
     const char *dir = NULL, *version = NULL, *data = NULL, *mrenclave = NULL, *debug = NULL;
-    const char *keys = NULL, *pos[1];
+    const char *keys = NULL, *isvsvn = NULL, *pos[1];
     const cli_flag flags[] = {
         { "--out", &dir, 0, NULL }, { "--quote-version", &version, 0, NULL },
         { "--report-data", &data, 0, NULL }, { "--mrenclave", &mrenclave, 0, NULL },
         { "--debug", &debug, 1, NULL }, { "--pki-keys", &keys, 0, NULL },
-        { NULL, NULL, 0, NULL },
+        { "--isvsvn", &isvsvn, 0, NULL }, { NULL, NULL, 0, NULL },
     };
     cl_sim_options o;
     uint8_t *keys_pem = NULL;
@@ -322,6 +322,13 @@ static int quote_simulate(cli_ctx *c, int argc, char **argv)
                                cl_unhex(e.mrenclave, 32, mrenclave) < 0)))
         return cli_usage_error(&cli_quote_commands[1], "--report-data is up to 64 bytes in "
                                "hex, --mrenclave 32");
+    if (isvsvn != NULL) {
+        char *end;
+        long n = strtol(isvsvn, &end, 10);
+        if (*end != '\0' || end == isvsvn || n < 0 || n > 65535)
+            return cli_usage_error(&cli_quote_commands[1], "--isvsvn is from 0 to 65535");
+        e.isvsvn = (uint16_t)n;
+    }
     if (debug != NULL)
         e.flags |= 0x2;
     if (keys != NULL) {
@@ -379,8 +386,8 @@ const cli_command cli_quote_commands[] = {
       "and accepted",
       "cloister quote verify quote.bin --collateral ./collateral --at 2025-07-19T10:00:00Z" },
     { "quote", "simulate", quote_simulate,
-      "--out DIR [--quote-version 3|4] [--report-data HEX] [--mrenclave HEX] [--debug] "
-      "[--pki-keys FILE]",
+      "--out DIR [--quote-version 3|4] [--report-data HEX] [--mrenclave HEX] [--isvsvn N] "
+      "[--debug] [--pki-keys FILE]",
       "write a quote from a simulated SGX PKI with its collateral, root.pem and the PKI's "
       "keys (pki-keys.pem, 0600) into DIR, for machines without SGX and for tests (trusted "
       "only where root.pem is); --pki-keys reuses a PKI made before, so that its root and "

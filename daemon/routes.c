@@ -21,6 +21,9 @@ extern const cl_route cl_collateral_routes[];
 extern const cl_route cl_attestation_routes[];
 extern const cl_route cl_node_tokens_routes[];
 extern const cl_route cl_nodes_routes[];
+extern const cl_route cl_secrets_routes[];
+extern const cl_route cl_enclaves_routes[];
+extern const cl_route cl_certificates_routes[];
 extern const cl_route cl_pki_routes[];
 
 const cl_route *const cl_route_tables[] = {
@@ -41,6 +44,9 @@ const cl_route *const cl_route_tables[] = {
     cl_attestation_routes,
     cl_node_tokens_routes,
     cl_nodes_routes,
+    cl_secrets_routes,
+    cl_enclaves_routes,
+    cl_certificates_routes,
     cl_pki_routes,
     NULL,
 };

@@ -6,8 +6,9 @@
  *
  *   GET  /healthz    {"status": "ok", "enrolled", "node_id", "revoked"}
  *   POST /v1/nonce   relayed as the node's signed POST /v1/attestation/nonce
- *   POST /v1/attest  {"app_id", "csr", "quote"}: relayed as the node's
- *                    signed POST /v1/apps/{app_id}/attest {"csr", "quote"}
+ *   POST /v1/attest  {"app_id", "csr", "quote", "nonce"}: relayed as the
+ *                    node's signed POST /v1/apps/{app_id}/attest
+ *                    {"csr", "quote", "nonce"}
  *
  * Relays answer with the daemon's status and body, or 503 while the node
  * has not enrolled.  Bodies are bounded (64 KiB).
@@ -93,11 +94,11 @@ static enum MHD_Result attest(struct MHD_Connection *conn, agent *a, const reque
         !json_is_string(json_object_get(in, "quote"))) {
         json_decref(in);
         return problem(conn, 422, "the body must be {\"app_id\": <uuid>, \"csr\": <PEM>, "
-                                  "\"quote\": <base64>}");
+                                  "\"quote\": <base64>, \"nonce\": <base64>}");
     }
     snprintf(path, sizeof(path), "/v1/apps/%s/attest", app);
-    out = json_pack("{s:O, s:O}", "csr", json_object_get(in, "csr"), "quote",
-                    json_object_get(in, "quote"));
+    out = json_pack("{s:O, s:O, s:O*}", "csr", json_object_get(in, "csr"), "quote",
+                    json_object_get(in, "quote"), "nonce", json_object_get(in, "nonce"));
     ret = relay(conn, a, path, out);
     json_decref(out);
     json_decref(in);
