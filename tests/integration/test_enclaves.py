@@ -14,10 +14,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
+import test_agent  # noqa: E402
 import test_nodes  # noqa: E402
 from cloister_test import psql  # noqa: E402
 
@@ -264,3 +266,74 @@ class Enclaves(test_nodes.SimulatedPki):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+INIT = os.environ.get("CLOISTER_INIT", "")
+
+
+@unittest.skipUnless(INIT and test_agent.AGENT, "CLOISTER_INIT and CLOISTER_AGENT name the "
+                     "cloister-init and cloister-agent binaries")
+class Init(Enclaves):
+    """cloister-init, as the converter puts it in front of an application,
+    run outside an enclave with the simulation provider: it attests through
+    a real agent, writes the certificate and secrets, and starts the
+    application, which shows that it saw them; refused, the application
+    does not start."""
+
+    def setUp(self):
+        super().setUp()
+        state = tempfile.mkdtemp(dir=self.tmp)
+        token_file = os.path.join(state, "token")
+        with open(token_file, "w") as f:
+            f.write(self.token(labels={"zone": "a"}))
+        self.agent = test_agent.AgentProcess(self, state, token_file)
+        self.addCleanup(self.agent.stop)
+        self.port = self.agent.port()
+        deadline = time.time() + 30
+        while not os.path.exists(os.path.join(state, "node.json")):
+            self.assertLess(time.time(), deadline, self.agent.output())
+            time.sleep(0.1)
+
+    def run_init(self, mrenclave=MRENCLAVE, on_failure="exit"):
+        run_dir = tempfile.mkdtemp(dir=self.tmp)
+        env = {"PATH": os.environ["PATH"], "CLOISTER_APP_ID": self.app["id"],
+               "CLOISTER_AGENT": f"127.0.0.1:{self.port}", "CLOISTER_DOMAINS": "api.example.com",
+               "CLOISTER_DIR": run_dir, "CLOISTER_SECRETS_ENV": "1",
+               "CLOISTER_ON_FAILURE": on_failure,
+               "CLOISTER_SIMULATION_PKI_KEYS": os.path.join(self.sim, "pki-keys.pem"),
+               "CLOISTER_SIMULATION_MRENCLAVE": mrenclave, "APP_SETTING": "kept"}
+        script = ('echo "file=$(cat $CLOISTER_DIR/secrets/DB_PASSWORD)"; '
+                  'echo "env=$DB_PASSWORD"; echo "setting=$APP_SETTING"; echo "args=$*"; '
+                  'openssl verify -CAfile $CLOISTER_DIR/chain.pem -verify_hostname '
+                  'api.example.com $CLOISTER_DIR/cert.pem')
+        res = subprocess.run([INIT, "/bin/sh", "-c", script, "app", "one", "two"], env=env,
+                             capture_output=True, text=True, timeout=60)
+        return res, run_dir
+
+    def test_the_application_starts_with_its_certificate_and_secrets(self):
+        res, run_dir = self.run_init()
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertIn(f"file={SECRET}", res.stdout)
+        self.assertIn(f"env={SECRET}", res.stdout)
+        self.assertIn("setting=kept", res.stdout)          # its environment, unchanged
+        self.assertIn("args=one two", res.stdout)          # and its arguments
+        self.assertIn(": OK", res.stdout)                  # openssl verify
+        for name in ("key.pem", "cert.pem", "chain.pem", "secrets/DB_PASSWORD",
+                     "secrets/API_KEY"):
+            mode = os.stat(os.path.join(run_dir, name)).st_mode & 0o777
+            self.assertEqual(mode, 0o600, name)
+        self.assertNotIn(SECRET, self.agent.output())
+        self.assertNotIn(SECRET, res.stderr)
+
+    def test_a_refused_enclave_does_not_start_the_application(self):
+        res, run_dir = self.run_init(mrenclave="cd" * 32)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("no build of the app has MRENCLAVE " + "cd" * 32, res.stderr)
+        self.assertIn("does not start", res.stderr)
+        self.assertNotIn("file=", res.stdout)
+        self.assertFalse(os.path.exists(os.path.join(run_dir, "cert.pem")))
+
+    # the parent's tests, with an enrolled agent running beside them, add nothing
+    test_an_attested_enclave_receives_its_certificate_and_secrets = None
+    test_every_broken_rule_is_refused_with_its_reason_and_audited = None
+    test_certificates_are_revoked_one_by_one_and_with_their_build = None
