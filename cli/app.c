@@ -153,7 +153,7 @@ static int app_show(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_app_commands[1], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = cli_find(c, "/v1/apps?limit=500", "id", "name", 0, pos[0], "app", id, sizeof(id))) != 0)
+        (rc = cli_app_id(c, pos[0], id)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/apps/%s", id);
     if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
@@ -177,7 +177,7 @@ static int send_app(cli_ctx *c, const cli_command *cmd, int argc, char **argv, i
     if (rc == 0)
         rc = body_from(cmd, &f, create ? pos[0] : NULL, &body);
     if (rc == 0 && !create)
-        rc = cli_find(c, "/v1/apps?limit=500", "id", "name", 0, pos[0], "app", id, sizeof(id));
+        rc = cli_app_id(c, pos[0], id);
     if (rc == 0) {
         if (create)
             snprintf(path, sizeof(path), "/v1/apps");
@@ -215,7 +215,7 @@ static int app_delete(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_app_commands[4], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = cli_find(c, "/v1/apps?limit=500", "id", "name", 0, pos[0], "app", id, sizeof(id))) != 0)
+        (rc = cli_app_id(c, pos[0], id)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/apps/%s", id);
     if ((rc = cli_call(c, "DELETE", path, NULL, &reply)) != 0)

@@ -19,11 +19,6 @@ static const cli_column columns[] = {
     { "CREATED", "created_at" }, { NULL, NULL },
 };
 
-static int app_id(cli_ctx *c, const char *who, char id[64])
-{
-    return cli_find(c, "/v1/apps?limit=500", "id", "name", 0, who, "app", id, 64);
-}
-
 static int show_build(cli_ctx *c, const char *id)
 {
     char path[256];
@@ -49,7 +44,7 @@ static int build_create(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_build_commands[0], argc, argv, flags, pos, 1, 1, &npos)) != 0 ||
-        (rc = app_id(c, pos[0], id)) != 0)
+        (rc = cli_app_id(c, pos[0], id)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/apps/%s/builds", id);
     json_t *body = date ? json_pack("{s:s}", "date", date) : NULL;
@@ -76,7 +71,7 @@ static int build_list(cli_ctx *c, int argc, char **argv)
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_build_commands[1], argc, argv, flags, pos, 0, 0, &npos)) != 0 ||
-        (app != NULL && (rc = app_id(c, app, id)) != 0))
+        (app != NULL && (rc = cli_app_id(c, app, id)) != 0))
         return rc;
     const char *names[] = { "app_id", "state" }, *values[] = { app ? id : NULL, state };
     cli_query(path, sizeof(path), names, values, 2);

@@ -90,6 +90,9 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items);
 int cli_find(cli_ctx *c, const char *path, const char *id_field, const char *name_field,
              int fold, const char *who, const char *what, char *id, size_t size);
 
+/* An app of the account by name or id: its id. */
+int cli_app_id(cli_ctx *c, const char *who, char id[64]);
+
 /* The account the caller acts in (from /v1/me), for paths that name it. */
 int cli_current_account(cli_ctx *c, const char **id);
 
@@ -177,5 +180,7 @@ extern const cli_command cli_quote_commands[];
 extern const cli_command cli_attestation_commands[];
 extern const cli_command cli_collateral_commands[];
 extern const cli_command cli_node_commands[];
+extern const cli_command cli_secret_commands[];
+extern const cli_command cli_cert_commands[];
 
 #endif

@@ -176,6 +176,11 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items)
     return rc;
 }
 
+int cli_app_id(cli_ctx *c, const char *who, char id[64])
+{
+    return cli_find(c, "/v1/apps?limit=500", "id", "name", 0, who, "app", id, 64);
+}
+
 int cli_find(cli_ctx *c, const char *path, const char *id_field, const char *name_field,
              int fold, const char *who, const char *what, char *id, size_t size)
 {

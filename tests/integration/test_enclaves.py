@@ -222,6 +222,35 @@ class Enclaves(test_nodes.SimulatedPki):
         status, doc = self.signed_json(self.node, "POST", "/v1/attestation/nonce")
         self.assertEqual(status, 401)
 
+    def test_the_command_line_manages_secrets_and_certificates(self):
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "adm", "role": "admin"},
+                          want=201)["secret"]
+        env = {"PATH": os.environ["PATH"], "HOME": self.tmp,
+               "CLOISTER_URL": f"http://127.0.0.1:{self.d.port}", "CLOISTER_API_KEY": key}
+
+        def run(*args, stdin=None, code=0):
+            res = subprocess.run([self.cli, *args], input=stdin, capture_output=True,
+                                 text=True, env=env)
+            self.assertEqual(res.returncode, code, res.stdout + res.stderr)
+            return res.stdout
+        app = self.app["name"]
+        run("secret", "set", app, "TOKEN", stdin="t0ken-value\n")
+        run("secret", "generate", app, "TLS", "--certificate-for", "internal.example.com")
+        listed = json.loads(run("-o", "json", "secret", "list", app))
+        self.assertEqual({s["name"]: s["kind"] for s in listed},
+                         {"API_KEY": "random", "DB_PASSWORD": "value", "TOKEN": "value",
+                          "TLS": "certificate"})
+        self.assertNotIn("t0ken-value", json.dumps(listed))
+        run("secret", "rm", app, "TOKEN")
+        run("secret", "rm", app, "TOKEN", code=3)
+        status, got, _, _ = self.attest()
+        self.assertEqual(status, 201, got)
+        self.assertEqual(set(got["secrets"]), {"API_KEY", "DB_PASSWORD", "TLS"})
+        certs = json.loads(run("-o", "json", "cert", "list", "--app", app))
+        self.assertEqual([c["id"] for c in certs], [got["id"]])
+        self.assertIn("BEGIN CERTIFICATE", run("cert", "get", got["id"]))
+        self.assertIn("revoked", run("cert", "revoke", got["id"], "--reason", "rotated"))
+
     def test_certificates_are_revoked_one_by_one_and_with_their_build(self):
         first = self.attest()[1]
         second = self.attest()[1]
@@ -337,3 +366,4 @@ class Init(Enclaves):
     test_an_attested_enclave_receives_its_certificate_and_secrets = None
     test_every_broken_rule_is_refused_with_its_reason_and_audited = None
     test_certificates_are_revoked_one_by_one_and_with_their_build = None
+    test_the_command_line_manages_secrets_and_certificates = None
