@@ -48,7 +48,8 @@
 #define APP_SNAPSHOT \
     "SELECT a.id, a.name, a.runtime, a.input_image, a.output_image, a.enclave_size," \
     " a.max_threads, a.isvprodid, a.isvsvn, a.entrypoint, a.args, a.env, a.encrypted_paths," \
-    " a.writable_paths, a.debug FROM apps a"
+    " a.writable_paths, a.debug, a.attestation, a.allowed_domains, a.cloister_dir," \
+    " a.secrets_env, a.on_attestation_failure FROM apps a"
 
 /* "YYYY-MM-DD", a real day from 2000 to 9999. */
 static int valid_date(const char *s)

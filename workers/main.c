@@ -54,6 +54,7 @@ typedef struct settings {
     char *gramine_pkglibdir;
     char *gramine_sgx;
     char *untrusted_paths;
+    char *init_binary;
     long long max_image_size;
     long long max_image_files;
 } settings;
@@ -89,6 +90,9 @@ static const cl_config_setting table[] = {
       "/usr/lib/x86_64-linux-gnu/gramine", 0, 0, "where the runtime image keeps Gramine's files" },
     { "gramine-sgx", CL_CFG_STRING, S(gramine_sgx), "/usr/bin/gramine-sgx", 0, 0,
       "the launcher a converted image runs" },
+    { "init-binary", CL_CFG_STRING, S(init_binary), "", 0, 0,
+      "cloister-init, which conversions put in front of apps that attest (default: beside "
+      "this program)" },
     { "untrusted-paths", CL_CFG_STRING, S(untrusted_paths), "/boot,/dev,/proc,/sys,/var,/tmp,/run",
       0, 0, "comma-separated paths whose files a manifest never trusts" },
     { "max-image-size", CL_CFG_SIZE, S(max_image_size), "16G", 1LL << 20, 1LL << 40,
@@ -390,9 +394,17 @@ static int run(worker *w, cl_error *err)
         return rc;
     cl_worker.database_url = w->cfg.database_url;
     cl_worker.insecure_registries = w->cfg.insecure_registries;
+    static char init[4096];
+    if (w->cfg.init_binary[0] != '\0') {
+        snprintf(init, sizeof(init), "%s", w->cfg.init_binary);
+    } else {                                    /* beside this program */
+        ssize_t n = readlink("/proc/self/exe", init, sizeof(init) - 32);
+        char *slash = n > 0 ? memrchr(init, '/', (size_t)n) : NULL;
+        snprintf(slash ? slash + 1 : init, 32, "cloister-init");
+    }
     cl_worker.convert = (cl_convert_settings){
         w->cfg.gramine_image, w->cfg.gramine_pkglibdir, w->cfg.gramine_sgx,
-        w->cfg.untrusted_paths, w->cfg.max_image_size, w->cfg.max_image_files };
+        w->cfg.untrusted_paths, init, w->cfg.max_image_size, w->cfg.max_image_files };
     if ((rc = cl_queue_open(&w->q, w->cfg.database_url, (int)w->cfg.lease, err)) < 0)
         return rc;
     if (w->cfg.name[0] != '\0') {

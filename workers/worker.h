@@ -20,6 +20,7 @@ typedef struct cl_convert_settings {
     const char *gramine_pkglibdir;  /* where its files live in that image */
     const char *gramine_sgx;        /* the launcher the output runs */
     const char *untrusted_paths;    /* comma-separated: never trusted files */
+    const char *init_binary;        /* cloister-init, put in front of attested apps */
     long long max_image_size;       /* uncompressed bytes over all layers */
     long long max_image_files;      /* entries over all layers */
 } cl_convert_settings;

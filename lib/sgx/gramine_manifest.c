@@ -75,6 +75,33 @@ int cl_gramine_argv_file(json_t *argv, cl_buf *out)
     return rc;
 }
 
+bool cl_gramine_attests(json_t *app)
+{
+    const char *how = json_string_value(json_object_get(app, "attestation"));
+
+    return how != NULL && strcmp(how, "cloister") == 0;
+}
+
+/* cloister-init's settings, in the manifest's environment (measured). */
+static void init_environment(json_t *env, json_t *app)
+{
+    json_t *domains = json_object_get(app, "allowed_domains"), *d;
+    char list[32 * 254 + 1] = "";
+    size_t i, at = 0;
+
+    json_array_foreach(domains, i, d)
+        if (json_is_string(d) && at + json_string_length(d) + 2 < sizeof(list))
+            at += (size_t)snprintf(list + at, sizeof(list) - at, "%s%s", at ? "," : "",
+                                   json_string_value(d));
+    json_object_set(env, "CLOISTER_APP_ID", json_object_get(app, "id"));
+    json_object_set_new(env, "CLOISTER_DOMAINS", json_string(list));
+    json_object_set(env, "CLOISTER_DIR", json_object_get(app, "cloister_dir"));
+    json_object_set_new(env, "CLOISTER_SECRETS_ENV", json_string(
+        json_is_true(json_object_get(app, "secrets_env")) ? "1" : "0"));
+    json_object_set(env, "CLOISTER_ON_FAILURE", json_object_get(app, "on_attestation_failure"));
+    json_object_set_new(env, "CLOISTER_NODE_IP", json_pack("{s:b}", "passthrough", 1));
+}
+
 /* The image's environment ("K=V" strings), then the app's on top. */
 static json_t *environment(json_t *image, json_t *app)
 {
@@ -222,6 +249,18 @@ int cl_gramine_manifest(json_t **out, json_t *image, json_t *app, json_t *argv,
                                             "file:" ARCH_LIBDIR));
     json_array_append_new(mounts, json_pack("{s:s, s:s}", "path", "/usr" ARCH_LIBDIR, "uri",
                                             "file:/usr" ARCH_LIBDIR));
+    if (cl_gramine_attests(app)) {
+        if (!json_is_string(json_object_get(app, "id")) ||
+            !json_is_string(json_object_get(app, "cloister_dir")) ||
+            !json_is_string(json_object_get(app, "on_attestation_failure"))) {
+            rc = cl_error_set(err, CL_EINVALID, "the app that attests lacks its id, "
+                              "cloister_dir or on_attestation_failure");
+            goto done;
+        }
+        init_environment(env, app);
+        json_array_append_new(mounts, json_pack("{s:s, s:O}", "type", "tmpfs", "path",
+                                                json_object_get(app, "cloister_dir")));
+    }
     json_array_foreach(json_object_get(app, "writable_paths"), i, v)
         json_array_append_new(mounts, json_pack("{s:s, s:O}", "type", "tmpfs", "path", v));
     json_array_foreach(json_object_get(app, "encrypted_paths"), i, v)

@@ -21,6 +21,7 @@
 #include "image_fs.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 typedef struct cl_gramine_runtime {
     const char *pkglibdir;     /* "/usr/lib/x86_64-linux-gnu/gramine" */
@@ -31,6 +32,14 @@ typedef struct cl_gramine_runtime {
 /* The argv the container runs (a new array of strings); CL_EINVALID when
  * neither the image nor the app gives an entrypoint or command. */
 int cl_gramine_argv(json_t *image, json_t *app, json_t **argv, cl_error *err);
+
+/* Whether the app attests with cloister-init before it starts (its
+ * "attestation" is "cloister"): its argv is then cloister-init's, and the
+ * manifest gives cloister-init its settings (CLOISTER_APP_ID,
+ * CLOISTER_DOMAINS, CLOISTER_DIR, CLOISTER_SECRETS_ENV,
+ * CLOISTER_ON_FAILURE; CLOISTER_NODE_IP passed through from the host, which
+ * the downward API sets), and a tmpfs at its cloister_dir. */
+bool cl_gramine_attests(json_t *app);
 
 /* argv as Gramine's argv_src_file holds it: each argument NUL-terminated. */
 int cl_gramine_argv_file(json_t *argv, cl_buf *out);

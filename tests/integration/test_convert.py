@@ -220,14 +220,27 @@ class Convert(unittest.TestCase):
                                  check=True, capture_output=True, text=True).stdout
             self.assertEqual(entry["sha256"], out.split()[0], path)
         for want in ("/bin/busybox", "/app/hello.sh", "/app/data/config.json",
-                     "/gramine/app/argv", f"{PKG}/runtime/glibc/libc.so.6"):
+                     "/gramine/app/argv", "/gramine/app/cloister-init",
+                     f"{PKG}/runtime/glibc/libc.so.6"):
             self.assertIn(want, paths)
         self.assertFalse([p for p in paths if p.startswith(("/var/", "/tmp/"))], paths)
         self.assertEqual(toml["sgx"]["isvprodid"], 7)
         self.assertEqual(toml["sgx"]["remote_attestation"], "dcap")
-        self.assertEqual(toml["libos"]["entrypoint"], "/app/hello.sh")
+        # cloister-init comes first, measured, with its settings, then the app's command
+        self.assertEqual(toml["libos"]["entrypoint"], "/gramine/app/cloister-init")
         with open(os.path.join(rootfs, "gramine/app/argv"), "rb") as f:
-            self.assertEqual(f.read(), b"/app/hello.sh\0--greet\0world\0")
+            self.assertEqual(f.read(), b"/gramine/app/cloister-init\0--\0/app/hello.sh\0"
+                                       b"--greet\0world\0")
+        with open(os.path.join(rootfs, "gramine/app/cloister-init"), "rb") as f, \
+                open(os.environ["CLOISTER_INIT"], "rb") as built:
+            self.assertEqual(f.read(), built.read())
+        self.assertTrue(os.stat(os.path.join(rootfs, "gramine/app/cloister-init")).st_mode
+                        & 0o111)
+        env = toml["loader"]["env"]
+        self.assertEqual((env["CLOISTER_APP_ID"], env["CLOISTER_DIR"], env["CLOISTER_SECRETS_ENV"],
+                          env["CLOISTER_ON_FAILURE"], env["CLOISTER_NODE_IP"]),
+                         (app["id"], "/run/cloister", "0", "retry", {"passthrough": True}))
+        self.assertIn({"type": "tmpfs", "path": "/run/cloister"}, toml["fs"]["mounts"])
         got = self.api.ok("GET", f"/v1/builds/{build['id']}/manifest")
         self.assertEqual(got["manifest"].encode(), text)
         self.assertEqual(len(got["trusted_files"]), len(trusted))
@@ -286,6 +299,20 @@ class Convert(unittest.TestCase):
         for action in ("job.create", "signing_key.create", "build.create", "task.approve",
                        "build.deprecate"):
             self.assertIn(action, actions)
+
+    def test_an_app_that_does_not_attest_runs_its_own_command_first(self):
+        app = self.app(f"{self.reg.host}/team/app:v1", attestation="none")
+        build = self.build_of(self.convert(app["id"]))
+        rootfs, _, _ = pull_unpacked(self.reg.host, app["output_image"].split("/", 1)[1],
+                                     self.work)
+        with open(os.path.join(rootfs, "gramine/app/entrypoint.manifest.sgx"), "rb") as f:
+            toml = tomllib.loads(f.read().decode())
+        self.assertEqual(toml["libos"]["entrypoint"], "/app/hello.sh")
+        with open(os.path.join(rootfs, "gramine/app/argv"), "rb") as f:
+            self.assertEqual(f.read(), b"/app/hello.sh\0--greet\0world\0")
+        self.assertFalse(os.path.exists(os.path.join(rootfs, "gramine/app/cloister-init")))
+        self.assertNotIn("CLOISTER_APP_ID", toml["loader"]["env"])
+        self.assertEqual(build["trusted_files"], len(toml["sgx"]["trusted_files"]))
 
     def test_same_inputs_same_bytes_and_one_byte_changes_mrenclave(self):
         app = self.app(f"{self.reg.host}/team/app:v1")

@@ -5,8 +5,9 @@
  *
  *   1. read the input image and the pinned runtime image (pull.c), and
  *      apply their layers, streamed, to an index of the final tree;
- *   2. bake the command line into a small layer (the trusted arguments)
- *      and apply it too;
+ *   2. bake the command line into a small layer (the trusted arguments),
+ *      with cloister-init (workers/init/) in front of it unless the app's
+ *      attestation is "none", and apply it too;
  *   3. write the manifest (lib/sgx/gramine_manifest.c) trusting every
  *      regular file of that tree outside the untrusted paths;
  *   4. fetch libpal.so's bytes from the runtime layer that holds it, and
@@ -46,6 +47,8 @@
 #define MANIFEST_PATH APP_DIR "/entrypoint.manifest.sgx"
 #define SIG_PATH APP_DIR "/entrypoint.sig"
 #define LAUNCH_NAME APP_DIR "/entrypoint"
+#define INIT_PATH APP_DIR "/cloister-init"
+#define INIT_MAX (64u * 1024 * 1024)
 #define PAL_MAX (64u * 1024 * 1024)
 #define LAYER_MAX (64u * 1024 * 1024)
 #define MAX_UNTRUSTED 32
@@ -125,7 +128,32 @@ static int check_runtime(conversion *c, cl_error *err)
     return 0;
 }
 
-/* The input's and the runtime's layers, then the trusted arguments. */
+/* cloister-init's bytes, from the worker's init-binary setting. */
+static int read_init(cl_buf *out, cl_error *err)
+{
+    const char *path = cl_worker.convert.init_binary;
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+
+    if (f == NULL)
+        return cl_error_set(err, CL_EINVALID, "cloister-init is not at %s (the worker's "
+                            "init-binary setting); apps that attest need it", path);
+    cl_buf_init(out, INIT_MAX);
+    while (rc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = cl_buf_append(out, chunk, n);
+    if (rc < 0 || ferror(f))
+        rc = cl_error_set(err, CL_EINVALID, "cloister-init at %s could not be read whole "
+                          "(at most %u bytes)", path, INIT_MAX);
+    fclose(f);
+    if (rc < 0)
+        cl_buf_free(out);
+    return rc;
+}
+
+/* The input's and the runtime's layers, then the trusted arguments (and
+ * cloister-init, for an app that attests). */
 static int build_tree(conversion *c, cl_error *err)
 {
     cl_convert_settings *s = &cl_worker.convert;
@@ -147,15 +175,26 @@ static int build_tree(conversion *c, cl_error *err)
                          "working_dir", json_object_get(cc, "WorkingDir"));
     if ((rc = cl_gramine_argv(c->image, c->app, &c->argv, err)) < 0)
         return rc;
+    int attests = cl_gramine_attests(c->app);
+    cl_buf init = { 0 };
+    if (attests) {                  /* cloister-init first, then the app's own command */
+        json_array_insert_new(c->argv, 0, json_string("--"));
+        json_array_insert_new(c->argv, 0, json_string(INIT_PATH));
+        if ((rc = read_init(&init, err)) < 0)
+            return rc;
+    }
     cl_buf_init(&argv_file, 1024 * 1024);
     if (cl_gramine_argv_file(c->argv, &argv_file) < 0) {
         cl_buf_free(&argv_file);
+        cl_buf_free(&init);
         return cl_error_set(err, CL_EINVALID, "the command line is longer than 1 MiB");
     }
-    cl_layer_file f = { ARGV_PATH, argv_file.data, argv_file.len, 0644 };
-    cl_buf_init(&c->args_layer.blob, LAYER_MAX);
-    rc = cl_oci_layer_build(&f, 1, &c->args_layer, err);
+    cl_layer_file f[2] = { { ARGV_PATH, argv_file.data, argv_file.len, 0644 },
+                           { INIT_PATH, init.data, init.len, 0755 } };
+    cl_buf_init(&c->args_layer.blob, LAYER_MAX + INIT_MAX);
+    rc = cl_oci_layer_build(f, attests ? 2 : 1, &c->args_layer, err);
     cl_buf_free(&argv_file);
+    cl_buf_free(&init);
     if (rc < 0)
         return rc;
     return cl_fs_apply_memory(c->tree, c->args_layer.blob.data, c->args_layer.blob.len, err);
