@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from registry import Registry  # noqa: E402
 
 from cloister_test import Api, Daemon, Worker, create_admin, new_database  # noqa: E402
 from oci_build import build_image, pull_unpacked, push  # noqa: E402
+import test_agent  # noqa: E402
 
 CLI = os.environ.get("CLOISTER_CLI")
 DATE = "2026-01-15"
@@ -67,12 +69,18 @@ class Convert(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         url, _ = new_database()
-        cls.d = Daemon(url).start()
+        cls.tmp = tempfile.mkdtemp(prefix="cl-convert-")
+        # a simulated SGX PKI the daemon trusts, for the converted image's attestation
+        cls.sim = os.path.join(cls.tmp, "pki")
+        os.mkdir(cls.sim)
+        subprocess.run([CLI, "quote", "simulate", "--out", cls.sim], check=True,
+                       capture_output=True)
+        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": "", "CLOISTER_SGX_TRUST_ROOTS":
+                                 os.path.join(cls.sim, "root.pem")}).start()
         cls.password = create_admin(cls.d)
         cls.reg = Registry()
         cls.other = Registry(log_level="info")     # its requests are checked
         cls.locked = Registry(users={"robot": "pw-robot-1"})
-        cls.tmp = tempfile.mkdtemp(prefix="cl-convert-")
         layout = os.path.join(cls.tmp, "layout")
         build_image(layout, "runtime", [runtime_files(cls.tmp)],
                     labels={"org.opencontainers.image.version": "1.9.0"})
@@ -313,6 +321,77 @@ class Convert(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(rootfs, "gramine/app/cloister-init")))
         self.assertNotIn("CLOISTER_APP_ID", toml["loader"]["env"])
         self.assertEqual(build["trusted_files"], len(toml["sgx"]["trusted_files"]))
+
+    def test_the_converted_image_attests_and_starts_with_its_certificate_and_secrets(self):
+        """The image's own cloister-init, run outside an enclave with the
+        simulation provider and the environment its manifest gives it,
+        attests through a real agent; the application (the image's script)
+        then prints the secret it received; once the build is deprecated,
+        the application does not start."""
+        sim = {n: pathlib.Path(self.sim, n).read_bytes()
+               for n in ("tcb_info.json", "tcb_info_issuer_chain.pem", "qe_identity.json",
+                         "qe_identity_issuer_chain.pem", "pck_crl.der", "root_ca_crl.der")}
+        self.api.ok("POST", "/v1/collateral", {
+            "tcb_info": sim["tcb_info.json"].decode(),
+            "tcb_info_issuer_chain": sim["tcb_info_issuer_chain.pem"].decode(),
+            "qe_identity": sim["qe_identity.json"].decode(),
+            "qe_identity_issuer_chain": sim["qe_identity_issuer_chain.pem"].decode(),
+            "pck_crl": base64.b64encode(sim["pck_crl.der"]).decode(), "pck_crl_ca": "processor",
+            "root_ca_crl": base64.b64encode(sim["root_ca_crl.der"]).decode()})
+        app = self.app(f"{self.reg.host}/team/app:v1", allowed_domains=["hello.example.com"],
+                       secrets_env=True, on_attestation_failure="exit")
+        for task in self.api.ok("GET", "/v1/tasks?type=domain_approval")["items"]:
+            self.api.ok("POST", f"/v1/tasks/{task['id']}/approve", {})
+        build = self.build_of(self.convert(app["id"]))
+        task = [t for t in self.api.ok("GET", "/v1/tasks?type=build_approval")["items"]
+                if t["target"] == f"build:{build['id']}"][0]
+        self.api.ok("POST", f"/v1/tasks/{task['id']}/approve", {})
+        greeting = "hola-" + uuid.uuid4().hex[:8]
+        self.api.ok("PUT", f"/v1/apps/{app['id']}/secrets/GREETING", {"value": greeting})
+        # an enrolled node, its agent running
+        state = tempfile.mkdtemp(dir=self.work)
+        with open(os.path.join(state, "token"), "w") as f:
+            f.write(self.api.ok("POST", "/v1/node-tokens", {"name": "n"}, want=201)["secret"])
+        agent = test_agent.AgentProcess(self, state, os.path.join(state, "token"))
+        self.addCleanup(agent.stop)
+        port = agent.port()
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(state, "node.json")):
+            self.assertLess(time.monotonic(), deadline, agent.output())
+            time.sleep(0.1)
+        # the converted image: its cloister-init, its manifest's environment, its command
+        rootfs, _, _ = pull_unpacked(self.reg.host, app["output_image"].split("/", 1)[1],
+                                     self.work)
+        with open(os.path.join(rootfs, "gramine/app/entrypoint.manifest.sgx"), "rb") as f:
+            manifest_env = tomllib.loads(f.read().decode())["loader"]["env"]
+        with open(os.path.join(rootfs, "gramine/app/argv"), "rb") as f:
+            argv = f.read().split(b"\0")[:-1]
+        self.assertEqual(argv[:2], [b"/gramine/app/cloister-init", b"--"])
+        run_dir = os.path.join(self.work, "run-cloister")
+
+        def start():
+            env = {k: v for k, v in manifest_env.items() if isinstance(v, str)}
+            env.update({"PATH": os.environ["PATH"], "LD_LIBRARY_PATH": "",
+                        "CLOISTER_AGENT": f"127.0.0.1:{port}", "CLOISTER_DIR": run_dir,
+                        "CLOISTER_SIMULATION_PKI_KEYS": os.path.join(self.sim, "pki-keys.pem"),
+                        "CLOISTER_SIMULATION_MRENCLAVE": build["mrenclave"]})
+            command = [os.path.join(rootfs, "gramine/app/cloister-init"), "--", "/bin/sh",
+                       os.path.join(rootfs, argv[2].decode().lstrip("/"))]
+            command += [a.decode() for a in argv[3:]]
+            return subprocess.run(command, env=env, capture_output=True, text=True,
+                                  timeout=60)
+        res = start()
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout.strip(), f"{greeting} from a converted image: --greet world")
+        out = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(run_dir, "chain.pem"),
+                              "-verify_hostname", "hello.example.com",
+                              os.path.join(run_dir, "cert.pem")], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.api.ok("POST", f"/v1/builds/{build['id']}/deprecate", {"reason": "test"})
+        res = start()
+        self.assertEqual(res.returncode, 1)
+        self.assertIn(f"build {build['id']} is deprecated, not approved", res.stderr)
+        self.assertNotIn("from a converted image", res.stdout)
 
     def test_same_inputs_same_bytes_and_one_byte_changes_mrenclave(self):
         app = self.app(f"{self.reg.host}/team/app:v1")
