@@ -143,6 +143,9 @@ void cli_print_list(cli_ctx *c, json_t *items, const cli_column *columns,
 /* Print one object: "Field: value" lines, JSON or YAML, or its id. */
 void cli_print_one(cli_ctx *c, json_t *obj, const cli_column *columns, const char *id_field);
 
+/* GET path and print the object it answers with, as cli_print_one does. */
+int cli_show(cli_ctx *c, const char *path, const cli_column *columns, const char *id_field);
+
 /* ---- arguments (main.c) ---------------------------------------------- */
 
 typedef struct cli_flag {

@@ -176,6 +176,18 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items)
     return rc;
 }
 
+int cli_show(cli_ctx *c, const char *path, const cli_column *columns, const char *id_field)
+{
+    cli_reply reply;
+    int rc;
+
+    if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
+        return rc;
+    cli_print_one(c, reply.body, columns, id_field);
+    cli_reply_free(&reply);
+    return 0;
+}
+
 int cli_app_id(cli_ctx *c, const char *who, char id[64])
 {
     return cli_find(c, "/v1/apps?limit=500", "id", "name", 0, who, "app", id, 64);

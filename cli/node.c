@@ -149,17 +149,12 @@ static int node_get(cli_ctx *c, int argc, char **argv)
     };
     const char *pos[1];
     char path[256];
-    cli_reply reply;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_node_commands[4], argc, argv, NULL, pos, 1, 1, &npos)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/nodes/%s", pos[0]);
-    if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
-        return rc;
-    cli_print_one(c, reply.body, columns, "id");
-    cli_reply_free(&reply);
-    return 0;
+    return cli_show(c, path, columns, "id");
 }
 
 static int node_events(cli_ctx *c, int argc, char **argv)

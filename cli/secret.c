@@ -241,17 +241,12 @@ static int cert_get(cli_ctx *c, int argc, char **argv)
     };
     const char *pos[1];
     char path[128];
-    cli_reply reply;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_cert_commands[1], argc, argv, NULL, pos, 1, 1, &npos)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/certificates/%s", pos[0]);
-    if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
-        return rc;
-    cli_print_one(c, reply.body, columns, "id");
-    cli_reply_free(&reply);
-    return 0;
+    return cli_show(c, path, columns, "id");
 }
 
 static int cert_revoke(cli_ctx *c, int argc, char **argv)

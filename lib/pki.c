@@ -230,3 +230,59 @@ char *cl_pki_pem(X509 *cert)
     BIO_free(bio);
     return out;
 }
+
+X509_REQ *cl_pki_csr(EVP_PKEY *key, const char *cn, const char *const *dns_names)
+{
+    X509_REQ *req = X509_REQ_new();
+    char *sans = alt_names(dns_names);
+    int ok = req != NULL && X509_REQ_set_version(req, 0) == 1 &&
+             X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
+                                        (const unsigned char *)cn, -1, -1, 0) == 1 &&
+             X509_REQ_set_pubkey(req, key) == 1;
+
+    if (ok && sans != NULL) {
+        STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, sans);
+
+        ok = exts != NULL && ext != NULL && sk_X509_EXTENSION_push(exts, ext) > 0;
+        if (!ok)
+            X509_EXTENSION_free(ext);
+        ok = ok && X509_REQ_add_extensions(req, exts) == 1;
+        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    }
+    free(sans);
+    if (!ok || X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
+        X509_REQ_free(req);
+        ERR_clear_error();
+        return NULL;
+    }
+    return req;
+}
+
+char *cl_pki_csr_pem(X509_REQ *csr)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data, *out = NULL;
+    long n;
+
+    if (bio != NULL && PEM_write_bio_X509_REQ(bio, csr) &&
+        (n = BIO_get_mem_data(bio, &data)) > 0 && (out = malloc((size_t)n + 1)) != NULL) {
+        memcpy(out, data, (size_t)n);
+        out[n] = '\0';
+    }
+    BIO_free(bio);
+    return out;
+}
+
+int cl_pki_spki(EVP_PKEY *key, unsigned char **der, size_t *len)
+{
+    int n = i2d_PUBKEY(key, NULL);
+    unsigned char *p;
+
+    *der = NULL;
+    if (n <= 0 || (*der = malloc((size_t)n)) == NULL)
+        return -1;
+    p = *der;
+    *len = (size_t)i2d_PUBKEY(key, &p);
+    return 0;
+}

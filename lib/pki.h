@@ -45,6 +45,15 @@ int cl_pki_crl(unsigned char **der, size_t *len, X509 *ca, EVP_PKEY *ca_key,
 /* PEM of a certificate, malloc'd, NUL-terminated. */
 char *cl_pki_pem(X509 *cert);
 
+/* A CSR for key, named cn, asking for dns_names (subjectAltName DNS
+ * entries; NULL-terminated, may be NULL), signed by key; NULL on failure.
+ * And its PEM (malloc'd). */
+X509_REQ *cl_pki_csr(EVP_PKEY *key, const char *cn, const char *const *dns_names);
+char *cl_pki_csr_pem(X509_REQ *csr);
+
+/* key's DER SubjectPublicKeyInfo (malloc'd), what evidence binds (API.md). */
+int cl_pki_spki(EVP_PKEY *key, unsigned char **der, size_t *len);
+
 /* The pieces, for other PKIs (lib/sgx/simulate.c): a certificate named
  * cn and org for key, issued by issuer (NULL: self-signed) with
  * issuer_key, a CA or not, valid from an hour before now for `seconds`, with

@@ -11,6 +11,7 @@
 #include "digest.h"
 #include "httpsig.h"
 #include "log.h"
+#include "pki.h"
 #include "token.h"
 
 #include <openssl/crypto.h>
@@ -111,18 +112,6 @@ int agent_signed(agent *a, const char *method, const char *path, json_t *body,
 
 /* ---- evidence for a key and a fresh nonce -------------------------------------- */
 
-static int spki_of(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-    int n = i2d_PUBKEY(key, NULL);
-    unsigned char *p;
-
-    if (n <= 0 || (*der = malloc((size_t)n)) == NULL)
-        return -1;
-    p = *der;
-    *len = (size_t)i2d_PUBKEY(key, &p);
-    return 0;
-}
-
 /* Add the nonce in reply and the evidence bound to it and key to body. */
 static int add_evidence(agent *a, EVP_PKEY *key, const agent_reply *nonce_reply, json_t *body,
                         cl_error *err)
@@ -137,7 +126,7 @@ static int add_evidence(agent *a, EVP_PKEY *key, const agent_reply *nonce_reply,
                             nonce_reply->status, agent_reply_detail(nonce_reply));
     if (cl_b64_decode(bytes, sizeof(bytes), &n, nonce) < 0 || n != NONCE_BYTES)
         return cl_error_set(err, CL_ERROR, "the daemon's nonce is not 32 bytes in base64");
-    if (spki_of(key, &spki, &spki_len) < 0)
+    if (cl_pki_spki(key, &spki, &spki_len) < 0)
         return cl_error_set(err, CL_ERROR, "the node's key could not be encoded");
     json_object_set_new(body, "nonce", json_string(nonce));
     rc = cl_evidence_get(a->evidence, spki, spki_len, bytes, body, err);
@@ -172,35 +161,6 @@ static int read_token(const agent *a, char *out, size_t size, cl_error *err)
     return 0;
 }
 
-static X509_REQ *make_csr(EVP_PKEY *key, const char *cn)
-{
-    X509_REQ *req = X509_REQ_new();
-
-    if (req == NULL || X509_REQ_set_version(req, 0) != 1 ||
-        X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                                   (const unsigned char *)cn, -1, -1, 0) != 1 ||
-        X509_REQ_set_pubkey(req, key) != 1 || X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
-        X509_REQ_free(req);
-        return NULL;
-    }
-    return req;
-}
-
-static char *csr_pem(X509_REQ *req)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long n;
-
-    if (bio != NULL && PEM_write_bio_X509_REQ(bio, req) &&
-        (n = BIO_get_mem_data(bio, &data)) > 0 && (out = malloc((size_t)n + 1)) != NULL) {
-        memcpy(out, data, (size_t)n);
-        out[n] = '\0';
-    }
-    BIO_free(bio);
-    return out;
-}
-
 int agent_enroll(agent *a, cl_error *err)
 {
     char token[TOKEN_MAX], hash[65];
@@ -219,8 +179,9 @@ int agent_enroll(agent *a, cl_error *err)
                           "new join token in \"%s\"", a->cfg.join_token_file);
         goto done;
     }
-    if ((key = EVP_EC_gen("P-256")) == NULL || (req = make_csr(key, a->cfg.node_name)) == NULL ||
-        (csr = csr_pem(req)) == NULL) {
+    if ((key = EVP_EC_gen("P-256")) == NULL ||
+        (req = cl_pki_csr(key, a->cfg.node_name, NULL)) == NULL ||
+        (csr = cl_pki_csr_pem(req)) == NULL) {
         rc = cl_error_set(err, CL_ERROR, "could not make the node's key and CSR");
         goto done;
     }

@@ -36,6 +36,7 @@
 #include "init.h"
 #include "digest.h"
 #include "jwe.h"
+#include "pki.h"
 #include "sgx/simulate.h"
 #include "token.h"
 
@@ -84,60 +85,23 @@ static const char *env_or(const char *name, const char *fallback)
 
 /* ---- the enclave's key and CSR ------------------------------------------------------ */
 
+/* The enclave's CSR: named after its first domain (else the app), asking
+ * for every domain. */
 static X509_REQ *make_csr(EVP_PKEY *key, const char *app, const char *domains)
 {
-    X509_REQ *req = X509_REQ_new();
-    char cn[256], *sans = NULL;
-    int ok = req != NULL;
+    char *list = strdup(domains), *save = NULL;
+    const char *names[33];
+    size_t n = 0;
+    X509_REQ *req;
 
-    snprintf(cn, sizeof(cn), "%s", app);
-    if (domains != NULL && domains[0] != '\0') {
-        size_t len = strlen(domains) * 5 + 8, at = 0;
-        char *list = strdup(domains), *save = NULL;
-
-        sans = malloc(len);
-        for (char *d = list ? strtok_r(list, ",", &save) : NULL; d && sans;
-             d = strtok_r(NULL, ",", &save))
-            at += (size_t)snprintf(sans + at, len - at, "%sDNS:%s", at ? "," : "", d);
-        if (list != NULL && sans != NULL && at > 0)
-            snprintf(cn, sizeof(cn), "%.*s", (int)strcspn(domains, ","), domains);
-        free(list);
-    }
-    ok = ok && X509_REQ_set_version(req, 0) == 1 &&
-         X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req), "CN", MBSTRING_UTF8,
-                                    (const unsigned char *)cn, -1, -1, 0) == 1 &&
-         X509_REQ_set_pubkey(req, key) == 1;
-    if (ok && sans != NULL) {
-        STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-        X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, sans);
-
-        ok = exts != NULL && ext != NULL && sk_X509_EXTENSION_push(exts, ext) &&
-             X509_REQ_add_extensions(req, exts) == 1;
-        if (!ok && ext != NULL && (exts == NULL || sk_X509_EXTENSION_num(exts) == 0))
-            X509_EXTENSION_free(ext);
-        sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-    }
-    free(sans);
-    if (!ok || X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
-        X509_REQ_free(req);
+    if (list == NULL)
         return NULL;
-    }
+    for (char *d = strtok_r(list, ",", &save); d != NULL && n < 32; d = strtok_r(NULL, ",", &save))
+        names[n++] = d;
+    names[n] = NULL;
+    req = cl_pki_csr(key, n ? names[0] : app, names);
+    free(list);
     return req;
-}
-
-static char *pem_of_csr(X509_REQ *req)
-{
-    BIO *bio = BIO_new(BIO_s_mem());
-    char *data, *out = NULL;
-    long n;
-
-    if (bio != NULL && PEM_write_bio_X509_REQ(bio, req) &&
-        (n = BIO_get_mem_data(bio, &data)) > 0 && (out = malloc((size_t)n + 1)) != NULL) {
-        memcpy(out, data, (size_t)n);
-        out[n] = '\0';
-    }
-    BIO_free(bio);
-    return out;
 }
 
 /* ---- the quote -------------------------------------------------------------------- */
@@ -223,24 +187,12 @@ static int quote_for(const uint8_t data[64], uint8_t **quote, size_t *len)
 
 /* ---- attesting ------------------------------------------------------------------------ */
 
-static int spki_of(EVP_PKEY *key, uint8_t **der, size_t *len)
-{
-    int n = i2d_PUBKEY(key, NULL);
-    unsigned char *p;
-
-    if (n <= 0 || (*der = malloc((size_t)n)) == NULL)
-        return -1;
-    p = *der;
-    *len = (size_t)i2d_PUBKEY(key, &p);
-    return 0;
-}
-
 /* One exchange with the agent: nonce, quote, attestation.  *answer is the
  * daemon's 201; NULL with the reason said otherwise. */
 static int attest(const init_config *cfg, EVP_PKEY *key, json_t **answer)
 {
     X509_REQ *req = make_csr(key, cfg->app_id, cfg->domains);
-    char *csr = req ? pem_of_csr(req) : NULL, *b64 = NULL;
+    char *csr = req ? cl_pki_csr_pem(req) : NULL, *b64 = NULL;
     uint8_t *spki = NULL, *quote = NULL, bound[1024 + 32], data[64] = { 0 };
     size_t spki_len = 0, quote_len = 0, n = 0;
     json_t *nonce = NULL, *body = NULL;
@@ -248,7 +200,7 @@ static int attest(const init_config *cfg, EVP_PKEY *key, json_t **answer)
     int rc = -1;
 
     *answer = NULL;
-    if (csr == NULL || spki_of(key, &spki, &spki_len) < 0 || spki_len > 1024) {
+    if (csr == NULL || cl_pki_spki(key, &spki, &spki_len) < 0 || spki_len > 1024) {
         say("cannot make the enclave's CSR");
         goto done;
     }
