@@ -65,6 +65,8 @@ const ABILITIES = {
   'policies.write': ['admin'],
   'attestation.verify': ['admin', 'operator'],
   'nodes.write': ['admin', 'operator'],
+  'certificates.revoke': ['admin', 'operator'],
+  'secrets.write': ['admin'],
 };
 
 /* What only an instance administrator may do, whatever their role in the

@@ -20,21 +20,36 @@
 // conversion still running when the page opens is followed too. The page
 // lists the app's latest builds, each linking to its own page.
 //
+// How the app's enclaves attest (attestation, identity, the node labels
+// they need, their certificates' lifetime, what cloister-init does) is a
+// part of the forms and of the page, the lifetime written as 12h or 7d
+// (sent in seconds). What the enclaves do once running, their
+// certificates, secrets and attestation activity, is app_enclaves.js's.
+//
 // "Create from an image": the create page inspects a reference (POST
 // /v1/images/inspect, optionally through one of the account's registries),
 // follows the image.inspect job live, shows what the image says, and fills
 // the form from it: the input image pinned to the digest it resolved to, the
 // entrypoint and arguments from the image's config.
 import * as api from './api.js';
+import { enclaveSections } from './app_enclaves.js';
 import { buildStateBadge, shortHash } from './builds.js';
 import { ENDED, followJob, inspectionFacts } from './jobs.js';
 import { busy, checkboxField, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
          errorText, facts, field, fieldset, formatBytes, formMessage, h, notify, pageHeading,
          parsePairs, showFormError, time } from './ui.js';
 
-const DEFAULTS = { enclave_size: 536870912, max_threads: 16, isvprodid: 0, isvsvn: 0 };
+const DEFAULTS = { enclave_size: 536870912, max_threads: 16, isvprodid: 0, isvsvn: 0, attestation: 'cloister',
+                   identity: 'mrenclave', min_isvsvn: 0, cert_lifetime: 604800, cloister_dir: '/run/cloister',
+                   on_attestation_failure: 'retry' };
 const RECENT_BUILDS = 5;
 const UNITS = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+const SECONDS = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
+const ATTESTATION = { cloister: 'Cloister: cloister-init attests, then starts the app',
+                      none: 'None: the app starts alone, with no certificate or secrets' };
+const IDENTITY = { mrenclave: 'MRENCLAVE: an approved build’s exact measurement',
+                   signer: 'Signer: an approved build’s MRSIGNER and ISVPRODID' };
+const ON_FAILURE = { retry: 'Retry, with back-off', exit: 'Exit' };
 
 export async function render(ctx) {
   const [first, second] = ctx.sub;
@@ -65,6 +80,35 @@ export function formatSize(bytes) {
     if (bytes >= UNITS[unit] && bytes % UNITS[unit] === 0) return `${bytes / UNITS[unit]}${unit}`;
   }
   return String(bytes);
+}
+
+/* "12h" or "7d" (or plain seconds) → seconds; {value} or {error}. */
+export function parseDuration(text) {
+  const t = text.trim();
+  if (!t) return { value: null };
+  const m = /^(\d+)\s*([smhd])?$/i.exec(t);
+  if (!m) return { error: 'enter a time such as 12h or 7d' };
+  return { value: Number(m[1]) * SECONDS[(m[2] || '').toLowerCase()] };
+}
+
+/* seconds → "7d", "12h", "90m"; seconds that are no whole unit stay a number. */
+export function formatDuration(seconds) {
+  if (seconds === null || seconds === undefined) return '';
+  for (const unit of ['d', 'h', 'm']) {
+    if (seconds >= SECONDS[unit] && seconds % SECONDS[unit] === 0) return `${seconds / SECONDS[unit]}${unit}`;
+  }
+  return String(seconds);
+}
+
+/* seconds in words: "7 days", "12 hours". */
+function durationWords(seconds) {
+  for (const [unit, size] of [['day', 86400], ['hour', 3600], ['minute', 60]]) {
+    if (seconds >= size && seconds % size === 0) {
+      const n = seconds / size;
+      return `${n} ${unit}${n === 1 ? '' : 's'}`;
+    }
+  }
+  return `${seconds} seconds`;
 }
 
 /* An integer field: a number when it is one, else the text as typed, for the
@@ -170,6 +214,35 @@ function appForm(app, submitLabel) {
     writable_paths: textarea('Writable paths', 'writable_paths', (a.writable_paths || []).join('\n'),
       'Absolute paths the app may write to, one per line.'),
     labels: textarea('Labels', 'labels', pairLines(a.labels), 'One per line, key=value.'),
+    attestation: field({ label: 'Attestation', name: 'attestation', kind: 'select', required: true,
+                         value: a.attestation || 'cloister', hint: 'Whether the enclave proves what it is before the ' +
+                           'app starts, and receives its certificate and secrets.',
+                         options: Object.entries(ATTESTATION).map(([value, label]) => ({ value, label })) }),
+    identity: field({ label: 'Identity', name: 'identity', kind: 'select', required: true,
+                      value: a.identity || 'mrenclave', hint: 'How an enclave is matched to an approved build.',
+                      options: Object.entries(IDENTITY).map(([value, label]) => ({ value, label })) }),
+    min_isvsvn: field({ label: 'Lowest ISVSVN', name: 'min_isvsvn', value: app ? String(a.min_isvsvn) : '',
+                        placeholder: '0', autocomplete: 'off',
+                        hint: 'With the signer identity: the lowest security version accepted, 0 to 65535.',
+                        attrs: { inputmode: 'numeric' } }),
+    cert_lifetime: field({ label: 'Certificate lifetime', name: 'cert_lifetime',
+                           value: app ? formatDuration(a.cert_lifetime) : '', placeholder: '7d', autocomplete: 'off',
+                           hint: 'How long an enclave’s certificate is valid, e.g. 12h or 30d, from 1h to 90d; ' +
+                                 'cloister-init renews it before then. Empty: 7d.',
+                           attrs: { spellcheck: 'false' } }),
+    on_attestation_failure: field({ label: 'When attestation fails', name: 'on_attestation_failure', kind: 'select',
+                                    required: true, value: a.on_attestation_failure || 'retry',
+                                    options: Object.entries(ON_FAILURE).map(([value, label]) => ({ value, label })) }),
+    cloister_dir: field({ label: 'Cloister directory', name: 'cloister_dir', value: a.cloister_dir || '',
+                          placeholder: '/run/cloister', autocomplete: 'off',
+                          hint: 'The in-enclave tmpfs where the key, certificate, chain and secrets are written. ' +
+                                'Empty: /run/cloister.', attrs: { spellcheck: 'false' } }),
+    required_node_labels: textarea('Required node labels', 'required_node_labels', pairLines(a.required_node_labels),
+      'Labels a node must carry for the app’s enclaves to attest on it, one per line, key=value.'),
+    secrets_env: checkboxField({ label: 'Secrets as variables too', name: 'secrets_env',
+                                 checked: Boolean(a.secrets_env),
+                                 hint: 'Besides the files in the Cloister directory, the app gets each secret as an ' +
+                                       'environment variable of its name.' }),
   };
   const message = formMessage();
   const submit = h('button', { type: 'submit', class: 'button button-primary' }, submitLabel);
@@ -183,6 +256,10 @@ function appForm(app, submitLabel) {
     fieldset('How it starts', h('div', { class: 'form-grid' }, f.entrypoint.wrap, f.args.wrap, f.env.wrap)),
     fieldset('What it may reach and write',
       h('div', { class: 'form-grid' }, f.allowed_domains.wrap, f.encrypted_paths.wrap, f.writable_paths.wrap)),
+    fieldset('Attestation', h('div', { class: 'form-grid' },
+      f.attestation.wrap, f.identity.wrap, f.min_isvsvn.wrap, f.cert_lifetime.wrap, f.on_attestation_failure.wrap,
+      f.cloister_dir.wrap, f.required_node_labels.wrap),
+    f.secrets_env.wrap),
     fieldset('Labels', h('div', { class: 'form-grid' }, f.labels.wrap)),
     h('div', { class: 'form-actions' }, submit));
 
@@ -204,6 +281,12 @@ function appForm(app, submitLabel) {
       encrypted_paths: lines(v('encrypted_paths')),
       writable_paths: lines(v('writable_paths')),
       debug: f.debug.input.checked,
+      attestation: v('attestation'),
+      identity: v('identity'),
+      min_isvsvn: intOrText(v('min_isvsvn')),
+      cloister_dir: v('cloister_dir').trim() || null,
+      on_attestation_failure: v('on_attestation_failure'),
+      secrets_env: f.secrets_env.input.checked,
     };
     if (!body.entrypoint.length) body.entrypoint = null;
     if (!body.args.length) body.args = null;
@@ -216,6 +299,14 @@ function appForm(app, submitLabel) {
     const labels = parsePairs(v('labels'), 'key');
     if (labels.error) errors.labels = labels.error;
     else body.labels = labels.value;
+    const required = parsePairs(v('required_node_labels'), 'key');
+    if (required.error) errors.required_node_labels = required.error;
+    else body.required_node_labels = required.value;
+    const lifetime = parseDuration(v('cert_lifetime'));
+    if (lifetime.error) errors.cert_lifetime = lifetime.error;
+    else if (lifetime.value !== null && (lifetime.value < 3600 || lifetime.value > 7776000))
+      errors.cert_lifetime = 'must be from 1h to 90d';
+    else body.cert_lifetime = lifetime.value;
     if (!body.name) errors.name = 'enter a name for the app';
     if (!body.input_image) errors.input_image = 'enter the image to convert';
     if (!body.output_image) errors.output_image = 'enter where the converted image goes';
@@ -312,11 +403,12 @@ async function renderApp(ctx, id) {
   // What became of each domain's approval: the latest task for it (the
   // list is newest first, and cannot be asked for one app's tasks only).
   // With it, the app's latest builds and its conversions still running.
-  const [tasks, builds, conversions] = await Promise.all([
+  const [tasks, builds, conversions, enclaves] = await Promise.all([
     api.getAll('/v1/tasks', { query: { type: 'domain_approval' }, max: 2000 }).catch(() => []),
     recentBuilds(app),
     api.getPage('/v1/jobs', { query: { kind: 'convert', target: `app:${app.id}` }, limit: 20 })
       .then((page) => page.items.filter((j) => !ENDED.has(j.state)), () => []),
+    enclaveSections(ctx, app),
   ]);
   if (!ctx.current()) return null;
   ctx.setTitle(app.name);
@@ -401,6 +493,7 @@ async function renderApp(ctx, id) {
   conversions.reverse().forEach(follow);
   ctx.main.append(
     section('Builds', convertArea, buildsHolder),
+    ...enclaves,
     section('Images', facts([
       ['Input image', h('span', { class: 'reference-line' }, h('code', { class: 'reference', dataset: { field: 'input_image' } }, app.input_image),
         pinned ? h('span', { class: 'badge badge-active' }, 'Pinned to a digest') : null)],
@@ -415,6 +508,19 @@ async function renderApp(ctx, id) {
       ['Security version (ISVSVN)', String(app.isvsvn)],
       ['Debug', app.debug ? h('span', { class: 'badge badge-revoked' }, 'Debug enclave: not for production') : 'No'],
     ])),
+    section('Attestation', facts([
+      ['Attestation', ATTESTATION[app.attestation] || app.attestation],
+      ['Identity', IDENTITY[app.identity] || app.identity],
+      ['Lowest ISVSVN', app.identity === 'signer' ? String(app.min_isvsvn)
+        : h('span', {}, String(app.min_isvsvn), h('span', { class: 'muted' }, ' (used with the signer identity only)'))],
+      ['Required node labels', Object.keys(app.required_node_labels).length
+        ? codeList(Object.entries(app.required_node_labels).map(([k, v]) => `${k}=${v}`))
+        : h('span', { class: 'muted' }, 'None: any active node')],
+      ['Certificate lifetime', `${durationWords(app.cert_lifetime)} (${app.cert_lifetime.toLocaleString('en')} seconds)`],
+      ['Secrets as environment variables', app.secrets_env ? 'Yes' : 'No: as files only'],
+      ['Cloister directory', h('code', {}, app.cloister_dir)],
+      ['When attestation fails', ON_FAILURE[app.on_attestation_failure] || app.on_attestation_failure],
+    ], { cls: 'attestation-settings' })),
     section('How it starts', facts([
       ['Entrypoint', app.entrypoint ? codeList(app.entrypoint) : h('span', { class: 'muted' }, 'The image’s own')],
       ['Arguments', app.args ? codeList(app.args) : h('span', { class: 'muted' }, 'The image’s own command')],

@@ -13,7 +13,7 @@
 //   CLOISTER_E2E_SHOTS   where screenshots go (default build-test/e2e-screenshots)
 //   CHROMIUM             the browser (default /usr/bin/chromium)
 import { spawn, execFile } from 'node:child_process';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync,
          writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -357,12 +357,38 @@ export async function simulateQuote() {
   return dir;
 }
 
+/* A new EC P-256 key in `dir`: {key (its file), spki (DER
+ * SubjectPublicKeyInfo), csr (PEM, for CN `cn` and, if any, the DNS
+ * names)}. */
+async function keyAndCsr(dir, cn, names = []) {
+  const key = path.join(dir, 'key.pem');
+  await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
+  const args = ['req', '-new', '-key', key, '-subj', `/CN=${cn}`];
+  if (names.length) args.push('-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`);
+  const { stdout: csr } = await run('openssl', args);
+  const { stdout: spki } = await run('openssl', ['pkey', '-in', key, '-pubout', '-outform', 'DER'],
+                                     { encoding: 'buffer' });
+  return { key, spki, csr };
+}
+
+/* A quote of the simulation PKI in `sim` whose report data binds `spki` and
+ * `nonce` (SHA-256 of the two), in base64; `extra` are more arguments of
+ * `cloister quote simulate` (--mrenclave, --debug, ...). */
+async function boundQuote(dir, sim, spki, nonce, extra = []) {
+  const reportData = createHash('sha256').update(spki).update(Buffer.from(nonce, 'base64')).digest('hex');
+  const out = mkdtempSync(path.join(dir, 'quote-'));
+  await run(CLOISTER, ['quote', 'simulate', '--out', out, '--pki-keys', path.join(sim, 'pki-keys.pem'),
+                       '--report-data', reportData, ...extra], { timeout: 60_000 });
+  return readFileSync(path.join(out, 'quote.bin')).toString('base64');
+}
+
 /* Enroll a node through the API as cloister-agent does (docs/nodes.md): a
  * nonce for the join token `secret`, a new EC P-256 key and its CSR, and a
  * quote of the simulation PKI in `sim` (simulateQuote()) whose report data
  * binds the key and the nonce; `fields` adds name, agent_version, facts.
- * Answers the enrolled node, with its certificate and report. The daemon at
- * `baseUrl` must trust sim/root.pem and hold sim's collateral. */
+ * Answers the enrolled node, with its certificate and report, and its key
+ * (PEM) as `privateKey`, for nodeRequest(). The daemon at `baseUrl` must
+ * trust sim/root.pem and hold sim's collateral. */
 export async function enrollNode(baseUrl, sim, secret, fields = {}) {
   const work = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-node-'));
   const auth = { Accept: 'application/json', Authorization: `JoinToken ${secret}` };
@@ -370,26 +396,76 @@ export async function enrollNode(baseUrl, sim, secret, fields = {}) {
     const res = await fetch(`${baseUrl}/v1/attestation/nonce`, { method: 'POST', headers: auth });
     const got = await res.json();
     if (res.status !== 201) throw new Error(`POST /v1/attestation/nonce: ${res.status} ${JSON.stringify(got)}`);
-    const key = path.join(work, 'node.key');
-    await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key]);
-    const { stdout: csr } = await run('openssl', ['req', '-new', '-key', key, '-subj', '/CN=node']);
-    const { stdout: spki } = await run('openssl', ['pkey', '-in', key, '-pubout', '-outform', 'DER'],
-                                       { encoding: 'buffer' });
-    const reportData = createHash('sha256').update(spki).update(Buffer.from(got.nonce, 'base64')).digest('hex');
-    const out = path.join(work, 'quote');
-    mkdirSync(out);
-    await run(CLOISTER, ['quote', 'simulate', '--out', out, '--pki-keys', path.join(sim, 'pki-keys.pem'),
-                         '--report-data', reportData], { timeout: 60_000 });
-    const body = { csr, nonce: got.nonce, quote: readFileSync(path.join(out, 'quote.bin')).toString('base64'),
-                   ...fields };
+    const { key, spki, csr } = await keyAndCsr(work, 'node');
+    const body = { csr, nonce: got.nonce, quote: await boundQuote(work, sim, spki, got.nonce), ...fields };
     const enrolled = await fetch(`${baseUrl}/v1/nodes/enroll`, {
       method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     const node = await enrolled.json();
     if (enrolled.status !== 201) throw new Error(`POST /v1/nodes/enroll: ${enrolled.status} ${JSON.stringify(node)}`);
+    node.privateKey = readFileSync(key, 'utf8');
     return node;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/* A request of `node` (enrollNode()'s answer) signed with its key as
+ * cloister-agent signs it (RFC 9421, docs/api.md): @method, @path, Date and
+ * Content-Digest covered, ECDSA P-256 with SHA-256 as raw r||s. Answers
+ * {status, body}. */
+export async function nodeRequest(baseUrl, node, method, urlPath, body = undefined) {
+  const data = Buffer.from(body === undefined ? '' : JSON.stringify(body));
+  const date = new Date().toUTCString();
+  const digest = `sha-256=:${createHash('sha256').update(data).digest('base64')}:`;
+  const params = '("@method" "@path" "date" "content-digest")' +
+    `;created=${Math.floor(Date.now() / 1000)};keyid="${node.id}";alg="ecdsa-p256-sha256"`;
+  const base = `"@method": ${method}\n"@path": ${urlPath}\n"date": ${date}\n` +
+               `"content-digest": ${digest}\n"@signature-params": ${params}`;
+  const signature = sign('sha256', Buffer.from(base), { key: node.privateKey, dsaEncoding: 'ieee-p1363' });
+  const headers = { Accept: 'application/json', Date: date, 'Content-Digest': digest,
+                    'Signature-Input': `sig1=${params}`, Signature: `sig1=:${signature.toString('base64')}:` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(baseUrl + urlPath, { method, headers, body: body === undefined ? undefined : data });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : null };
+}
+
+/* An enclave of app `appId` attests on `node` as cloister-init does through
+ * the node's agent (docs/enclave-attestation.md): a new key and a CSR for
+ * `names`, a nonce fetched as the node, a simulated quote of `sim` with
+ * `mrenclave` (and `extra` arguments of `cloister quote simulate`) binding
+ * both, sent as the node's signed POST /v1/apps/{id}/attest. Answers
+ * {status, body}: 201 with the certificate, or the 403 with the reasons. */
+export async function attestEnclave(baseUrl, sim, node, appId, { names = [], mrenclave, extra = [] } = {}) {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-enclave-'));
+  try {
+    const nonce = await nodeRequest(baseUrl, node, 'POST', '/v1/attestation/nonce');
+    if (nonce.status !== 201) throw new Error(`nonce as the node: ${nonce.status} ${JSON.stringify(nonce.body)}`);
+    const { spki, csr } = await keyAndCsr(work, 'enclave', names);
+    const quote = await boundQuote(work, sim, spki, nonce.body.nonce,
+                                   [...(mrenclave ? ['--mrenclave', mrenclave] : []), ...extra]);
+    return await nodeRequest(baseUrl, node, 'POST', `/v1/apps/${appId}/attest`,
+                             { csr, quote, nonce: nonce.body.nonce });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/* A build row of the app as a conversion leaves it, put in the daemon's
+ * database behind the API's back (as tests/integration/test_enclaves.py
+ * does: converting is another test's subject). Answers its id. */
+export async function addBuild(daemon, { accountId, appId, mrenclave, state = 'approved', isvsvn = 0 }) {
+  const id = randomUUID();
+  await psql(`INSERT INTO builds (id, account_id, app_id, job_id, state, input_image,
+      input_digest, runtime, runtime_version, runtime_image, runtime_digest,
+      output_image, mrenclave, mrsigner, isvprodid, isvsvn, debug, enclave_size,
+      max_threads, sigstruct_date, manifest, trusted_files, sigstruct, created_by)
+    VALUES ('${id}', '${accountId}', '${appId}', gen_random_uuid(),
+      '${state}', 'nginx:1.25', 'sha256:${'0'.repeat(64)}', 'gramine', '1.9',
+      'gramine-runtime:1.9', 'sha256:${'1'.repeat(64)}', 'registry.example.com/web',
+      '${mrenclave}', '${'5c'.repeat(32)}', 1, ${Number(isvsvn)}, false, 536870912, 16,
+      current_date, '', 0, '\\x00', 'user:test')`, daemon.dbname);
+  return id;
 }
 
 /* The body of POST /v1/collateral for a directory holding the files the PCS

@@ -15,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, Worker, collateralBody, enrollNode, openBrowser, psql,
-         shotPath, simulateQuote, unexpectedProblems, unique } from './harness.mjs';
+import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, Worker, addBuild, attestEnclave, collateralBody, enrollNode,
+         openBrowser, psql, shotPath, simulateQuote, unexpectedProblems, unique } from './harness.mjs';
 
 let daemon;
 let worker;
@@ -796,7 +796,7 @@ test('creates an app from an inspected image', async () => {
     await page.getByLabel('Enclave size').fill('1G');
     await page.getByLabel('Environment').fill('LOG_LEVEL=info\nGREETING=a=b');
     await page.getByLabel('Allowed domains').fill('api.example.com\n\n*.cdn.example.com');
-    await page.getByLabel('Labels').fill('team=web');
+    await page.getByLabel(/^Labels/).fill('team=web');
     await page.getByRole('button', { name: 'Create app' }).click();
     await settled(page, name);
     await notice(page, `The app ${name} was created. 2 domains wait for approval.`);
@@ -2266,6 +2266,357 @@ test('deactivates and revokes a node from its page: revoking asks for a reason, 
                            { input: Buffer.from(await res.arrayBuffer()) }).toString();
   const serials = [...crl.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].replace(/^0+/, ''));
   assert.ok(serials.includes(node.cert_serial.toUpperCase().replace(/^0+/, '')), crl);
+});
+
+/* ---- an app's enclaves, secrets and attestation activity ------------------ */
+
+/* The serials on an account's CRL, in upper-case hex without leading zeros. */
+async function crlSerials(d, account) {
+  const res = await fetch(`${d.url}/pki/${account.id}/crl.der`);
+  assert.equal(res.status, 200);
+  const crl = execFileSync('openssl', ['crl', '-inform', 'DER', '-noout', '-text'],
+                           { input: Buffer.from(await res.arrayBuffer()) }).toString();
+  return [...crl.matchAll(/Serial Number: ([0-9A-F]+)/g)].map((m) => m[1].replace(/^0+/, ''));
+}
+
+test('edits how an app\'s enclaves attest: the settings shown, the server\'s message by the field, only what changed',
+  async () => {
+    const api = await adminIn(acme);
+    const name = unique('attest');
+    const app = await api.ok('POST', '/v1/apps',
+      { name, input_image: 'nginx:1.25', output_image: 'registry.example.com/acme/attest' }, 201);
+    const appPath = `/v1/apps/${app.id}`;
+    await inBrowser('app-attestation-settings', async (page) => {
+      await signInAdmin(page, { next: `/apps/${app.id}` });
+      await settled(page, name);
+      const settings = page.locator('section[aria-labelledby="app-attestation"]');
+      assert.deepEqual(await shownFacts(settings), {
+        Attestation: 'Cloister: cloister-init attests, then starts the app',
+        Identity: 'MRENCLAVE: an approved build’s exact measurement',
+        'Lowest ISVSVN': '0 (used with the signer identity only)',
+        'Required node labels': 'None: any active node',
+        'Certificate lifetime': '7 days (604,800 seconds)',
+        'Secrets as environment variables': 'No: as files only',
+        'Cloister directory': '/run/cloister',
+        'When attestation fails': 'Retry, with back-off',
+      });
+
+      await page.getByRole('link', { name: 'Edit', exact: true }).click();
+      await settled(page, `Edit ${name}`);
+      assert.equal(await page.getByLabel('Certificate lifetime').inputValue(), '7d');
+      assert.equal(await page.getByLabel('Cloister directory').inputValue(), '/run/cloister');
+      assert.equal(await page.getByLabel('Attestation', { exact: true }).inputValue(), 'cloister');
+
+      // The form's own checks, then the server's.
+      await page.getByLabel('Certificate lifetime').fill('soon');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      const lifetimeError = page.locator('.field:has(input[name=cert_lifetime]) .field-error');
+      assert.equal(await lifetimeError.textContent(), 'Enter a time such as 12h or 7d.');
+      await page.getByLabel('Certificate lifetime').fill('30m');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      assert.equal(await lifetimeError.textContent(), 'Must be from 1h to 90d.');
+      await page.getByLabel('Certificate lifetime').fill('12h');
+      await page.getByLabel('Cloister directory').fill('run/cloister');
+      await page.getByLabel('Required node labels').fill('Zone=A');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      const dirError = page.locator('.field:has(input[name=cloister_dir]) .field-error');
+      await dirError.waitFor();
+      assert.equal(await dirError.textContent(),
+                   'Must be an absolute path (not /) without "..", of at most 256 bytes.');
+      assert.equal(await page.locator('.field:has(textarea[name=required_node_labels]) .field-error').textContent(),
+                   'Key "Zone" must be 1 to 63 of [a-z0-9._/-].');
+      assert.equal((await api.ok('GET', appPath)).cert_lifetime, 604800);
+
+      await page.getByLabel('Cloister directory').fill('/run/secrets');
+      await page.getByLabel('Required node labels').fill('zone=westeurope-1\npool=sgx');
+      await page.getByLabel('Identity').selectOption('signer');
+      await page.getByLabel('Lowest ISVSVN').fill('3');
+      await page.getByLabel('When attestation fails').selectOption('exit');
+      await page.getByLabel('Secrets as variables too').check();
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await settled(page, name);
+      await notice(page, `The app ${name} was saved.`);
+      const saved = await api.ok('GET', appPath);
+      assert.deepEqual([saved.identity, saved.min_isvsvn, saved.cert_lifetime, saved.cloister_dir,
+                        saved.on_attestation_failure, saved.secrets_env, saved.required_node_labels,
+                        saved.attestation],
+                       ['signer', 3, 43200, '/run/secrets', 'exit', true, { zone: 'westeurope-1', pool: 'sgx' },
+                        'cloister']);
+      const [update] = await api.all(`/v1/audit?action=app.update&target=app:${app.id}`);
+      assert.deepEqual(update.details.fields.slice().sort(),
+                       ['cert_lifetime', 'cloister_dir', 'identity', 'min_isvsvn', 'on_attestation_failure',
+                        'required_node_labels', 'secrets_env']);
+      assert.deepEqual(await shownFacts(settings), {
+        Attestation: 'Cloister: cloister-init attests, then starts the app',
+        Identity: 'Signer: an approved build’s MRSIGNER and ISVPRODID',
+        'Lowest ISVSVN': '3',
+        'Required node labels': 'pool=sgxzone=westeurope-1',
+        'Certificate lifetime': '12 hours (43,200 seconds)',
+        'Secrets as environment variables': 'Yes',
+        'Cloister directory': '/run/secrets',
+        'When attestation fails': 'Exit',
+      });
+    }, { expected: [BOOT_401, { status: 422, path: appPath }] });
+  });
+
+test('sets and generates an app\'s secrets in its page, which shows their metadata only; exports and removes them',
+  async () => {
+    const { account, api, people: [operator] } = await accountWithPeople('secrets', ['operator']);
+    const app = await api.ok('POST', '/v1/apps',
+      { name: unique('vault'), input_image: 'nginx:1.25', output_image: 'registry.example.com/acme/vault' }, 201);
+    const peer = await api.ok('POST', '/v1/apps',
+      { name: unique('peer'), input_image: 'postgres:16', output_image: 'registry.example.com/acme/db' }, 201);
+    const values = [unique('s3cret-first'), unique('s3cret-second')];
+    const generatePath = `/v1/apps/${app.id}/secrets/TLS/generate`;
+    const secretRows = (page) => page.locator('section[aria-labelledby="app-secrets-title"] tbody tr');
+    const rowTexts = async (page) => (await secretRows(page).evaluateAll((trs) => trs.map((tr) =>
+      [...tr.querySelectorAll('td')].slice(0, 5).map((td) => td.textContent.trim()))));
+    const noValue = async (page) => {
+      const html = await page.content();
+      for (const v of values) assert.ok(!html.includes(v), 'a secret value is in the page');
+    };
+
+    await inBrowser('app-secrets', async (page) => {
+      await signInAdmin(page, { next: '/apps' });
+      await page.getByLabel('Account', { exact: true }).selectOption({ label: account.name });
+      await notice(page, `Now acting in ${account.name} as admin.`);
+      await page.goto(`/apps/${app.id}`);
+      await settled(page, app.name);
+      const secrets = page.locator('section[aria-labelledby="app-secrets-title"]');
+      assert.equal(await secrets.locator('.empty').textContent(), 'No secrets yet. Set or generate the first one below.');
+
+      // A value: a name the form refuses, then one it takes; the value is
+      // masked as it is typed, and gone once it is saved.
+      const setForm = secrets.locator('form[aria-labelledby="secret-set-title"]');
+      const value = setForm.getByLabel('Value');
+      assert.equal(await value.evaluate((el) => getComputedStyle(el).webkitTextSecurity), 'disc');
+      await setForm.getByLabel('Name', { exact: true }).fill('1BAD');
+      await value.fill(values[0]);
+      await setForm.getByRole('button', { name: 'Set secret' }).click();
+      assert.deepEqual(await texts(setForm.locator('.field-error:not([hidden])')),
+                       ['Use letters, digits and underscores, not starting with a digit, at most 128 ' +
+                        '(it can become an environment variable).']);
+      await setForm.getByLabel('Name', { exact: true }).fill('DB_PASSWORD');
+      await setForm.getByRole('button', { name: 'Set secret' }).click();
+      await notice(page, 'The secret DB_PASSWORD was set: version 1.');
+      assert.equal(await value.inputValue(), '');
+      assert.equal(await setForm.getByLabel('Name', { exact: true }).inputValue(), '');
+      assert.deepEqual(await rowTexts(page), [['DB_PASSWORD', '1', 'Value', '—', ADMIN_EMAIL]]);
+      await noValue(page);
+      await setForm.getByLabel('Name', { exact: true }).fill('DB_PASSWORD');
+      await value.fill(values[1]);
+      await setForm.getByRole('button', { name: 'Set secret' }).click();
+      await notice(page, 'The secret DB_PASSWORD was set: version 2.');
+      assert.equal(await value.inputValue(), '');
+      await noValue(page);
+
+      // Generated: random bytes, then a key and a certificate, whose names
+      // the server checks.
+      const genForm = secrets.locator('form[aria-labelledby="secret-generate-title"]');
+      await genForm.getByLabel('Name', { exact: true }).fill('API_KEY');
+      assert.equal(await genForm.getByLabel('Bytes').inputValue(), '32');
+      assert.equal(await genForm.getByLabel('DNS names').isVisible(), false);
+      await genForm.getByLabel('Bytes').fill('48');
+      await genForm.getByRole('button', { name: 'Generate secret' }).click();
+      await notice(page, 'Cloister generated the secret API_KEY: version 1.');
+      await genForm.getByLabel('Name', { exact: true }).fill('TLS');
+      await genForm.getByLabel('Kind').selectOption('certificate');
+      assert.equal(await genForm.getByLabel('Bytes').isVisible(), false);
+      await genForm.getByLabel('DNS names').fill('api.example.com\nNot A Name');
+      await genForm.getByRole('button', { name: 'Generate secret' }).click();
+      const namesError = genForm.locator('.field:has(textarea[name=names]) .field-error');
+      await namesError.waitFor();
+      assert.equal(await namesError.textContent(), 'Must be 1 to 16 DNS names.');
+      await genForm.getByLabel('DNS names').fill('api.example.com\ndb.example.com');
+      await genForm.getByLabel('Valid for').selectOption({ label: '30 days' });
+      await genForm.getByRole('button', { name: 'Generate secret' }).click();
+      await notice(page, 'Cloister generated the secret TLS: version 1.');
+      assert.deepEqual(await rowTexts(page), [
+        ['API_KEY', '1', 'Random bytes', '—', ADMIN_EMAIL],
+        ['DB_PASSWORD', '2', 'Value', '—', ADMIN_EMAIL],
+        ['TLS', '1', 'Key and certificate', '—', ADMIN_EMAIL],
+      ]);
+
+      // Exported to another app under a new name.
+      const exportForm = secrets.locator('form[aria-labelledby="secret-export-title"]');
+      assert.deepEqual(await texts(exportForm.getByLabel('Secret').locator('option')), ['API_KEY', 'DB_PASSWORD', 'TLS']);
+      await exportForm.getByLabel('Secret').selectOption('DB_PASSWORD');
+      await exportForm.getByLabel('To the app').selectOption({ label: peer.name });
+      await exportForm.getByLabel('As').fill('PASSWORD');
+      await exportForm.getByRole('button', { name: 'Export secret' }).click();
+      await notice(page, `DB_PASSWORD was exported to ${peer.name} as PASSWORD: version 1.`);
+
+      // Removed after confirming.
+      await secrets.getByRole('button', { name: 'Remove API_KEY' }).click();
+      const dialog = page.getByRole('dialog');
+      assert.equal(await dialog.locator('h2').textContent(), 'Remove API_KEY?');
+      assert.equal(await dialog.locator('.dialog-body').textContent(),
+                   `Enclaves of ${app.name} no longer receive API_KEY when they attest. Its versions are kept, ` +
+                   'sealed; setting it again makes a new version.');
+      await dialog.getByRole('button', { name: 'Remove secret' }).click();
+      await notice(page, 'The secret API_KEY was removed.');
+      assert.deepEqual((await rowTexts(page)).map((r) => r[0]), ['DB_PASSWORD', 'TLS']);
+
+      // Every change is in the activity, by name and version.
+      const activity = page.locator('section[aria-labelledby="app-activity-title"] tbody tr');
+      assert.deepEqual(await activity.evaluateAll((trs) => trs.map((tr) => tr.dataset.action)),
+                       ['secret.delete', 'secret.generate', 'secret.generate', 'secret.set', 'secret.set']);
+      assert.deepEqual(await texts(activity.locator('td[data-label="Details"]')),
+                       ['API_KEY version 2', 'TLS version 1, key and certificate', 'API_KEY version 1, random bytes',
+                        'DB_PASSWORD version 2', 'DB_PASSWORD version 1']);
+      await noValue(page);
+
+      // The other app shows where its copy came from.
+      await page.goto(`/apps/${peer.id}`);
+      await settled(page, peer.name);
+      const copied = page.locator('section[aria-labelledby="app-secrets-title"] tbody tr[data-secret="PASSWORD"]');
+      assert.equal(await copied.locator('td[data-label="Source"]').textContent(), `DB_PASSWORD of ${app.name}`);
+      assert.equal(await copied.locator('td[data-label="Source"] a').getAttribute('href'), `/apps/${app.id}`);
+      await noValue(page);
+    }, { expected: [BOOT_401, { status: 422, path: generatePath }] });
+
+    // The server holds what the page said, and no answer carries a value.
+    const held = await api.ok('GET', `/v1/apps/${app.id}/secrets`);
+    assert.deepEqual(held.items.map((s) => [s.name, s.version, s.kind]),
+                     [['DB_PASSWORD', 2, 'value'], ['TLS', 1, 'certificate']]);
+    const copies = await api.ok('GET', `/v1/apps/${peer.id}/secrets`);
+    assert.deepEqual(copies.items.map((s) => [s.name, s.version, s.kind, s.source]),
+                     [['PASSWORD', 1, 'exported', `app:${app.id}/DB_PASSWORD`]]);
+    const answers = JSON.stringify([held, copies, await api.all('/v1/audit')]);
+    for (const v of values) assert.ok(!answers.includes(v));
+
+    // An operator reads the metadata and changes nothing; the audit log,
+    // and so the activity, is not theirs to read.
+    await inBrowser('app-secrets-operator', async (page) => {
+      await signIn(page, operator.email, operator.password, { next: `/apps/${app.id}` });
+      await settled(page, app.name);
+      const secrets = page.locator('section[aria-labelledby="app-secrets-title"]');
+      assert.deepEqual(await texts(secrets.locator('tbody td[data-label="Name"]')), ['DB_PASSWORD', 'TLS']);
+      assert.equal(await secrets.locator('form').count(), 0);
+      assert.equal(await secrets.getByRole('button').count(), 0);
+      assert.equal(await secrets.locator('.note').textContent(),
+                   'Only the account’s admins set, generate, export or remove secrets.');
+      assert.equal(await page.locator('section[aria-labelledby="app-activity-title"] .note').textContent(),
+                   'The attestation activity is kept in the audit log, which the account’s admins and auditors read.');
+      assert.equal(await page.locator('section[aria-labelledby="app-enclaves-title"] .empty').textContent(),
+                   'No enclave of the app holds a valid certificate.');
+    });
+  });
+
+test('an enclave attested through the real API runs under Running enclaves, is revoked from the page, and its ' +
+     'refusal, certificate and secrets are in the activity', async () => {
+  const { daemon: d, api, account, people, sim } = await nodeLab();
+  const { node } = await labNode();
+  const app = await api.ok('POST', '/v1/apps', {
+    name: unique('enclave'), input_image: 'nginx:1.25', output_image: 'registry.example.com/lab/web-sgx',
+    allowed_domains: ['api.example.com'], required_node_labels: { zone: 'westeurope-1' } }, 201);
+  const task = (await api.all('/v1/tasks?type=domain_approval'))
+    .find((t) => t.details.app_id === app.id && t.details.domain === 'api.example.com');
+  await api.ok('POST', `/v1/tasks/${task.id}/approve`);
+  const mrenclave = 'ab'.repeat(32);
+  const stranger = 'cd'.repeat(32);
+  const build = await addBuild(d, { accountId: account.id, appId: app.id, mrenclave });
+  const value = unique('s3cret');
+  await api.ok('PUT', `/v1/apps/${app.id}/secrets/DB_PASSWORD`, { value });
+
+  // Refused: an enclave no build of the app measures, for a name not allowed.
+  const refused = await attestEnclave(d.url, sim, node, app.id, { names: ['evil.example.com'], mrenclave: stranger });
+  assert.equal(refused.status, 403, JSON.stringify(refused.body));
+  // Attested: its certificate, and the secret as JWE.
+  const attested = await attestEnclave(d.url, sim, node, app.id, { names: ['api.example.com'], mrenclave });
+  assert.equal(attested.status, 201, JSON.stringify(attested.body));
+  assert.deepEqual(Object.keys(attested.body.secrets), ['DB_PASSWORD']);
+  const cert = await api.ok('GET', `/v1/certificates/${attested.body.id}`);
+  assert.deepEqual([cert.state, cert.build_id, cert.node_id, cert.names], ['valid', build, node.id, ['api.example.com']]);
+  const short = cert.report_id.slice(0, 8);
+
+  await inBrowser('app-enclaves', async (page) => {
+    await signIn(page, people.operator.email, people.operator.password, { next: `/apps/${app.id}` });
+    await settled(page, app.name);
+    const enclaves = page.locator('section[aria-labelledby="app-enclaves-title"]');
+    const row = enclaves.locator(`tbody tr[data-certificate-id="${cert.id}"]`);
+    assert.equal(await row.getAttribute('data-state'), 'valid');
+    const cell = (label) => row.locator(`td[data-label="${label}"]`);
+    assert.equal(await cell('Node').textContent(), node.name);
+    assert.equal(await cell('Node').locator('a').getAttribute('href'), `/nodes/${node.id}`);
+    assert.equal(await cell('Build').textContent(), `build ${build.slice(0, 8)}`);
+    assert.equal(await cell('Build').locator('a').getAttribute('href'), `/builds/${build}`);
+    assert.equal(await cell('Names').textContent(), 'api.example.com');
+    const expires = cell('Expires').locator('time');
+    assert.equal(await expires.getAttribute('datetime'), cert.expires_at);
+    assert.equal(await expires.getAttribute('title'), exactTime(cert.expires_at));
+    assert.equal(await expires.textContent(), 'in 7 days');
+    assert.equal(await cell('Serial').textContent(), cert.serial);
+    assert.equal(await enclaves.locator('tbody tr').count(), 1);
+
+    // The report it was issued on, a link away.
+    await cell('Report').getByRole('link', { name: `Report ${short}` }).click();
+    await settled(page, `Report ${short}`);
+    assert.equal(new URL(page.url()).pathname, `/attestation/${cert.report_id}`);
+    await page.goBack();
+    await settled(page, app.name);
+
+    // Revoking asks for a reason, then a confirmation that says what it does.
+    await cell('Actions').getByRole('button', { name: `Revoke the certificate ${cert.serial}` }).click();
+    const form = enclaves.locator('.revoke-card form');
+    assert.equal(await enclaves.locator('.revoke-card h3').textContent(), `Revoke the certificate ${cert.serial}`);
+    assert.equal(await page.evaluate(() => document.activeElement.name), 'reason');
+    await form.getByRole('button', { name: 'Revoke certificate' }).click();
+    assert.deepEqual(await texts(form.locator('.field-error:not([hidden])')), ['Say why the certificate is revoked.']);
+    assert.equal(await page.getByRole('dialog').count(), 0);
+    await form.getByLabel('Reason').fill('key compromise');
+    await form.getByRole('button', { name: 'Revoke certificate' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.equal(await dialog.locator('h2').textContent(), 'Revoke this certificate?');
+    assert.equal(await dialog.locator('.dialog-body').textContent(),
+                 `Its serial ${cert.serial} goes on the account’s CRL for good: nothing that checks the CRL trusts ` +
+                 'the certificate from then on. The enclave gets another only by attesting again. ' +
+                 'Revoking cannot be undone.');
+    await dialog.getByRole('button', { name: 'Revoke certificate' }).click();
+    await notice(page, `The certificate ${cert.serial} was revoked.`);
+
+    // Listed below, dimmed; none runs any more.
+    const ended = enclaves.locator(`tbody tr.row-dim[data-certificate-id="${cert.id}"]`);
+    assert.equal(await ended.getAttribute('data-state'), 'revoked');
+    assert.match(await ended.locator('td[data-label="State"]').textContent(), /^Revoked.*key compromise$/);
+    assert.ok(Number(await ended.locator('td').first().evaluate((td) => getComputedStyle(td).opacity)) < 1);
+    assert.equal(await enclaves.locator('.subsection-title').textContent(), 'Revoked and expired (1)');
+    assert.equal(await enclaves.locator('.empty').textContent(), 'No enclave of the app holds a valid certificate.');
+    assert.equal(await enclaves.locator('.revoke-card').count(), 0);
+  }, { baseURL: d.url });
+
+  // The server holds it revoked, with its serial on the account's CRL.
+  const held = await api.ok('GET', `/v1/certificates/${cert.id}`);
+  assert.deepEqual([held.state, held.revoke_reason], ['revoked', 'key compromise']);
+  assert.ok((await crlSerials(d, account)).includes(cert.serial.toUpperCase().replace(/^0+/, '')));
+
+  // An admin reads the activity: newest first, the refusal with each reason.
+  await inBrowser('app-enclaves-activity', async (page) => {
+    await signIn(page, ADMIN_EMAIL, d.adminPassword, { next: `/apps/${app.id}` });
+    await settled(page, app.name);
+    const rows = page.locator('section[aria-labelledby="app-activity-title"] tbody tr');
+    assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.action)),
+                     ['certificate.revoke', 'secret.release', 'certificate.issue', 'enclave.attest.refused',
+                      'secret.set']);
+    const by = (action) => page.locator(`section[aria-labelledby="app-activity-title"] tbody tr[data-action="${action}"]`);
+    assert.deepEqual(await texts(rows.locator('td[data-label="Event"]')),
+                     ['Certificate revoked', 'Secrets released', 'Certificate issued', 'Refused', 'Secret set']);
+    assert.deepEqual(await texts(rows.locator('td[data-label="By"]')),
+                     [people.operator.email, `node ${node.name}`, `node ${node.name}`, `node ${node.name}`, ADMIN_EMAIL]);
+    const refusal = by('enclave.attest.refused');
+    assert.deepEqual(await texts(refusal.locator('.reasons li')),
+                     [`no build of the app has MRENCLAVE ${stranger}`,
+                      'the domain evil.example.com is not among the app\'s allowed_domains']);
+    assert.equal(await refusal.locator('a').first().getAttribute('href'), `/nodes/${node.id}`);
+    assert.match(await refusal.locator('a').nth(1).getAttribute('href'), /^\/attestation\/[0-9a-f-]{36}$/);
+    assert.equal(await by('certificate.issue').locator('td[data-label="Details"]').textContent(),
+                 `Serial ${cert.serial} on ${node.name}, build ${build.slice(0, 8)}, report ${short}`);
+    assert.equal(await by('secret.release').locator('td[data-label="Details"]').textContent(), 'DB_PASSWORD');
+    assert.equal(await by('certificate.revoke').locator('td[data-label="Details"]').textContent(),
+                 `Serial ${cert.serial}: key compromise`);
+    assert.ok(!(await page.content()).includes(value), 'the secret value is in the page');
+    await page.screenshot({ path: shotPath('app-enclaves-admin'), fullPage: true });
+  }, { baseURL: d.url });
 });
 
 test('fits a phone screen', async () => {
