@@ -130,7 +130,7 @@ int cli_config_save(cli_ctx *c)
 int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    long size;
+    long size = -1;
 
     *out = NULL;
     if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
