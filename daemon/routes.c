@@ -24,6 +24,7 @@ extern const cl_route cl_nodes_routes[];
 extern const cl_route cl_secrets_routes[];
 extern const cl_route cl_enclaves_routes[];
 extern const cl_route cl_certificates_routes[];
+extern const cl_route cl_clusters_routes[];
 extern const cl_route cl_pki_routes[];
 
 const cl_route *const cl_route_tables[] = {
@@ -47,6 +48,7 @@ const cl_route *const cl_route_tables[] = {
     cl_secrets_routes,
     cl_enclaves_routes,
     cl_certificates_routes,
+    cl_clusters_routes,
     cl_pki_routes,
     NULL,
 };
