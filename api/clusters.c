@@ -35,8 +35,8 @@
 
 #define CLUSTER_COLUMNS \
     "c.id, c.name, c.kind, c.subscription_id, c.resource_group, c.cluster_name," \
-    " c.node_pool, c.server, c.auth, c.tenant_id, c.client_id, c.check_job, c.last_check," \
-    " c.checked_at, c.created_by, c.created_at, c.updated_at"
+    " c.node_pool, c.server, c.context, c.auth, c.tenant_id, c.client_id, c.check_job," \
+    " c.last_check, c.checked_at, c.created_by, c.created_at, c.updated_at"
 #define VM_SIZE_MAX 64
 
 static int dns_label(const char *s)
@@ -156,6 +156,7 @@ static int clusters_create(cl_req *r, json_t **out)
     json_t *body = cl_req_body(r), *azure = json_object_get(body, "azure");
     const char *name, *kind, *tenant = NULL, *client = NULL, *secret = NULL, *auth = NULL;
     const char *sub = NULL, *group = NULL, *cluster = NULL, *server = NULL, *kubeconfig = NULL;
+    const char *context = NULL;
     char *secret_sealed = NULL, *config_sealed = NULL, *pool = NULL;
     cl_kubeconfig k = { 0 };
     cl_error why = { 0 };
@@ -169,13 +170,14 @@ static int clusters_create(cl_req *r, json_t **out)
     if (name != NULL && !dns_label(name))
         cl_error_field(cl_req_err(r), "name", "must be a DNS label");
     if (kind != NULL && strcmp(kind, "kubernetes") == 0) {
-        const char *context = cl_body_string(r, "context", 0, 253);
+        context = cl_body_string(r, "context", 0, 253);
         kubeconfig = cl_body_string(r, "kubeconfig", 1, CL_KUBECONFIG_MAX);
         if (kubeconfig != NULL &&
             cl_kubeconfig_parse(&k, kubeconfig, strlen(kubeconfig), context, &why) < 0)
             cl_error_field(cl_req_err(r), "kubeconfig", "%s", why.message);
         else if (kubeconfig != NULL) {
             server = k.server;
+            context = k.context;
             auth = k.kubelogin ? "kubelogin" : k.token ? "token" : "client_certificate";
         }
         if (k.kubelogin || azure != NULL)
@@ -212,16 +214,17 @@ static int clusters_create(cl_req *r, json_t **out)
         goto done;
     if (json_object_get(body, "node_pool") != NULL)
         pool = json_dumps(json_object_get(body, "node_pool"), JSON_COMPACT | JSON_SORT_KEYS);
-    const char *params[14] = { p->account_id, name, kind, sub, group, cluster, pool, server,
-                               auth, tenant, client, secret_sealed, config_sealed, p->actor };
+    const char *params[15] = { p->account_id, name, kind, sub, group, cluster, pool, server,
+                               auth, tenant, client, secret_sealed, config_sealed, p->actor,
+                               context };
     if ((rc = cl_req_begin(r, &db)) < 0)
         goto done;
     rc = cl_req_exec(r, db, &res,
         "WITH c AS (INSERT INTO clusters (account_id, name, kind, subscription_id,"
         "  resource_group, cluster_name, node_pool, server, auth, tenant_id, client_id,"
-        "  secret_sealed, kubeconfig_sealed, created_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14)"
-        " RETURNING *) SELECT " CLUSTER_COLUMNS ", c.version AS _version FROM c", 14, params);
+        "  secret_sealed, kubeconfig_sealed, created_by, context)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13, $14, $15)"
+        " RETURNING *) SELECT " CLUSTER_COLUMNS ", c.version AS _version FROM c", 15, params);
     if (rc == CL_ECONFLICT) {
         cl_error_clear(cl_req_err(r));
         cl_error_field(cl_req_err(r), "name", "is taken by another cluster of this account");

@@ -58,6 +58,33 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
     return len;
 }
 
+/* Whom the server must prove to be, and who the client proves to be. */
+static void tls_options(CURL *c, const cl_http_options *opt)
+{
+    if (opt == NULL)
+        return;
+    if (opt->ca_file != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_file);
+    if (opt->ca_pem != NULL) {
+        struct curl_blob ca = { (void *)opt->ca_pem, strlen(opt->ca_pem), CURL_BLOB_COPY };
+        curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+    }
+    if (opt->client_cert_pem != NULL && opt->client_key_pem != NULL) {
+        struct curl_blob cert = { (void *)opt->client_cert_pem, strlen(opt->client_cert_pem),
+                                  CURL_BLOB_COPY };
+        struct curl_blob key = { (void *)opt->client_key_pem, strlen(opt->client_key_pem),
+                                 CURL_BLOB_COPY };
+        curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (opt->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
 int cl_http_request(cl_http_response *resp, const cl_http_options *opt, const char *method,
                     const char *url, const char *const *headers, const char *body,
                     size_t body_len, cl_error *err)
@@ -105,12 +132,7 @@ int cl_http_request(cl_http_response *resp, const cl_http_options *opt, const ch
         curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
     }
-    if (opt != NULL && opt->ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_file);
-    if (opt != NULL && opt->insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    tls_options(c, opt);
 
     code = curl_easy_perform(c);
     if (s.too_big)
@@ -179,12 +201,7 @@ int cl_http_stream(const cl_http_options *opt, const char *url, const char *cons
      * (no keep-alive comment for a minute) is given up */
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    if (opt != NULL && opt->ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, opt->ca_file);
-    if (opt != NULL && opt->insecure) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    tls_options(c, opt);
     code = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(list);

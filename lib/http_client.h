@@ -20,6 +20,9 @@
 
 typedef struct cl_http_options {
     const char *ca_file;     /* trust these CAs instead of the system's */
+    const char *ca_pem;      /* or these, given as PEM text */
+    const char *client_cert_pem;   /* a client certificate and its key, PEM */
+    const char *client_key_pem;
     int insecure;            /* do not verify the server's certificate */
     long timeout_s;          /* whole request; 0 means 60 */
     size_t max_body;         /* 0 means 16 MiB */

@@ -207,6 +207,7 @@ const cl_job_kind cl_job_kinds[] = {
     { "registry.check", registry_check, 3, 120, 2000, 30000 },
     { "image.inspect", image_inspect, 3, 300, 2000, 30000 },
     { "convert", cl_convert_run, 3, 3600, 5000, 60000 },
+    { "cluster.check", cl_cluster_check, 3, 120, 2000, 30000 },
     { NULL, NULL, 0, 0, 0, 0 },
 };
 

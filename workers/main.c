@@ -55,6 +55,10 @@ typedef struct settings {
     char *gramine_sgx;
     char *untrusted_paths;
     char *init_binary;
+    char *azure_login_url;
+    char *arm_url;
+    char *aks_api_version;
+    char *azure_ca_file;
     long long max_image_size;
     long long max_image_files;
 } settings;
@@ -93,6 +97,14 @@ static const cl_config_setting table[] = {
     { "init-binary", CL_CFG_STRING, S(init_binary), "", 0, 0,
       "cloister-init, which conversions put in front of apps that attest (default: beside "
       "this program)" },
+    { "azure-login-url", CL_CFG_STRING, S(azure_login_url), "https://login.microsoftonline.com",
+      0, 0, "Microsoft Entra ID, whence service principals' tokens come" },
+    { "arm-url", CL_CFG_STRING, S(arm_url), "https://management.azure.com", 0, 0,
+      "Azure Resource Manager" },
+    { "aks-api-version", CL_CFG_STRING, S(aks_api_version), "2024-09-01", 0, 0,
+      "the AKS REST API version used" },
+    { "azure-ca-file", CL_CFG_STRING, S(azure_ca_file), "", 0, 0,
+      "a PEM file of CAs trusted for Azure's endpoints beside the system's (for tests)" },
     { "untrusted-paths", CL_CFG_STRING, S(untrusted_paths), "/boot,/dev,/proc,/sys,/var,/tmp,/run",
       0, 0, "comma-separated paths whose files a manifest never trusts" },
     { "max-image-size", CL_CFG_SIZE, S(max_image_size), "16G", 1LL << 20, 1LL << 40,
@@ -405,6 +417,8 @@ static int run(worker *w, cl_error *err)
     cl_worker.convert = (cl_convert_settings){
         w->cfg.gramine_image, w->cfg.gramine_pkglibdir, w->cfg.gramine_sgx,
         w->cfg.untrusted_paths, init, w->cfg.max_image_size, w->cfg.max_image_files };
+    cl_worker.deploy = (cl_deploy_settings){
+        w->cfg.azure_login_url, w->cfg.arm_url, w->cfg.aks_api_version, w->cfg.azure_ca_file };
     if ((rc = cl_queue_open(&w->q, w->cfg.database_url, (int)w->cfg.lease, err)) < 0)
         return rc;
     if (w->cfg.name[0] != '\0') {

@@ -25,11 +25,20 @@ typedef struct cl_convert_settings {
     long long max_image_files;      /* entries over all layers */
 } cl_convert_settings;
 
+/* Where deployments reach Azure, and how they trust clusters' peers. */
+typedef struct cl_deploy_settings {
+    const char *azure_login_url;    /* Microsoft Entra ID */
+    const char *arm_url;            /* Azure Resource Manager */
+    const char *aks_api_version;
+    const char *ca_file;            /* extra CAs for Azure's endpoints ("" : the system's) */
+} cl_deploy_settings;
+
 typedef struct cl_worker_env {
     const char *database_url;
     unsigned char kek[32];
     const char *insecure_registries;  /* comma-separated hosts reached over plain HTTP */
     cl_convert_settings convert;
+    cl_deploy_settings deploy;
 } cl_worker_env;
 
 extern cl_worker_env cl_worker;
@@ -85,6 +94,9 @@ int cl_job_db(PGconn **out, cl_error *err);
 
 /* The convert job (workers/convert/convert.c). */
 int cl_convert_run(cl_job *j, json_t **result, cl_error *err);
+
+/* The cluster.check job (workers/deploy/cluster.c). */
+int cl_cluster_check(cl_job *j, json_t **result, cl_error *err);
 
 /* ---- the queue (queue.c), used by the worker's parent process ----------- */
 

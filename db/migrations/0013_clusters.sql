@@ -13,6 +13,7 @@ CREATE TABLE clusters (
     node_pool          jsonb,
     -- kubernetes: from the kubeconfig (the kubeconfig itself is sealed)
     server             text,
+    context            text,     -- the kubeconfig's context deployed through
     auth               text CHECK (auth IN ('token', 'client_certificate', 'kubelogin',
                                             'service_principal')),
     -- Azure service-principal credentials (aks, or a kubelogin kubeconfig)

@@ -1,0 +1,188 @@
+/*
+ * cluster.c - the cluster.check job: can the worker reach the cluster with
+ * the credentials it was given, which Kubernetes it runs, and which nodes
+ * offer SGX (the EPC resource they advertise: sgx.intel.com/epc, in bytes,
+ * from Intel's device plugin, or kubernetes.azure.com/sgx_epc_mem_in_MiB
+ * from AKS's add-on).  The answer is kept as the cluster's last_check, a
+ * failure too, with its reason.
+ */
+#include "deploy.h"
+#include "seal.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const epc_resources[] = {
+    "sgx.intel.com/epc", "kubernetes.azure.com/sgx_epc_mem_in_MiB", NULL,
+};
+
+/* The cluster's row, in the job's account. */
+static int load(PGconn *db, cl_job *j, const char *id, PGresult **res, cl_error *err)
+{
+    const char *params[2] = { id, cl_job_account(j) };
+
+    *res = PQexecParams(db, "SELECT kind, name, context, kubeconfig_sealed, secret_sealed,"
+                        " tenant_id, client_id FROM clusters WHERE id = $1 AND account_id = $2",
+                        2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(*res) != PGRES_TUPLES_OK)
+        return cl_error_set(err, CL_EUNAVAILABLE, "could not read the cluster: %s",
+                            PQerrorMessage(db));
+    if (PQntuples(*res) != 1)
+        return cl_error_set(err, CL_ENOTFOUND, "the cluster %s is gone", id);
+    return 0;
+}
+
+static char *unseal(PGresult *res, int col, const char *what, cl_job *j, cl_error *err)
+{
+    char aad[256], *out = NULL;
+    size_t len;
+
+    if (PQgetisnull(res, 0, col))
+        return NULL;
+    snprintf(aad, sizeof(aad), "cluster-%s:%s:%s", what, cl_job_account(j),
+             PQgetvalue(res, 0, 1));
+    if (cl_unseal(&out, &len, cl_worker.kek, PQgetvalue(res, 0, col), aad, err) < 0)
+        return NULL;
+    return out;
+}
+
+/* The SGX nodes of a node list: name, the EPC resource and its amount. */
+static json_t *sgx_nodes(json_t *list, const char **resource)
+{
+    json_t *found = json_array(), *node;
+    size_t i;
+
+    *resource = NULL;
+    json_array_foreach(json_object_get(list, "items"), i, node) {
+        json_t *alloc = json_object_get(json_object_get(node, "status"), "allocatable");
+        for (const char *const *r = epc_resources; *r != NULL; r++) {
+            const char *amount = json_string_value(json_object_get(alloc, *r));
+            if (amount == NULL || strcmp(amount, "0") == 0)
+                continue;
+            json_array_append_new(found, json_pack(
+                "{s:s?, s:s, s:s}", "name", json_string_value(json_object_get(
+                    json_object_get(node, "metadata"), "name")), "epc_resource", *r,
+                "epc", amount));
+            *resource = *r;
+            break;
+        }
+    }
+    return found;
+}
+
+static int record(PGconn *db, cl_job *j, const char *id, json_t *check, cl_error *err)
+{
+    char *text = json_dumps(check, JSON_COMPACT);
+    const char *params[3] = { id, cl_job_account(j), text };
+    PGresult *res = PQexecParams(db, "UPDATE clusters SET last_check = $3::jsonb,"
+                                 " checked_at = now() WHERE id = $1 AND account_id = $2",
+                                 3, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0
+           : cl_error_set(err, CL_EUNAVAILABLE, "could not record the check: %s",
+                          PQerrorMessage(db));
+
+    PQclear(res);
+    free(text);
+    return rc;
+}
+
+/* Reach a kubeconfig cluster and look at it. */
+static int look(cl_job *j, PGresult *row, json_t **check, cl_error *err)
+{
+    char *config = NULL, *secret = NULL, *token = NULL, scope[300];
+    cl_kubeconfig cfg = { 0 };
+    cl_kube kube = { 0 };
+    json_t *version = NULL, *nodes = NULL;
+    const char *context = PQgetisnull(row, 0, 2) ? NULL : PQgetvalue(row, 0, 2);
+    int rc;
+
+    if ((config = unseal(row, 3, "kubeconfig", j, err)) == NULL)
+        return err->code ? err->code : cl_error_set(err, CL_EINVALID, "the cluster has no "
+                                                    "kubeconfig");
+    if ((rc = cl_kubeconfig_parse(&cfg, config, strlen(config), context, err)) < 0)
+        goto done;
+    if (cfg.kubelogin) {                /* AKS with Entra ID: the worker signs in itself */
+        if ((secret = unseal(row, 4, "secret", j, err)) == NULL) {
+            rc = err->code ? err->code : cl_error_set(err, CL_EINVALID, "the cluster's "
+                                                      "kubelogin needs its service principal");
+            goto done;
+        }
+        snprintf(scope, sizeof(scope), "%s/.default", cfg.kubelogin_server_id);
+        cl_job_phase(j, "signing in to Microsoft Entra ID");
+        if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret, scope,
+                                 &token, err)) < 0)
+            goto done;
+    }
+    if ((rc = cl_kube_open(&kube, &cfg, token, err)) < 0)
+        goto done;
+    cl_job_phase(j, "reaching the API server");
+    if ((rc = cl_kube_get(&kube, "/version", &version, err)) < 0 ||
+        (rc = cl_kube_get(&kube, "/api/v1/nodes?limit=500", &nodes, err)) < 0)
+        goto done;
+    const char *resource;
+    json_t *sgx = sgx_nodes(nodes, &resource);
+    *check = json_pack("{s:b, s:s, s:s?, s:o, s:s?, s:I}", "reachable", 1, "server",
+                       kube.server, "version", json_string_value(json_object_get(version,
+                                                                                 "gitVersion")),
+                       "sgx_nodes", sgx, "epc_resource", resource, "nodes",
+                       (json_int_t)json_array_size(json_object_get(nodes, "items")));
+    cl_job_log(j, "%s: Kubernetes %s, %zu of %zu nodes with SGX", kube.server,
+               json_string_value(json_object_get(version, "gitVersion"))
+                   ? json_string_value(json_object_get(version, "gitVersion")) : "?",
+               json_array_size(sgx), json_array_size(json_object_get(nodes, "items")));
+done:
+    json_decref(version);
+    json_decref(nodes);
+    cl_kube_close(&kube);
+    cl_kubeconfig_free(&cfg);
+    if (config != NULL)
+        OPENSSL_cleanse(config, strlen(config));
+    if (secret != NULL)
+        OPENSSL_cleanse(secret, strlen(secret));
+    if (token != NULL)
+        OPENSSL_cleanse(token, strlen(token));
+    free(config);
+    free(secret);
+    free(token);
+    return rc;
+}
+
+int cl_cluster_check(cl_job *j, json_t **result, cl_error *err)
+{
+    const char *id = json_string_value(json_object_get(cl_job_params(j), "cluster_id"));
+    PGresult *row = NULL;
+    PGconn *db = NULL;
+    json_t *check = NULL;
+    int rc;
+
+    if (id == NULL)
+        return cl_error_set(err, CL_EINVALID, "the job names no cluster");
+    if ((rc = cl_job_db(&db, err)) < 0 || (rc = load(db, j, id, &row, err)) < 0)
+        goto done;
+    if (strcmp(PQgetvalue(row, 0, 0), "kubernetes") != 0) {
+        rc = cl_error_set(err, CL_EINVALID, "this worker checks kubeconfig clusters; AKS "
+                          "clusters are checked through Azure Resource Manager, which it "
+                          "does not do yet");
+        goto done;
+    }
+    rc = look(j, row, &check, err);
+    if (rc < 0)
+        check = json_pack("{s:b, s:s}", "reachable", 0, "error", err->message);
+    cl_error tmp = { 0 };
+    if (record(db, j, id, check, &tmp) < 0 && rc == 0) {
+        *err = tmp;
+        rc = err->code;
+    } else {
+        cl_error_clear(&tmp);
+    }
+    if (rc == 0)
+        *result = json_incref(check);
+done:
+    json_decref(check);
+    PQclear(row);
+    if (db != NULL)
+        PQfinish(db);
+    return rc;
+}

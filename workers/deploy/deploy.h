@@ -1,0 +1,44 @@
+/*
+ * deploy.h - how the worker reaches clusters (workers/deploy/): the
+ * Kubernetes API (kube.c), Microsoft Entra ID tokens (azure.c), and the
+ * cluster jobs (cluster.c).
+ */
+#ifndef CL_DEPLOY_H
+#define CL_DEPLOY_H
+
+#include "error.h"
+#include "http_client.h"
+#include "kubeconfig.h"
+#include "worker.h"
+
+#include <jansson.h>
+
+/* ---- Microsoft Entra ID (azure.c) ---------------------------------------- */
+
+/* A client-credentials token for scope ("<resource>/.default") from the
+ * worker's azure-login-url; *token is malloc'd.  CL_EUNAUTHORIZED, with
+ * Entra's own words, when the credentials are refused. */
+int cl_entra_token(const char *tenant, const char *client, const char *secret,
+                   const char *scope, char **token, cl_error *err);
+
+/* ---- the Kubernetes API (kube.c) ------------------------------------------- */
+
+typedef struct cl_kube {
+    char *server;               /* without a trailing slash */
+    cl_http_options http;       /* CA, client certificate */
+    char *authz;                /* "Authorization: Bearer ...", or NULL */
+    char *ca_pem, *cert_pem, *key_pem;
+} cl_kube;
+
+/* A client for the kubeconfig's cluster; token (may be NULL) replaces the
+ * kubeconfig's credential, as for AKS's kubelogin form. */
+int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, const char *token, cl_error *err);
+void cl_kube_close(cl_kube *k);
+
+/* GET path: 0 with *out (the JSON answer) for a 2xx; otherwise the
+ * Kubernetes Status's message, said plainly: CL_EUNAUTHORIZED for 401,
+ * CL_EFORBIDDEN for 403, CL_ENOTFOUND for 404, CL_EUNAVAILABLE when the
+ * server cannot be reached or answers 5xx or 429. */
+int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err);
+
+#endif
