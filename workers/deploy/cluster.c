@@ -4,10 +4,13 @@
  * offer SGX (the EPC resource they advertise: sgx.intel.com/epc, in bytes,
  * from Intel's device plugin, or kubernetes.azure.com/sgx_epc_mem_in_MiB
  * from AKS's add-on).  The answer is kept as the cluster's last_check, a
- * failure too, with its reason.
+ * failure too, with its reason.  An AKS cluster is reached through Azure
+ * Resource Manager: its state and SGX add-on read, its user kubeconfig
+ * fetched (listClusterUserCredential).
  */
 #include "deploy.h"
 #include "seal.h"
+#include "token.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -24,7 +27,8 @@ static int load(PGconn *db, cl_job *j, const char *id, PGresult **res, cl_error 
     const char *params[2] = { id, cl_job_account(j) };
 
     *res = PQexecParams(db, "SELECT kind, name, context, kubeconfig_sealed, secret_sealed,"
-                        " tenant_id, client_id FROM clusters WHERE id = $1 AND account_id = $2",
+                        " tenant_id, client_id, subscription_id, resource_group, cluster_name"
+                        " FROM clusters WHERE id = $1 AND account_id = $2",
                         2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(*res) != PGRES_TUPLES_OK)
         return cl_error_set(err, CL_EUNAVAILABLE, "could not read the cluster: %s",
@@ -88,29 +92,94 @@ static int record(PGconn *db, cl_job *j, const char *id, json_t *check, cl_error
     return rc;
 }
 
-/* Reach a kubeconfig cluster and look at it. */
+/* The user kubeconfig of an AKS cluster, from Azure Resource Manager
+ * (listClusterUserCredential), with what ARM says of the cluster. */
+static int aks_kubeconfig(cl_job *j, PGresult *row, const char *secret, char **config,
+                          json_t **facts, cl_error *err)
+{
+    const char *sub = PQgetvalue(row, 0, 7), *group = PQgetvalue(row, 0, 8);
+    const char *name = PQgetvalue(row, 0, 9);
+    char path[1024], *token = NULL;
+    json_t *cluster = NULL, *creds = NULL;
+    int rc;
+
+    *config = NULL;
+    cl_job_phase(j, "signing in to Microsoft Entra ID");
+    if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret,
+                             "https://management.azure.com/.default", &token, err)) < 0)
+        return rc;
+    snprintf(path, sizeof(path), "/subscriptions/%s/resourceGroups/%s/providers/"
+             "Microsoft.ContainerService/managedClusters/%s", sub, group, name);
+    cl_job_phase(j, "reading the managed cluster");
+    if ((rc = cl_arm_request(token, "GET", path, NULL, &cluster, err)) < 0)
+        goto done;
+    json_t *props = json_object_get(cluster, "properties");
+    json_t *addon = json_object_get(json_object_get(props, "addonProfiles"),
+                                    "ACCSGXDevicePlugin");
+    *facts = json_pack("{s:s?, s:s?, s:b}", "provisioning_state",
+                       json_string_value(json_object_get(props, "provisioningState")),
+                       "aks_version", json_string_value(json_object_get(props,
+                                                                         "kubernetesVersion")),
+                       "sgx_addon", json_is_true(json_object_get(addon, "enabled")));
+    snprintf(path + strlen(path), sizeof(path) - strlen(path), "/listClusterUserCredential");
+    if ((rc = cl_arm_request(token, "POST", path, NULL, &creds, err)) < 0)
+        goto done;
+    const char *b64 = json_string_value(json_object_get(json_array_get(
+        json_object_get(creds, "kubeconfigs"), 0), "value"));
+    size_t cap = b64 ? strlen(b64) + 3 : 0, n = 0;
+    if (b64 == NULL || (*config = malloc(cap + 1)) == NULL ||
+        cl_b64_decode((unsigned char *)*config, cap, &n, b64) < 0) {
+        free(*config);
+        *config = NULL;
+        rc = cl_error_set(err, CL_EINVALID, "Azure's listClusterUserCredential gave no "
+                          "kubeconfig");
+        goto done;
+    }
+    (*config)[n] = '\0';
+done:
+    json_decref(cluster);
+    json_decref(creds);
+    if (token != NULL)
+        OPENSSL_cleanse(token, strlen(token));
+    free(token);
+    return rc;
+}
+
+/* Reach the cluster and look at it. */
 static int look(cl_job *j, PGresult *row, json_t **check, cl_error *err)
 {
+    int aks = strcmp(PQgetvalue(row, 0, 0), "aks") == 0;
     char *config = NULL, *secret = NULL, *token = NULL, scope[300];
     cl_kubeconfig cfg = { 0 };
     cl_kube kube = { 0 };
-    json_t *version = NULL, *nodes = NULL;
+    json_t *version = NULL, *nodes = NULL, *facts = NULL;
     const char *context = PQgetisnull(row, 0, 2) ? NULL : PQgetvalue(row, 0, 2);
     int rc;
 
-    if ((config = unseal(row, 3, "kubeconfig", j, err)) == NULL)
-        return err->code ? err->code : cl_error_set(err, CL_EINVALID, "the cluster has no "
-                                                    "kubeconfig");
-    if ((rc = cl_kubeconfig_parse(&cfg, config, strlen(config), context, err)) < 0)
+    secret = unseal(row, 4, "secret", j, err);
+    if (err->code)
+        return err->code;
+    if (aks) {
+        if (secret == NULL)
+            return cl_error_set(err, CL_EINVALID, "the AKS cluster has no service principal");
+        if ((rc = aks_kubeconfig(j, row, secret, &config, &facts, err)) < 0)
+            goto done;
+    } else if ((config = unseal(row, 3, "kubeconfig", j, err)) == NULL) {
+        rc = err->code ? err->code : cl_error_set(err, CL_EINVALID, "the cluster has no "
+                                                  "kubeconfig");
         goto done;
-    if (cfg.kubelogin) {                /* AKS with Entra ID: the worker signs in itself */
-        if ((secret = unseal(row, 4, "secret", j, err)) == NULL) {
-            rc = err->code ? err->code : cl_error_set(err, CL_EINVALID, "the cluster's "
-                                                      "kubelogin needs its service principal");
+    }
+    if ((rc = cl_kubeconfig_parse(&cfg, config, strlen(config), aks ? NULL : context,
+                                  err)) < 0)
+        goto done;
+    if (cfg.kubelogin) {                /* Entra ID clusters: the worker signs in itself */
+        if (secret == NULL) {
+            rc = cl_error_set(err, CL_EINVALID, "the cluster's kubelogin needs its service "
+                              "principal");
             goto done;
         }
         snprintf(scope, sizeof(scope), "%s/.default", cfg.kubelogin_server_id);
-        cl_job_phase(j, "signing in to Microsoft Entra ID");
+        cl_job_phase(j, "signing in to Microsoft Entra ID for the cluster");
         if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret, scope,
                                  &token, err)) < 0)
             goto done;
@@ -128,6 +197,8 @@ static int look(cl_job *j, PGresult *row, json_t **check, cl_error *err)
                                                                                  "gitVersion")),
                        "sgx_nodes", sgx, "epc_resource", resource, "nodes",
                        (json_int_t)json_array_size(json_object_get(nodes, "items")));
+    if (facts != NULL)
+        json_object_update(*check, facts);
     cl_job_log(j, "%s: Kubernetes %s, %zu of %zu nodes with SGX", kube.server,
                json_string_value(json_object_get(version, "gitVersion"))
                    ? json_string_value(json_object_get(version, "gitVersion")) : "?",
@@ -135,6 +206,7 @@ static int look(cl_job *j, PGresult *row, json_t **check, cl_error *err)
 done:
     json_decref(version);
     json_decref(nodes);
+    json_decref(facts);
     cl_kube_close(&kube);
     cl_kubeconfig_free(&cfg);
     if (config != NULL)
@@ -161,12 +233,6 @@ int cl_cluster_check(cl_job *j, json_t **result, cl_error *err)
         return cl_error_set(err, CL_EINVALID, "the job names no cluster");
     if ((rc = cl_job_db(&db, err)) < 0 || (rc = load(db, j, id, &row, err)) < 0)
         goto done;
-    if (strcmp(PQgetvalue(row, 0, 0), "kubernetes") != 0) {
-        rc = cl_error_set(err, CL_EINVALID, "this worker checks kubeconfig clusters; AKS "
-                          "clusters are checked through Azure Resource Manager, which it "
-                          "does not do yet");
-        goto done;
-    }
     rc = look(j, row, &check, err);
     if (rc < 0)
         check = json_pack("{s:b, s:s}", "reachable", 0, "error", err->message);

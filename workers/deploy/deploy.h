@@ -21,6 +21,16 @@
 int cl_entra_token(const char *tenant, const char *client, const char *secret,
                    const char *scope, char **token, cl_error *err);
 
+/* ---- Azure Resource Manager (azure.c) --------------------------------------- */
+
+/* A request to ARM (path from "/subscriptions/..."; the worker's
+ * aks-api-version is added) with a management token; 0 with the answer
+ * (may be NULL) for a 2xx, else ARM's error code and message said plainly:
+ * CL_EUNAUTHORIZED (401), CL_EFORBIDDEN (403 AuthorizationFailed),
+ * CL_ENOTFOUND (404), CL_EUNAVAILABLE (429, 5xx, unreachable). */
+int cl_arm_request(const char *token, const char *method, const char *path, json_t *body,
+                   json_t **out, cl_error *err);
+
 /* ---- the Kubernetes API (kube.c) ------------------------------------------- */
 
 typedef struct cl_kube {
