@@ -90,6 +90,14 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items);
 int cli_find(cli_ctx *c, const char *path, const char *id_field, const char *name_field,
              int fold, const char *who, const char *what, char *id, size_t size);
 
+/* One line of standard input (without its newline) as obj's `field`: a
+ * secret, never an argument; CLI_EUSAGE saying `what` is missing. */
+int cli_read_secret_line(json_t *obj, const char *field, const char *what);
+
+/* POST path, which queues a job: print the job, or with wait follow it to
+ * its end and print how it ended. */
+int cli_post_job(cli_ctx *c, const char *path, int wait);
+
 /* An app of the account by name or id: its id. */
 int cli_app_id(cli_ctx *c, const char *who, char id[64]);
 
@@ -185,5 +193,6 @@ extern const cli_command cli_collateral_commands[];
 extern const cli_command cli_node_commands[];
 extern const cli_command cli_secret_commands[];
 extern const cli_command cli_cert_commands[];
+extern const cli_command cli_cluster_commands[];
 
 #endif

@@ -188,6 +188,45 @@ int cli_show(cli_ctx *c, const char *path, const cli_column *columns, const char
     return 0;
 }
 
+int cli_read_secret_line(json_t *obj, const char *field, const char *what)
+{
+    char line[8200];
+
+    if (fgets(line, sizeof(line), stdin) == NULL) {
+        fprintf(stderr, "cloister: no %s on standard input\n", what);
+        return CLI_EUSAGE;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    json_object_set_new(obj, field, json_string(line));
+    memset(line, 0, sizeof(line));
+    return 0;
+}
+
+int cli_post_job(cli_ctx *c, const char *path, int wait)
+{
+    static const cli_column job_columns[] = {
+        { "JOB", "id" }, { "STATE", "state" }, { "RESULT", "result" }, { "ERROR", "error" },
+        { NULL, NULL },
+    };
+    cli_reply reply;
+    json_t *job = NULL;
+    int rc;
+
+    if ((rc = cli_call(c, "POST", path, NULL, &reply)) != 0)
+        return rc;
+    if (!wait) {
+        cli_print_one(c, reply.body, job_columns, "id");
+        cli_reply_free(&reply);
+        return 0;
+    }
+    rc = cli_wait_job(c, json_string_value(json_object_get(reply.body, "id")), &job);
+    cli_reply_free(&reply);
+    if (job != NULL)
+        cli_print_one(c, job, job_columns, "id");
+    json_decref(job);
+    return rc;
+}
+
 int cli_app_id(cli_ctx *c, const char *who, char id[64])
 {
     return cli_find(c, "/v1/apps?limit=500", "id", "name", 0, who, "app", id, 64);

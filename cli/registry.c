@@ -14,20 +14,6 @@ static const cli_column columns[] = {
     { "USERNAME", "username" }, { "PASSWORD", "has_password" }, { NULL, NULL },
 };
 
-static int read_password(json_t *body)
-{
-    char line[8200];
-
-    if (fgets(line, sizeof(line), stdin) == NULL) {
-        fprintf(stderr, "cloister: no password on standard input\n");
-        return CLI_EUSAGE;
-    }
-    line[strcspn(line, "\r\n")] = '\0';
-    json_object_set_new(body, "password", json_string(line));
-    memset(line, 0, sizeof(line));
-    return 0;
-}
-
 static int registry_list(cli_ctx *c, int argc, char **argv)
 {
     const char *pos[1];
@@ -65,7 +51,7 @@ static int send_registry(cli_ctx *c, const cli_command *cmd, int argc, char **ar
     if (user) json_object_set_new(body, "username", json_string(user));
     if (plain) json_object_set_new(body, "tls", json_false());
     if (no_pw) json_object_set_new(body, "password", json_null());
-    if (pw != NULL && (rc = read_password(body)) != 0) {
+    if (pw != NULL && (rc = cli_read_secret_line(body, "password", "password")) != 0) {
         json_decref(body);
         return rc;
     }
@@ -120,15 +106,9 @@ static int registry_remove(cli_ctx *c, int argc, char **argv)
 
 static int registry_check(cli_ctx *c, int argc, char **argv)
 {
-    static const cli_column job_columns[] = {
-        { "JOB", "id" }, { "STATE", "state" }, { "RESULT", "result" }, { "ERROR", "error" },
-        { NULL, NULL },
-    };
     const char *wait = NULL, *pos[1];
     const cli_flag flags[] = { { "--wait", &wait, 1, NULL }, { NULL, NULL, 0, NULL } };
     char id[64], path[160];
-    cli_reply reply;
-    json_t *job = NULL;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_registry_commands[4], argc, argv, flags, pos, 1, 1, &npos)) != 0 ||
@@ -136,19 +116,7 @@ static int registry_check(cli_ctx *c, int argc, char **argv)
                           sizeof(id))) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/registries/%s/check", id);
-    if ((rc = cli_call(c, "POST", path, NULL, &reply)) != 0)
-        return rc;
-    if (wait == NULL) {
-        cli_print_one(c, reply.body, job_columns, "id");
-        cli_reply_free(&reply);
-        return 0;
-    }
-    rc = cli_wait_job(c, json_string_value(json_object_get(reply.body, "id")), &job);
-    cli_reply_free(&reply);
-    if (job != NULL)
-        cli_print_one(c, job, job_columns, "id");
-    json_decref(job);
-    return rc;
+    return cli_post_job(c, path, wait != NULL);
 }
 
 const cli_command cli_registry_commands[] = {

@@ -113,6 +113,39 @@ class Clusters(unittest.TestCase):
         self.assertEqual(self.api.ok("GET", "/v1/clusters")["items"], [])
         self.assertEqual(self.api.call("GET", f"/v1/clusters/{created['id']}")[0], 404)
 
+    def test_the_command_line_adds_lists_and_removes_clusters(self):
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "ops", "role": "operator"},
+                          want=201)["secret"]
+        work = tempfile.mkdtemp()
+        env = {"PATH": os.environ["PATH"], "HOME": work,
+               "CLOISTER_URL": f"http://127.0.0.1:{self.d.port}", "CLOISTER_API_KEY": key}
+        cli = os.environ["CLOISTER_CLI"]
+
+        def run(*args, stdin=None, code=0):
+            res = subprocess.run([cli, *args], input=stdin, capture_output=True, text=True,
+                                 env=env)
+            self.assertEqual(res.returncode, code, res.stdout + res.stderr)
+            return res.stdout + res.stderr
+        path = os.path.join(work, "config")
+        with open(path, "w") as f:
+            f.write(kubeconfig("    token: t0k\n"))
+        run("cluster", "add", "lab", "--kubeconfig", path)
+        run("cluster", "add", "prod", "--aks", "--subscription",
+            "0b1f6471-1bf0-4dda-aec3-cb9272f09590", "--resource-group", "rg-cc",
+            "--cluster-name", "sgx-prod", "--vm-size", "Standard_DC8s_v3", "--count", "3",
+            "--label", "tier=cc", "--taint", "sgx=true:NoSchedule", "--azure-tenant", TENANT,
+            "--azure-client", CLIENT, "--azure-secret-stdin", stdin=SECRET + "\n")
+        listed = json.loads(run("-o", "json", "cluster", "list"))
+        self.assertEqual([(c["name"], c["kind"]) for c in listed],
+                         [("lab", "kubernetes"), ("prod", "aks")])
+        self.assertEqual(listed[1]["node_pool"], {"name": "sgxpool", "vm_size": "Standard_DC8s_v3",
+                                                  "count": 3, "labels": {"tier": "cc"},
+                                                  "taints": ["sgx=true:NoSchedule"]})
+        self.assertIn("queued", run("cluster", "check", "lab"))
+        self.assertIn("removed", run("cluster", "rm", "lab"))
+        run("cluster", "rm", "lab", code=3)
+        self.assertIn("kubeconfig", run("cluster", "add", "x", code=2))
+
     def test_an_aks_cluster_and_every_rule_it_follows(self):
         created = self.api.ok("POST", "/v1/clusters", self.aks(), want=201)
         self.assertEqual((created["kind"], created["auth"], created["node_pool"]["vm_size"]),
