@@ -1055,7 +1055,8 @@ test('follows a job live: progress, phase, events, attempts and result', async (
     const w = page.locator('main tbody tr', { hasText: 'e2e-worker' });
     assert.equal(await w.locator('.badge-alive').textContent(), 'Alive');
     assert.equal(await w.locator('td[data-label="Slots"]').textContent(), '2');
-    assert.deepEqual(await texts(w.locator('.kind')), ['noop', 'registry.check', 'image.inspect', 'convert']);
+    assert.deepEqual(await texts(w.locator('.kind')), ['noop', 'registry.check', 'image.inspect',
+                                                          'convert', 'cluster.check']);
   });
 });
 
