@@ -51,4 +51,12 @@ void cl_kube_close(cl_kube *k);
  * server cannot be reached or answers 5xx or 429. */
 int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err);
 
+/* ---- rollouts (rollout.c) ---------------------------------------------------- */
+
+typedef enum { CL_ROLLOUT_WAITING, CL_ROLLOUT_DONE, CL_ROLLOUT_FAILED } cl_rollout;
+
+/* Where a Deployment's rollout stands, as `kubectl rollout status` says it;
+ * msg receives kubectl's words. */
+cl_rollout cl_rollout_status(json_t *deployment, char *msg, size_t size);
+
 #endif
