@@ -51,6 +51,28 @@ void cl_kube_close(cl_kube *k);
  * server cannot be reached or answers 5xx or 429. */
 int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err);
 
+/* ---- the objects applied (manifests.c) -------------------------------------- */
+
+typedef struct cl_deploy_spec {
+    const char *deployment_id;  /* labels every object: how undeploy finds them */
+    const char *name;           /* the Deployment's and the Service's */
+    const char *namespace;
+    const char *app_id, *build_id, *mrenclave;
+    const char *image;          /* repository@sha256:... */
+    int replicas;
+    int progress_deadline;      /* seconds */
+    json_t *ports;              /* [{"port": 443}, ...] (borrowed) */
+    const char *epc_resource;   /* sgx.intel.com/epc or kubernetes.azure.com/sgx_epc_mem_in_MiB */
+    long long epc_bytes;
+    json_t *node_selector;      /* labels of the SGX pool (borrowed; may be NULL) */
+    json_t *tolerations;        /* for its taints (borrowed; may be NULL) */
+    const char *pull_secret;    /* the image-pull Secret's name, or NULL */
+    const char *docker_config;  /* its .dockerconfigjson */
+} cl_deploy_spec;
+
+/* The objects, in the order they are applied (a new array). */
+json_t *cl_deploy_objects(const cl_deploy_spec *s);
+
 /* ---- rollouts (rollout.c) ---------------------------------------------------- */
 
 typedef enum { CL_ROLLOUT_WAITING, CL_ROLLOUT_DONE, CL_ROLLOUT_FAILED } cl_rollout;
