@@ -1,9 +1,12 @@
 """cluster.check run by a real worker against protocol-faithful fakes:
-Microsoft Entra ID and Azure Resource Manager (tests/peers/azure.py).  The
-worker signs in with the cluster's service principal, reads the managed
-cluster and fetches its user kubeconfig; refused credentials, denied
-actions and unreachable API servers are recorded as the cluster's
-last_check with the service's own words, and fail the job."""
+Microsoft Entra ID and Azure Resource Manager (tests/peers/azure.py) and a
+Kubernetes API server (tests/peers/kubernetes.py).  For a kubeconfig
+cluster the worker reads the server's version and its SGX nodes; for an
+AKS cluster it signs in with the service principal, reads the managed
+cluster, fetches its user kubeconfig, and signs in again for the cluster's
+kubelogin user, whose token the API server accepts.  Refused credentials,
+denied actions and unreachable API servers are recorded as the cluster's
+last_check in the service's own words, and fail the job."""
 import os
 import sys
 import time
@@ -13,7 +16,23 @@ import uuid
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 import azure  # noqa: E402
+import kubernetes  # noqa: E402
 from cloister_test import Api, Daemon, Worker, create_admin, new_database  # noqa: E402
+
+
+AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
+
+
+def kubelogin_kubeconfig(kube):
+    """The fake API server's kubeconfig, its user AKS's kubelogin form."""
+    text = kube.kubeconfig_text()
+    head = text[:text.index("users:")]
+    tail = text[text.index("contexts:"):]
+    return (head + "users:\n- name: cloister-test\n  user:\n    exec:\n"
+            "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+            "      command: kubelogin\n"
+            f"      args: [get-token, --environment, AzurePublicCloud, --server-id, "
+            f"{AKS_SERVER_APP}, --login, devicecode]\n" + tail)
 
 
 class ClusterCheck(unittest.TestCase):
@@ -21,6 +40,13 @@ class ClusterCheck(unittest.TestCase):
     def setUpClass(cls):
         cls.azure = azure.AzurePeer()
         cls.azure.add_cluster("sgx-prod", sgx_addon=True)
+        cls.kube = kubernetes.KubernetesPeer(tokens=lambda t: cls.entra_user(t))
+        cls.kube.tokens["static-token"] = "ci"
+        cls.kube.add_node("aks-sgxpool-1", labels={"agentpool": "sgxpool"},
+                          allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": "8192"})
+        cls.kube.add_node("aks-sgxpool-2", labels={"agentpool": "sgxpool"},
+                          allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": "8192"})
+        cls.kube.add_node("aks-system-1")
         url, _ = new_database()
         cls.d = Daemon(url).start()
         cls.password = create_admin(cls.d)
@@ -29,11 +55,22 @@ class ClusterCheck(unittest.TestCase):
                             f"--azure-ca-file={cls.azure.ca_pem}")
 
     @classmethod
+    def entra_user(cls, token):
+        """The API server behind kubelogin: Entra tokens for AKS's server app."""
+        if token in cls.kube.tokens:
+            return cls.kube.tokens[token]
+        info = cls.azure.token_info(token)
+        if info and not info["expired"] and AKS_SERVER_APP in str(info.get("audience")):
+            return "sp:" + info["client_id"]
+        return None
+
+    @classmethod
     def tearDownClass(cls):
         cls.worker.close()
         cls.d.stop()
         cls.d.close()
         cls.azure.close()
+        cls.kube.close()
 
     def setUp(self):
         self.api = Api(self.d)
@@ -61,6 +98,39 @@ class ClusterCheck(unittest.TestCase):
                 return job, self.api.ok("GET", f"/v1/clusters/{cluster['id']}")
             time.sleep(0.2)
         self.fail("the check never ended:\n" + self.worker.output())
+
+    def test_a_kubeconfig_clusters_version_and_sgx_nodes(self):
+        cluster = self.api.ok("POST", "/v1/clusters", {
+            "name": "lab", "kind": "kubernetes",
+            "kubeconfig": self.kube.kubeconfig_text(token="static-token")}, want=201)
+        job, cluster = self.check(cluster)
+        self.assertEqual(job["state"], "succeeded", job)
+        check = cluster["last_check"]
+        self.assertEqual((check["reachable"], check["version"], check["nodes"],
+                          check["epc_resource"]),
+                         (True, "v1.32.4", 3, "kubernetes.azure.com/sgx_epc_mem_in_MiB"))
+        self.assertEqual(sorted(n["name"] for n in check["sgx_nodes"]),
+                         ["aks-sgxpool-1", "aks-sgxpool-2"])
+        self.assertEqual(job["result"]["sgx_nodes"][0]["epc"], "8192")
+        # a token the server does not know: in its words
+        bad = self.api.ok("POST", "/v1/clusters", {
+            "name": "bad", "kind": "kubernetes",
+            "kubeconfig": self.kube.kubeconfig_text(token="wrong")}, want=201)
+        job, bad = self.check(bad)
+        self.assertEqual(job["state"], "failed")
+        self.assertIn("refused the credentials (401", bad["last_check"]["error"])
+
+    def test_an_aks_cluster_end_to_end_through_arm_and_kubelogin(self):
+        self.azure.set_kubeconfig(kubelogin_kubeconfig(self.kube), cluster="sgx-prod")
+        try:
+            job, cluster = self.check(self.cluster())
+        finally:
+            self.azure.set_kubeconfig(None, cluster="sgx-prod")
+        self.assertEqual(job["state"], "succeeded", job)
+        check = cluster["last_check"]
+        self.assertEqual((check["reachable"], check["provisioning_state"], check["sgx_addon"],
+                          len(check["sgx_nodes"])), (True, "Succeeded", True, 2))
+        self.assertEqual(check["aks_version"], "1.30.6")
 
     def test_the_worker_signs_in_reads_the_cluster_and_fetches_its_kubeconfig(self):
         path = self.azure.cluster_path("sgx-prod")

@@ -38,7 +38,10 @@ typedef struct cl_kube {
     cl_http_options http;       /* CA, client certificate */
     char *authz;                /* "Authorization: Bearer ...", or NULL */
     char *ca_pem, *cert_pem, *key_pem;
+    long status;                /* of the last answer */
 } cl_kube;
+
+#define CL_KUBE_FIELD_MANAGER "cloister"
 
 /* A client for the kubeconfig's cluster; token (may be NULL) replaces the
  * kubeconfig's credential, as for AKS's kubelogin form. */
@@ -50,6 +53,19 @@ void cl_kube_close(cl_kube *k);
  * CL_EFORBIDDEN for 403, CL_ENOTFOUND for 404, CL_EUNAVAILABLE when the
  * server cannot be reached or answers 5xx or 429. */
 int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err);
+
+/* Any request; content_type with body (may both be NULL).  As cl_kube_get,
+ * and CL_ECONFLICT for 409 and for 410 (k->status tells them apart). */
+int cl_kube_call(cl_kube *k, const char *method, const char *path, const char *content_type,
+                 json_t *body, json_t **out, cl_error *err);
+
+/* Server-side apply of obj (application/apply-patch+yaml; JSON is YAML) as
+ * the field manager "cloister", forcing: the object as the server keeps
+ * it into *out. */
+int cl_kube_apply(cl_kube *k, json_t *obj, json_t **out, cl_error *err);
+
+/* Delete obj; one already gone is no error. */
+int cl_kube_delete(cl_kube *k, json_t *obj, cl_error *err);
 
 /* ---- the objects applied (manifests.c) -------------------------------------- */
 

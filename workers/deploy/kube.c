@@ -60,20 +60,33 @@ void cl_kube_close(cl_kube *k)
     memset(k, 0, sizeof(*k));
 }
 
-int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err)
+int cl_kube_call(cl_kube *k, const char *method, const char *path, const char *content_type,
+                 json_t *body, json_t **out, cl_error *err)
 {
     cl_http_response resp = { .keep = { NULL } };
-    const char *headers[] = { "Accept: application/json", k->authz, NULL };
-    char url[2048];
+    char url[2048], type[128], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int rc;
 
     *out = NULL;
+    snprintf(type, sizeof(type), "Content-Type: %s", content_type ? content_type : "");
+    const char *headers[4] = { "Accept: application/json", NULL, NULL, NULL };
+    size_t n = 1;
+    if (k->authz != NULL)
+        headers[n++] = k->authz;
+    if (content_type != NULL)
+        headers[n++] = type;
     snprintf(url, sizeof(url), "%s%s", k->server, path);
-    if ((rc = cl_http_request(&resp, &k->http, "GET", url, headers, NULL, 0, err)) < 0)
+    rc = cl_http_request(&resp, &k->http, method, url, headers, text, text ? strlen(text) : 0,
+                         err);
+    free(text);
+    if (rc < 0)
         return rc;
     json_t *doc = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
     const char *message = json_string_value(json_object_get(doc, "message"));
-    if (resp.status >= 200 && resp.status < 300 && doc != NULL) {
+    const char *reason = json_string_value(json_object_get(doc, "reason"));
+
+    k->status = resp.status;
+    if (resp.status >= 200 && resp.status < 300) {
         *out = doc;
         doc = NULL;
     } else if (resp.status == 401) {
@@ -84,14 +97,82 @@ int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err)
                           "%.300s)", message ? message : path);
     } else if (resp.status == 404) {
         rc = cl_error_set(err, CL_ENOTFOUND, "the cluster has no %s", path);
+    } else if (resp.status == 409) {
+        rc = cl_error_set(err, CL_ECONFLICT, "the cluster refused %s %s (409 %s): %.300s",
+                          method, path, reason ? reason : "Conflict", message ? message : "");
+    } else if (resp.status == 410) {
+        rc = cl_error_set(err, CL_ECONFLICT, "the cluster no longer has that history (410%s"
+                          "%.200s)", message ? ": " : "", message ? message : "");
     } else if (resp.status == 429 || resp.status >= 500) {
         rc = cl_error_set(err, CL_EUNAVAILABLE, "the cluster answered %ld to %s%s%.300s",
                           resp.status, path, message ? ": " : "", message ? message : "");
     } else {
-        rc = cl_error_set(err, CL_EINVALID, "the cluster answered %ld to %s%s%.300s",
-                          resp.status, path, message ? ": " : "", message ? message : "");
+        rc = cl_error_set(err, CL_EINVALID, "the cluster answered %ld to %s %s%s%.300s",
+                          resp.status, method, path, message ? ": " : "",
+                          message ? message : "");
     }
     json_decref(doc);
     cl_http_response_free(&resp);
+    return rc;
+}
+
+int cl_kube_get(cl_kube *k, const char *path, json_t **out, cl_error *err)
+{
+    return cl_kube_call(k, "GET", path, NULL, NULL, out, err);
+}
+
+/* Where an object lives in the API: /api/v1 or /apis/GROUP/VERSION, its
+ * namespace, its resource (the kinds Cloister applies), its name. */
+static int object_path(json_t *obj, char *path, size_t size)
+{
+    static const struct { const char *kind, *resource; int namespaced; } kinds[] = {
+        { "Namespace", "namespaces", 0 }, { "Secret", "secrets", 1 },
+        { "Service", "services", 1 }, { "Deployment", "deployments", 1 },
+        { "ConfigMap", "configmaps", 1 },
+    };
+    const char *api = json_string_value(json_object_get(obj, "apiVersion"));
+    const char *kind = json_string_value(json_object_get(obj, "kind"));
+    json_t *meta = json_object_get(obj, "metadata");
+    const char *name = json_string_value(json_object_get(meta, "name"));
+    const char *ns = json_string_value(json_object_get(meta, "namespace"));
+
+    for (size_t i = 0; api && kind && name && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(kinds[i].kind, kind) != 0)
+            continue;
+        int n = snprintf(path, size, "%s%s", strchr(api, '/') ? "/apis/" : "/api/", api);
+        if (kinds[i].namespaced && ns != NULL)
+            n += snprintf(path + n, size - (size_t)n, "/namespaces/%s", ns);
+        snprintf(path + n, size - (size_t)n, "/%s/%s", kinds[i].resource, name);
+        return 0;
+    }
+    return -1;
+}
+
+int cl_kube_apply(cl_kube *k, json_t *obj, json_t **out, cl_error *err)
+{
+    char path[1024];
+
+    if (object_path(obj, path, sizeof(path) - 64) < 0)
+        return cl_error_set(err, CL_EINVALID, "Cloister does not apply %s objects",
+                            json_string_value(json_object_get(obj, "kind")));
+    snprintf(path + strlen(path), 64, "?fieldManager=%s&force=true", CL_KUBE_FIELD_MANAGER);
+    return cl_kube_call(k, "PATCH", path, "application/apply-patch+yaml", obj, out, err);
+}
+
+int cl_kube_delete(cl_kube *k, json_t *obj, cl_error *err)
+{
+    json_t *gone = NULL;
+    char path[1024];
+    int rc;
+
+    if (object_path(obj, path, sizeof(path)) < 0)
+        return cl_error_set(err, CL_EINVALID, "Cloister does not delete %s objects",
+                            json_string_value(json_object_get(obj, "kind")));
+    rc = cl_kube_call(k, "DELETE", path, NULL, NULL, &gone, err);
+    json_decref(gone);
+    if (rc == CL_ENOTFOUND) {                   /* gone already: what was asked */
+        cl_error_clear(err);
+        return 0;
+    }
     return rc;
 }

@@ -5,7 +5,8 @@
  *
  *   Namespace   the deployment's namespace
  *   Secret      kubernetes.io/dockerconfigjson for the output registry,
- *               when it needs credentials
+ *               when it needs credentials (as data: stringData, which the
+ *               server does not keep, would conflict at every apply)
  *   Deployment  the converted image pinned by digest; the EPC resource the
  *               nodes advertise, requested and limited (sgx.intel.com/epc in
  *               bytes, or kubernetes.azure.com/sgx_epc_mem_in_MiB in MiB),
@@ -19,8 +20,10 @@
  * undeploy finds what Cloister applied, and nothing else.
  */
 #include "deploy.h"
+#include "token.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MIB (1024LL * 1024)
@@ -108,12 +111,21 @@ json_t *cl_deploy_objects(const cl_deploy_spec *s)
     json_array_append_new(all, json_pack("{s:s, s:s, s:{s:s, s:o}}", "apiVersion", "v1",
                                          "kind", "Namespace", "metadata", "name", s->namespace,
                                          "labels", labels(s)));
-    if (s->pull_secret != NULL && s->docker_config != NULL)
-        json_array_append_new(all, json_pack("{s:s, s:s, s:o, s:s, s:{s:s}}", "apiVersion",
-                                             "v1", "kind", "Secret", "metadata",
-                                             metadata(s, s->pull_secret), "type",
-                                             "kubernetes.io/dockerconfigjson", "stringData",
-                                             ".dockerconfigjson", s->docker_config));
+    if (s->pull_secret != NULL && s->docker_config != NULL) {
+        /* data, not stringData: the server keeps data only, so stringData would
+         * conflict with itself at the next apply */
+        size_t len = strlen(s->docker_config);
+        char *b64 = malloc(((len + 2) / 3) * 4 + 1);
+        if (b64 != NULL) {
+            cl_b64_encode(b64, (const unsigned char *)s->docker_config, len);
+            json_array_append_new(all, json_pack("{s:s, s:s, s:o, s:s, s:{s:s}}", "apiVersion",
+                                                 "v1", "kind", "Secret", "metadata",
+                                                 metadata(s, s->pull_secret), "type",
+                                                 "kubernetes.io/dockerconfigjson", "data",
+                                                 ".dockerconfigjson", b64));
+            free(b64);
+        }
+    }
     json_array_append_new(all, deployment(s));
     if (json_array_size(s->ports) > 0)
         json_array_append_new(all, service(s));
