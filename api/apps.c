@@ -503,6 +503,14 @@ static int apps_delete(cl_req *r, json_t **out)
         return cl_req_fail(r, CL_EPRECONDITION, "app \"%s\" was changed since version %s",
                            cl_req_param(r, "id"), version);
     const char *params[1] = { cl_req_param(r, "id") };
+    if ((rc = cl_req_exec(r, db, &res, "SELECT count(*) FROM deployments WHERE app_id = $1"
+                          " AND state <> 'deleted'", 1, params)) < 0)
+        return rc;
+    if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+        return cl_req_fail(r, CL_ECONFLICT, "app \"%s\" still has %s deployment(s); remove "
+                           "them first", params[0], PQgetvalue(res, 0, 0));
+    if ((rc = load(r, db, "FOR UPDATE", &res)) < 0)
+        return rc;
     if ((rc = cl_req_exec(r, db, NULL, "DELETE FROM apps WHERE id = $1", 1, params)) < 0 ||
         (rc = cl_audit(r, db, account, "app.delete", cl_arena_printf(cl_req_arena(r),
                        "app:%s", params[0]), json_pack("{s:s}", "name",

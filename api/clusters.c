@@ -287,6 +287,14 @@ static int clusters_delete(cl_req *r, json_t **out)
         (rc = cl_req_load(r, db, &res, "cluster", CLUSTER_SELECT, "c", "FOR UPDATE OF c")) < 0)
         return rc;
     const char *params[1] = { id };
+    PGresult *live;
+    if ((rc = cl_req_exec(r, db, &live, "SELECT count(*) FROM deployments WHERE cluster_id = $1"
+                          " AND state <> 'deleted'", 1, params)) < 0)
+        return rc;
+    if (strcmp(PQgetvalue(live, 0, 0), "0") != 0)
+        return cl_req_fail(r, CL_ECONFLICT, "cluster \"%s\" still runs %s deployment(s); "
+                           "remove them first", cl_row_text(res, 0, "name"),
+                           PQgetvalue(live, 0, 0));
     if ((rc = cl_req_exec(r, db, NULL, "DELETE FROM clusters WHERE id = $1", 1, params)) < 0 ||
         (rc = cl_audit(r, db, account, "cluster.delete",
                        cl_arena_printf(cl_req_arena(r), "cluster:%s", id),

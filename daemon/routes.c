@@ -25,6 +25,7 @@ extern const cl_route cl_secrets_routes[];
 extern const cl_route cl_enclaves_routes[];
 extern const cl_route cl_certificates_routes[];
 extern const cl_route cl_clusters_routes[];
+extern const cl_route cl_deployments_routes[];
 extern const cl_route cl_pki_routes[];
 
 const cl_route *const cl_route_tables[] = {
@@ -49,6 +50,7 @@ const cl_route *const cl_route_tables[] = {
     cl_enclaves_routes,
     cl_certificates_routes,
     cl_clusters_routes,
+    cl_deployments_routes,
     cl_pki_routes,
     NULL,
 };

@@ -145,24 +145,31 @@ done:
     return rc;
 }
 
-/* Reach the cluster and look at it. */
-static int look(cl_job *j, PGresult *row, json_t **check, cl_error *err)
+int cl_cluster_open(cl_job *j, PGconn *db, const char *id, cl_kube *kube, json_t **facts,
+                    cl_error *err)
 {
-    int aks = strcmp(PQgetvalue(row, 0, 0), "aks") == 0;
     char *config = NULL, *secret = NULL, *token = NULL, scope[300];
     cl_kubeconfig cfg = { 0 };
-    cl_kube kube = { 0 };
-    json_t *version = NULL, *nodes = NULL, *facts = NULL;
-    const char *context = PQgetisnull(row, 0, 2) ? NULL : PQgetvalue(row, 0, 2);
-    int rc;
+    PGresult *row = NULL;
+    int aks, rc;
 
+    *facts = NULL;
+    memset(kube, 0, sizeof(*kube));
+    if ((rc = load(db, j, id, &row, err)) < 0)
+        return rc;
+    aks = strcmp(PQgetvalue(row, 0, 0), "aks") == 0;
+    const char *context = PQgetisnull(row, 0, 2) ? NULL : PQgetvalue(row, 0, 2);
     secret = unseal(row, 4, "secret", j, err);
-    if (err->code)
-        return err->code;
+    if (err->code) {
+        rc = err->code;
+        goto done;
+    }
     if (aks) {
-        if (secret == NULL)
-            return cl_error_set(err, CL_EINVALID, "the AKS cluster has no service principal");
-        if ((rc = aks_kubeconfig(j, row, secret, &config, &facts, err)) < 0)
+        if (secret == NULL) {
+            rc = cl_error_set(err, CL_EINVALID, "the AKS cluster has no service principal");
+            goto done;
+        }
+        if ((rc = aks_kubeconfig(j, row, secret, &config, facts, err)) < 0)
             goto done;
     } else if ((config = unseal(row, 3, "kubeconfig", j, err)) == NULL) {
         rc = err->code ? err->code : cl_error_set(err, CL_EINVALID, "the cluster has no "
@@ -184,30 +191,13 @@ static int look(cl_job *j, PGresult *row, json_t **check, cl_error *err)
                                  &token, err)) < 0)
             goto done;
     }
-    if ((rc = cl_kube_open(&kube, &cfg, token, err)) < 0)
-        goto done;
-    cl_job_phase(j, "reaching the API server");
-    if ((rc = cl_kube_get(&kube, "/version", &version, err)) < 0 ||
-        (rc = cl_kube_get(&kube, "/api/v1/nodes?limit=500", &nodes, err)) < 0)
-        goto done;
-    const char *resource;
-    json_t *sgx = sgx_nodes(nodes, &resource);
-    *check = json_pack("{s:b, s:s, s:s?, s:o, s:s?, s:I}", "reachable", 1, "server",
-                       kube.server, "version", json_string_value(json_object_get(version,
-                                                                                 "gitVersion")),
-                       "sgx_nodes", sgx, "epc_resource", resource, "nodes",
-                       (json_int_t)json_array_size(json_object_get(nodes, "items")));
-    if (facts != NULL)
-        json_object_update(*check, facts);
-    cl_job_log(j, "%s: Kubernetes %s, %zu of %zu nodes with SGX", kube.server,
-               json_string_value(json_object_get(version, "gitVersion"))
-                   ? json_string_value(json_object_get(version, "gitVersion")) : "?",
-               json_array_size(sgx), json_array_size(json_object_get(nodes, "items")));
+    rc = cl_kube_open(kube, &cfg, token, err);
 done:
-    json_decref(version);
-    json_decref(nodes);
-    json_decref(facts);
-    cl_kube_close(&kube);
+    if (rc < 0) {
+        json_decref(*facts);
+        *facts = NULL;
+    }
+    PQclear(row);
     cl_kubeconfig_free(&cfg);
     if (config != NULL)
         OPENSSL_cleanse(config, strlen(config));
@@ -221,19 +211,63 @@ done:
     return rc;
 }
 
+int cl_cluster_sgx(cl_kube *kube, json_t **nodes_found, const char **resource,
+                   json_int_t *node_count, cl_error *err)
+{
+    json_t *nodes = NULL;
+    int rc;
+
+    if ((rc = cl_kube_get(kube, "/api/v1/nodes?limit=500", &nodes, err)) < 0)
+        return rc;
+    *nodes_found = sgx_nodes(nodes, resource);
+    *node_count = (json_int_t)json_array_size(json_object_get(nodes, "items"));
+    json_decref(nodes);
+    return 0;
+}
+
+/* Reach the cluster and look at it. */
+static int look(cl_job *j, PGconn *db, const char *id, json_t **check, cl_error *err)
+{
+    cl_kube kube;
+    json_t *version = NULL, *facts = NULL, *sgx = NULL;
+    const char *resource = NULL;
+    json_int_t count = 0;
+    int rc;
+
+    if ((rc = cl_cluster_open(j, db, id, &kube, &facts, err)) < 0)
+        return rc;
+    cl_job_phase(j, "reaching the API server");
+    if ((rc = cl_kube_get(&kube, "/version", &version, err)) < 0 ||
+        (rc = cl_cluster_sgx(&kube, &sgx, &resource, &count, err)) < 0)
+        goto done;
+    const char *v = json_string_value(json_object_get(version, "gitVersion"));
+    cl_job_log(j, "%s: Kubernetes %s, %zu of %lld nodes with SGX", kube.server, v ? v : "?",
+               json_array_size(sgx), (long long)count);
+    *check = json_pack("{s:b, s:s, s:s?, s:O, s:s?, s:I}", "reachable", 1, "server",
+                       kube.server, "version", v, "sgx_nodes", sgx, "epc_resource", resource,
+                       "nodes", count);
+    if (facts != NULL)
+        json_object_update(*check, facts);
+done:
+    json_decref(version);
+    json_decref(facts);
+    json_decref(sgx);
+    cl_kube_close(&kube);
+    return rc;
+}
+
 int cl_cluster_check(cl_job *j, json_t **result, cl_error *err)
 {
     const char *id = json_string_value(json_object_get(cl_job_params(j), "cluster_id"));
-    PGresult *row = NULL;
     PGconn *db = NULL;
     json_t *check = NULL;
     int rc;
 
     if (id == NULL)
         return cl_error_set(err, CL_EINVALID, "the job names no cluster");
-    if ((rc = cl_job_db(&db, err)) < 0 || (rc = load(db, j, id, &row, err)) < 0)
-        goto done;
-    rc = look(j, row, &check, err);
+    if ((rc = cl_job_db(&db, err)) < 0)
+        return rc;
+    rc = look(j, db, id, &check, err);
     if (rc < 0)
         check = json_pack("{s:b, s:s}", "reachable", 0, "error", err->message);
     cl_error tmp = { 0 };
@@ -245,10 +279,7 @@ int cl_cluster_check(cl_job *j, json_t **result, cl_error *err)
     }
     if (rc == 0)
         *result = json_incref(check);
-done:
     json_decref(check);
-    PQclear(row);
-    if (db != NULL)
-        PQfinish(db);
+    PQfinish(db);
     return rc;
 }

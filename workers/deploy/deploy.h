@@ -67,6 +67,19 @@ int cl_kube_apply(cl_kube *k, json_t *obj, json_t **out, cl_error *err);
 /* Delete obj; one already gone is no error. */
 int cl_kube_delete(cl_kube *k, json_t *obj, cl_error *err);
 
+/* ---- clusters (cluster.c) ------------------------------------------------------ */
+
+/* A client for the cluster `id` of the job's account, through its
+ * kubeconfig or, for AKS, Azure Resource Manager (*facts: what ARM said of
+ * the cluster, or NULL). */
+int cl_cluster_open(cl_job *j, PGconn *db, const char *id, cl_kube *kube, json_t **facts,
+                    cl_error *err);
+
+/* The cluster's SGX nodes ({name, epc_resource, epc}), the EPC resource
+ * they advertise (NULL: none), and how many nodes there are. */
+int cl_cluster_sgx(cl_kube *kube, json_t **nodes, const char **resource, json_int_t *count,
+                   cl_error *err);
+
 /* ---- the objects applied (manifests.c) -------------------------------------- */
 
 typedef struct cl_deploy_spec {
