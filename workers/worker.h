@@ -95,8 +95,11 @@ int cl_job_db(PGconn **out, cl_error *err);
 /* The convert job (workers/convert/convert.c). */
 int cl_convert_run(cl_job *j, json_t **result, cl_error *err);
 
-/* The cluster.check job (workers/deploy/cluster.c). */
+/* The cluster.check job (workers/deploy/cluster.c), and deploy and
+ * undeploy (workers/deploy/deploy.c). */
 int cl_cluster_check(cl_job *j, json_t **result, cl_error *err);
+int cl_deploy_run(cl_job *j, json_t **result, cl_error *err);
+int cl_undeploy_run(cl_job *j, json_t **result, cl_error *err);
 
 /* ---- the queue (queue.c), used by the worker's parent process ----------- */
 

@@ -1056,7 +1056,8 @@ test('follows a job live: progress, phase, events, attempts and result', async (
     assert.equal(await w.locator('.badge-alive').textContent(), 'Alive');
     assert.equal(await w.locator('td[data-label="Slots"]').textContent(), '2');
     assert.deepEqual(await texts(w.locator('.kind')), ['noop', 'registry.check', 'image.inspect',
-                                                          'convert', 'cluster.check']);
+                                                          'convert', 'cluster.check', 'deploy',
+                                                          'undeploy']);
   });
 });
 

@@ -1,0 +1,195 @@
+"""Deployments end to end: a real daemon and worker deploy approved builds
+to the fake Kubernetes API server (tests/peers/kubernetes.py), and kubectl,
+run against the same fake, is the oracle: it must agree with every verdict
+the worker reaches.  Create, scale, update to another build, roll back,
+fail with the pods' own reasons, and undeploy without touching what is not
+Cloister's."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
+import kubernetes  # noqa: E402
+from cloister_test import Api, Daemon, Worker, create_admin, new_database, psql  # noqa: E402
+
+EPC = "sgx.intel.com/epc"
+
+
+class Deploy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.kube = kubernetes.KubernetesPeer()
+        for i in (1, 2):
+            cls.kube.add_node(f"sgx-{i}", allocatable={EPC: "8Gi"})
+        cls.tmp = tempfile.mkdtemp(prefix="cl-deploy-")
+        cls.kubeconfig = cls.kube.kubeconfig(os.path.join(cls.tmp, "kubeconfig"))
+        url, cls.dbname = new_database()
+        cls.d = Daemon(url).start()
+        cls.password = create_admin(cls.d)
+        cls.worker = Worker(url, cls.d.kek, "--poll-interval=1", "--kinds=deploy,undeploy")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.close()
+        cls.d.stop()
+        cls.d.close()
+        cls.kube.close()
+
+    def setUp(self):
+        self.api = Api(self.d)
+        self.api.login("admin@example.com", self.password)
+        self.account = self.api.ok("POST", "/v1/accounts",
+                                   {"name": "d-" + uuid.uuid4().hex[:8]}, want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
+        self.app = self.api.ok("POST", "/v1/apps", {
+            "name": "web-" + uuid.uuid4().hex[:6], "input_image": "nginx:1.25",
+            "output_image": "registry.example.com/acme/web-sgx:v1",
+            "enclave_size": 256 << 20}, want=201)
+        self.cluster = self.api.ok("POST", "/v1/clusters", {
+            "name": "lab", "kind": "kubernetes",
+            "kubeconfig": pathlib.Path(self.kubeconfig).read_text()}, want=201)
+        self.ns = "ns-" + uuid.uuid4().hex[:8]
+
+    def build(self, state="approved", digest=None):
+        bid = str(uuid.uuid4())
+        digest = digest or "sha256:" + uuid.uuid4().hex * 2
+        psql(f"""INSERT INTO builds (id, account_id, app_id, job_id, state, input_image,
+                   input_digest, runtime, runtime_version, runtime_image, runtime_digest,
+                   output_image, output_digest, mrenclave, mrsigner, isvprodid, isvsvn, debug,
+                   enclave_size, max_threads, sigstruct_date, manifest, trusted_files,
+                   sigstruct, created_by)
+                 VALUES ('{bid}', '{self.account}', '{self.app["id"]}', gen_random_uuid(),
+                   '{state}', 'nginx:1.25', 'sha256:{"0" * 64}', 'gramine', '1.9',
+                   'gramine-runtime:1.9', 'sha256:{"1" * 64}',
+                   'registry.example.com/acme/web-sgx:v1', '{digest}', '{"ab" * 32}',
+                   '{"5c" * 32}', 1, 0, false, 268435456, 16, current_date, '', 0, '\\x00',
+                   'user:test')""", dbname=self.dbname)
+        return bid, digest
+
+    def wait(self, job):
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            got = self.api.ok("GET", f"/v1/jobs/{job['id']}")
+            if got["state"] in ("succeeded", "failed"):
+                return got
+            time.sleep(0.2)
+        self.fail("the job never ended:\n" + self.worker.output())
+
+    def kubectl(self, *args):
+        return subprocess.run(["kubectl", "--kubeconfig", self.kubeconfig, *args],
+                              capture_output=True, text=True, timeout=60)
+
+    def rollout_status(self, name):
+        return self.kubectl("-n", self.ns, "rollout", "status", f"deployment/{name}",
+                            "--timeout=5s")
+
+    def test_deploy_scale_update_roll_back_and_undeploy(self):
+        build, digest = self.build()
+        status, _, job = self.api.call("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
+            "namespace": self.ns, "replicas": 2, "ports": [{"port": 8443}]})
+        self.assertEqual((status, job["kind"]), (202, "deploy"), job)
+        dep = job["deployment_id"]
+        done = self.wait(job)
+        self.assertEqual(done["state"], "succeeded", done)
+        got = self.api.ok("GET", f"/v1/deployments/{dep}")
+        self.assertEqual((got["state"], got["build_deprecated"]), ("available", False))
+        name = self.app["name"]
+        # kubectl agrees, and sees what Cloister applied
+        out = self.rollout_status(name)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("successfully rolled out", out.stdout)
+        self.assertIn(f'deployment "{name}" successfully rolled out', got["status"]["message"])
+        d = json.loads(self.kubectl("-n", self.ns, "get", "deployment", name, "-o", "json",
+                                    "--show-managed-fields").stdout)
+        container = d["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(container["image"], f"registry.example.com/acme/web-sgx@{digest}")
+        self.assertEqual(container["resources"]["limits"][EPC], "268435456")
+        self.assertEqual(container["env"][0]["valueFrom"]["fieldRef"]["fieldPath"],
+                         "status.hostIP")
+        self.assertEqual(d["metadata"]["labels"]["dev.cloister/deployment"], dep)
+        managers = {m["manager"] for m in d["metadata"]["managedFields"]}
+        self.assertIn("cloister", managers)
+        svc = json.loads(self.kubectl("-n", self.ns, "get", "service", name, "-o",
+                                      "json").stdout)
+        self.assertEqual(svc["spec"]["ports"][0]["port"], 8443)
+        # scale
+        job = self.api.ok("POST", f"/v1/deployments/{dep}/scale", {"replicas": 3}, want=202)
+        self.assertEqual(self.wait(job)["state"], "succeeded")
+        pods = json.loads(self.kubectl("-n", self.ns, "get", "pods", "-l",
+                                       f"dev.cloister/deployment={dep}", "-o", "json").stdout)
+        self.assertEqual(len(pods["items"]), 3)
+        # update to another approved build, then roll back
+        build2, digest2 = self.build()
+        job = self.api.ok("POST", f"/v1/deployments/{dep}/update", {"build_id": build2},
+                          want=202)
+        self.assertEqual(self.wait(job)["state"], "succeeded")
+        image = lambda: json.loads(self.kubectl("-n", self.ns, "get", "deployment", name,  # noqa
+                                                "-o", "json").stdout)[
+            "spec"]["template"]["spec"]["containers"][0]["image"]
+        self.assertTrue(image().endswith(digest2))
+        job = self.api.ok("POST", f"/v1/deployments/{dep}/rollback", want=202)
+        self.assertEqual(self.wait(job)["state"], "succeeded")
+        self.assertTrue(image().endswith(digest))
+        self.assertEqual(self.rollout_status(name).returncode, 0)
+        # a deprecated build is flagged; an unapproved one does not deploy
+        psql(f"UPDATE builds SET state = 'deprecated' WHERE id = '{build}'", dbname=self.dbname)
+        self.assertTrue(self.api.ok("GET", f"/v1/deployments/{dep}")["build_deprecated"])
+        pending, _ = self.build(state="pending")
+        status, _, problem = self.api.call("POST", f"/v1/deployments/{dep}/update",
+                                           {"build_id": pending})
+        self.assertEqual(status, 422)
+        self.assertIn("is pending", problem["errors"][0]["message"])
+        # the app and the cluster cannot go while it runs
+        self.assertEqual(self.api.call("DELETE", f"/v1/apps/{self.app['id']}")[0], 409)
+        self.assertEqual(self.api.call("DELETE", f"/v1/clusters/{self.cluster['id']}")[0], 409)
+        # undeploy: what Cloister applied goes, a foreign object stays
+        self.kubectl("-n", self.ns, "create", "configmap", "foreign", "--from-literal=a=b")
+        job = self.api.ok("DELETE", f"/v1/deployments/{dep}", want=202)
+        self.assertEqual(self.wait(job)["state"], "succeeded")
+        self.assertEqual(self.api.ok("GET", f"/v1/deployments/{dep}")["state"], "deleted")
+        self.assertNotEqual(self.kubectl("-n", self.ns, "get", "deployment", name).returncode, 0)
+        self.assertNotEqual(self.kubectl("-n", self.ns, "get", "service", name).returncode, 0)
+        self.assertEqual(self.kubectl("-n", self.ns, "get", "configmap", "foreign").returncode,
+                         0)
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]
+        for action in ("deployment.create", "deployment.scale", "deployment.update",
+                       "deployment.rollback", "deployment.delete"):
+            self.assertIn(action, actions)
+
+    def test_a_failed_rollout_says_why_as_kubectl_does(self):
+        build, _ = self.build()
+        name = "broken-" + uuid.uuid4().hex[:6]
+        self.kube.fail_deployment(name, "image-pull")
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
+            "namespace": self.ns, "name": name}, want=202)
+        done = self.wait(job)
+        self.assertEqual(done["state"], "failed", done)
+        got = self.api.ok("GET", f"/v1/deployments/{job['deployment_id']}")
+        self.assertEqual(got["state"], "failed")
+        self.assertIn("exceeded its progress deadline", got["status"]["message"])
+        self.assertTrue(any("ErrImagePull" in p or "ImagePullBackOff" in p
+                            for p in got["status"]["problems"]), got["status"])
+        out = self.rollout_status(name)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("exceeded its progress deadline", out.stderr)
+        # an undeploy leaves an object of the same name that is not Cloister's
+        other = "foreign-" + uuid.uuid4().hex[:6]
+        self.kubectl("-n", self.ns, "create", "deployment", other, "--image=nginx")
+        psql(f"UPDATE deployments SET name = '{other}' WHERE id = '{job['deployment_id']}'",
+             dbname=self.dbname)
+        gone = self.api.ok("DELETE", f"/v1/deployments/{job['deployment_id']}", want=202)
+        self.assertEqual(self.wait(gone)["state"], "succeeded")
+        self.assertEqual(self.kubectl("-n", self.ns, "get", "deployment", other).returncode, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
