@@ -194,5 +194,6 @@ extern const cli_command cli_node_commands[];
 extern const cli_command cli_secret_commands[];
 extern const cli_command cli_cert_commands[];
 extern const cli_command cli_cluster_commands[];
+extern const cli_command cli_deploy_commands[];
 
 #endif

@@ -22,7 +22,7 @@ static const cli_command *const tables[] = {
     cli_image_commands, cli_build_commands, cli_signing_key_commands, cli_job_commands,
     cli_task_commands, cli_enclave_commands, cli_quote_commands, cli_attestation_commands,
     cli_collateral_commands, cli_node_commands, cli_secret_commands, cli_cert_commands,
-    cli_cluster_commands, NULL,
+    cli_cluster_commands, cli_deploy_commands, NULL,
 };
 
 static const char global_help[] =

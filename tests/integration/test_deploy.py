@@ -164,6 +164,30 @@ class Deploy(unittest.TestCase):
                        "deployment.rollback", "deployment.delete"):
             self.assertIn(action, actions)
 
+    def test_the_command_line_deploys_scales_and_removes(self):
+        build, _ = self.build()
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "ops", "role": "operator"},
+                          want=201)["secret"]
+        env = {"PATH": os.environ["PATH"], "HOME": self.tmp,
+               "CLOISTER_URL": f"http://127.0.0.1:{self.d.port}", "CLOISTER_API_KEY": key}
+
+        def run(*args, code=0):
+            res = subprocess.run([os.environ["CLOISTER_CLI"], *args], capture_output=True,
+                                 text=True, env=env, timeout=120)
+            self.assertEqual(res.returncode, code, res.stdout + res.stderr)
+            return res.stdout
+        out = run("-o", "json", "deploy", "create", self.app["name"], "--build", build,
+                  "--cluster", "lab", "--namespace", self.ns, "--port", "443", "--wait")
+        dep = json.loads(out)
+        self.assertEqual((dep["state"], dep["ports"]), ("available", [{"port": 443}]))
+        self.assertEqual([d["id"] for d in json.loads(run("-o", "json", "deploy", "list"))],
+                         [dep["id"]])
+        self.assertEqual(json.loads(run("-o", "json", "deploy", "scale", dep["id"], "2",
+                                        "--wait"))["replicas"], 2)
+        run("deploy", "rollback", dep["id"], code=4)              # no other build: 409
+        self.assertEqual(json.loads(run("-o", "json", "deploy", "rm", dep["id"],
+                                        "--wait"))["state"], "deleted")
+
     def test_a_failed_rollout_says_why_as_kubectl_does(self):
         build, _ = self.build()
         name = "broken-" + uuid.uuid4().hex[:6]
