@@ -217,3 +217,116 @@ class Deploy(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DeployAks(unittest.TestCase):
+    """An AKS cluster: before deploying, the worker turns the SGX add-on on
+    (read, change, put back with the eTag) and creates the SGX node pool as
+    the cluster's node_pool says, each followed through its Azure
+    operation; then it deploys through the kubeconfig ARM gives it, signing
+    in for its kubelogin user.  A quota error ends the deployment in
+    Azure's words."""
+
+    @classmethod
+    def setUpClass(cls):
+        import azure
+        cls.azure_mod = azure
+        cls.azure = azure.AzurePeer(retry_after=1)
+        cls.azure.add_cluster("sgx-prod")                   # no SGX add-on yet
+        cls.azure.add_cluster("small")
+        cls.azure.quota_cores["standardDCSv3Family"] = 8
+        cls.kube = kubernetes.KubernetesPeer(tokens=lambda t: cls.entra_user(t))
+        for i in (1, 2):
+            cls.kube.add_node(f"aks-sgxpool-{i}", labels={"agentpool": "sgxpool"},
+                              allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": "8192"},
+                              taints=[{"key": "sgx", "value": "true",
+                                       "effect": "NoSchedule"}])
+        text = cls.kube.kubeconfig_text()
+        cls.azure.set_kubeconfig(
+            text[:text.index("users:")] + "users:\n- name: cloister-test\n  user:\n"
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+            "      command: kubelogin\n      args: [get-token, --server-id, "
+            "6dae42f8-4368-4678-94ff-3960e28e3630]\n" + text[text.index("contexts:"):])
+        cls.tmp = tempfile.mkdtemp(prefix="cl-deploy-aks-")
+        cls.kubeconfig = cls.kube.kubeconfig(os.path.join(cls.tmp, "kubeconfig"),
+                                             token="unused")      # setUp's cluster
+        url, cls.dbname = new_database()
+        cls.d = Daemon(url).start()
+        cls.password = create_admin(cls.d)
+        cls.worker = Worker(url, cls.d.kek, "--poll-interval=1", "--kinds=deploy,undeploy",
+                            f"--azure-login-url={cls.azure.url}", f"--arm-url={cls.azure.url}",
+                            f"--azure-ca-file={cls.azure.ca_pem}")
+
+    @classmethod
+    def entra_user(cls, token):
+        info = cls.azure.token_info(token)
+        if info and not info["expired"] and "6dae42f8" in str(info.get("audience")):
+            return "sp:" + info["client_id"]
+        return None
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.worker.close()
+        cls.d.stop()
+        cls.d.close()
+        cls.azure.close()
+        cls.kube.close()
+
+    setUp = Deploy.setUp
+    build = Deploy.build
+    wait = Deploy.wait
+
+    def aks_cluster(self, name, count):
+        az = self.azure_mod
+        return self.api.ok("POST", "/v1/clusters", {
+            "name": name, "kind": "aks", "subscription_id": az.SUBSCRIPTION,
+            "resource_group": self.azure.resource_group, "cluster_name": name,
+            "azure": {"tenant_id": az.TENANT, "client_id": az.CLIENT_ID,
+                      "client_secret": az.CLIENT_SECRET},
+            "node_pool": {"name": "sgxpool", "vm_size": "Standard_DC4s_v3", "count": count,
+                          "labels": {"tier": "cc"}, "taints": ["sgx=true:NoSchedule"]}},
+            want=201)
+
+    def test_the_add_on_and_the_pool_are_kept_then_the_build_deploys(self):
+        cluster = self.aks_cluster("sgx-prod", 2)
+        build, digest = self.build()
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": cluster["id"],
+            "namespace": self.ns}, want=202)
+        done = self.wait(job)
+        self.assertEqual(done["state"], "succeeded", done)
+        path = self.azure.cluster_path("sgx-prod")
+        put = self.azure.last_body(path)
+        self.assertTrue(put["properties"]["addonProfiles"]["ACCSGXDevicePlugin"]["enabled"])
+        self.assertEqual(put["properties"]["kubernetesVersion"], "1.30.6")   # the rest kept
+        pool = self.azure.last_body(self.azure.pool_path("sgxpool", "sgx-prod"))["properties"]
+        self.assertEqual((pool["vmSize"], pool["count"], pool["nodeLabels"], pool["nodeTaints"],
+                          pool["mode"]),
+                         ("Standard_DC4s_v3", 2, {"tier": "cc"}, ["sgx=true:NoSchedule"],
+                          "User"))
+        d = self.kube.get("deployments", self.app["name"], self.ns)
+        spec = d["spec"]["template"]["spec"]
+        self.assertEqual(spec["nodeSelector"], {"agentpool": "sgxpool"})
+        self.assertEqual(spec["tolerations"][0]["key"], "sgx")
+        self.assertEqual(spec["containers"][0]["resources"]["requests"]
+                         ["kubernetes.azure.com/sgx_epc_mem_in_MiB"], "256")
+        # the next change finds the add-on on and the pool as described: no writes
+        puts = (self.azure.count("PUT", path),
+                self.azure.count("PUT", self.azure.pool_path("sgxpool", "sgx-prod")))
+        job = self.api.ok("POST", f"/v1/deployments/{job['deployment_id']}/scale",
+                          {"replicas": 2}, want=202)
+        self.assertEqual(self.wait(job)["state"], "succeeded")
+        self.assertEqual((self.azure.count("PUT", path),
+                          self.azure.count("PUT", self.azure.pool_path("sgxpool", "sgx-prod"))),
+                         puts)
+
+    def test_a_quota_error_ends_the_deployment_in_azures_words(self):
+        cluster = self.aks_cluster("small", 5)              # 20 cores, over a quota of 8
+        build, _ = self.build()
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": cluster["id"],
+            "namespace": self.ns}, want=202)
+        self.assertEqual(self.wait(job)["state"], "failed")
+        got = self.api.ok("GET", f"/v1/deployments/{job['deployment_id']}")
+        self.assertEqual(got["state"], "failed")
+        self.assertIn("QuotaExceeded", got["status"]["error"])

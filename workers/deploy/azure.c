@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int cl_entra_token(const char *tenant, const char *client, const char *secret,
                    const char *scope, char **token, cl_error *err)
@@ -67,27 +68,36 @@ done:
     return rc;
 }
 
-int cl_arm_request(const char *token, const char *method, const char *path, json_t *body,
-                   json_t **out, cl_error *err)
+int cl_arm_call(const char *token, const char *method, const char *path, json_t *body,
+                const char *if_match, cl_arm_answer *out, cl_error *err)
 {
     const cl_deploy_settings *s = &cl_worker.deploy;
     cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL, .timeout_s = 60,
                             .max_body = 8u * 1024 * 1024 };
-    cl_http_response resp = { .keep = { NULL } };
-    char url[2048], *authz, *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    cl_http_response resp = { .keep = { "Azure-AsyncOperation", "Location", "Retry-After",
+                                        NULL } };
+    char url[2048], match[300], *authz, *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     size_t alen = strlen(token) + 32;
     int rc;
 
-    *out = NULL;
+    memset(out, 0, sizeof(*out));
     if ((authz = malloc(alen)) == NULL) {
         free(text);
         return cl_error_set(err, CL_ERROR, "out of memory");
     }
     snprintf(authz, alen, "Authorization: Bearer %s", token);
-    snprintf(url, sizeof(url), "%s%s%capi-version=%s", s->arm_url, path,
-             strchr(path, '?') ? '&' : '?', s->aks_api_version);
-    const char *headers[] = { authz, "Accept: application/json",
-                              text ? "Content-Type: application/json" : NULL, NULL };
+    if (strncmp(path, "https://", 8) == 0 || strncmp(path, "http://", 7) == 0)
+        snprintf(url, sizeof(url), "%s", path);     /* an operation's own URL, as given */
+    else
+        snprintf(url, sizeof(url), "%s%s%capi-version=%s", s->arm_url, path,
+                 strchr(path, '?') ? '&' : '?', s->aks_api_version);
+    snprintf(match, sizeof(match), "If-Match: %s", if_match ? if_match : "");
+    const char *headers[5] = { authz, "Accept: application/json", NULL, NULL, NULL };
+    size_t n = 2;
+    if (text != NULL)
+        headers[n++] = "Content-Type: application/json";
+    if (if_match != NULL)
+        headers[n++] = match;
     rc = cl_http_request(&resp, &opt, method, url, headers, text, text ? strlen(text) : 0, err);
     OPENSSL_cleanse(authz, alen);
     free(authz);
@@ -98,19 +108,97 @@ int cl_arm_request(const char *token, const char *method, const char *path, json
     json_t *error = json_object_get(doc, "error");
     const char *code = json_string_value(json_object_get(error, "code"));
     const char *message = json_string_value(json_object_get(error, "message"));
+    const char *retry = cl_http_kept(&resp, "Retry-After");
+    out->status = resp.status;
+    out->retry_after = retry ? (int)strtol(retry, NULL, 10) : 0;
+    if (cl_http_kept(&resp, "Azure-AsyncOperation"))
+        out->async_url = strdup(cl_http_kept(&resp, "Azure-AsyncOperation"));
+    if (cl_http_kept(&resp, "Location"))
+        out->location = strdup(cl_http_kept(&resp, "Location"));
     if (resp.status >= 200 && resp.status < 300) {
-        *out = doc;
+        out->body = doc;
         doc = NULL;
     } else {
         rc = cl_error_set(err, resp.status == 401 ? CL_EUNAUTHORIZED
                                : resp.status == 403 ? CL_EFORBIDDEN
                                : resp.status == 404 ? CL_ENOTFOUND
+                               : resp.status == 409 || resp.status == 412 ? CL_ECONFLICT
                                : resp.status == 429 || resp.status >= 500 ? CL_EUNAVAILABLE
                                : CL_EINVALID,
                           "Azure answered %ld (%s): %.400s", resp.status, code ? code : "?",
                           message ? message : "no message");
+        cl_arm_answer_free(out);
+        out->status = resp.status;
     }
     json_decref(doc);
     cl_http_response_free(&resp);
     return rc;
+}
+
+void cl_arm_answer_free(cl_arm_answer *a)
+{
+    json_decref(a->body);
+    free(a->async_url);
+    free(a->location);
+    a->body = NULL;
+    a->async_url = a->location = NULL;
+}
+
+int cl_arm_request(const char *token, const char *method, const char *path, json_t *body,
+                   json_t **out, cl_error *err)
+{
+    cl_arm_answer a;
+    int rc = cl_arm_call(token, method, path, body, NULL, &a, err);
+
+    *out = a.body;
+    a.body = NULL;
+    cl_arm_answer_free(&a);
+    return rc;
+}
+
+int cl_arm_wait(cl_job *j, const char *token, cl_arm_answer *started, int limit_s,
+                cl_error *err)
+{
+    time_t deadline = time(NULL) + limit_s;
+    int pause = started->retry_after > 0 ? started->retry_after : 5;
+
+    if (started->async_url == NULL && started->location == NULL)
+        return 0;                                   /* done at once */
+    while (time(NULL) < deadline) {
+        struct timespec ts = { pause > 30 ? 30 : pause, 0 };
+        cl_arm_answer poll;
+        int rc;
+
+        nanosleep(&ts, NULL);
+        rc = cl_arm_call(token, "GET", started->async_url ? started->async_url
+                                                          : started->location,
+                         NULL, NULL, &poll, err);
+        if (rc == CL_EUNAVAILABLE) {                /* throttled or busy: poll again */
+            cl_error_clear(err);
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        pause = poll.retry_after > 0 ? poll.retry_after : pause;
+        const char *status = json_string_value(json_object_get(poll.body, "status"));
+        json_t *error = json_object_get(poll.body, "error");
+        if (started->async_url != NULL && status != NULL && strcmp(status, "InProgress") != 0) {
+            rc = strcmp(status, "Succeeded") == 0 ? 0
+               : cl_error_set(err, CL_EINVALID, "the Azure operation ended %s (%s): %.400s",
+                              status, json_string_value(json_object_get(error, "code"))
+                                  ? json_string_value(json_object_get(error, "code")) : "?",
+                              json_string_value(json_object_get(error, "message"))
+                                  ? json_string_value(json_object_get(error, "message")) : "");
+            cl_arm_answer_free(&poll);
+            return rc;
+        }
+        if (started->async_url == NULL && poll.status != 202) {
+            cl_arm_answer_free(&poll);
+            return 0;
+        }
+        cl_job_log(j, "the Azure operation is still running");
+        cl_arm_answer_free(&poll);
+    }
+    return cl_error_set(err, CL_EUNAVAILABLE, "the Azure operation did not end within %d s",
+                        limit_s);
 }

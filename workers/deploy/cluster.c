@@ -27,8 +27,8 @@ static int load(PGconn *db, cl_job *j, const char *id, PGresult **res, cl_error 
     const char *params[2] = { id, cl_job_account(j) };
 
     *res = PQexecParams(db, "SELECT kind, name, context, kubeconfig_sealed, secret_sealed,"
-                        " tenant_id, client_id, subscription_id, resource_group, cluster_name"
-                        " FROM clusters WHERE id = $1 AND account_id = $2",
+                        " tenant_id, client_id, subscription_id, resource_group, cluster_name,"
+                        " node_pool FROM clusters WHERE id = $1 AND account_id = $2",
                         2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(*res) != PGRES_TUPLES_OK)
         return cl_error_set(err, CL_EUNAVAILABLE, "could not read the cluster: %s",
@@ -144,6 +144,142 @@ done:
     free(token);
     return rc;
 }
+
+/* ---- keeping an AKS cluster ready for enclaves ---------------------------------- */
+
+#define LRO_LIMIT_S 1800
+
+/* The add-on on, if it is not: the cluster as read, changed, put back
+ * with its eTag, and the operation followed. */
+static int ensure_addon(cl_job *j, const char *token, const char *path, cl_error *err)
+{
+    cl_arm_answer got, put = { 0 };
+    int rc;
+
+    if ((rc = cl_arm_call(token, "GET", path, NULL, NULL, &got, err)) < 0)
+        return rc;
+    json_t *props = json_object_get(got.body, "properties");
+    json_t *addons = json_object_get(props, "addonProfiles");
+    json_t *sgx = json_object_get(addons, "ACCSGXDevicePlugin");
+    if (json_is_true(json_object_get(sgx, "enabled"))) {
+        cl_job_log(j, "the ACCSGXDevicePlugin add-on is on");
+        cl_arm_answer_free(&got);
+        return 0;
+    }
+    if (!json_is_object(addons))
+        json_object_set_new(props, "addonProfiles", addons = json_object());
+    json_object_set_new(addons, "ACCSGXDevicePlugin", json_pack(
+        "{s:b, s:{s:s}}", "enabled", 1, "config", "ACCSGXQuoteHelperEnabled", "true"));
+    const char *etag = json_string_value(json_object_get(got.body, "eTag"));
+    cl_job_phase(j, "turning on the ACCSGXDevicePlugin add-on");
+    rc = cl_arm_call(token, "PUT", path, got.body, etag, &put, err);
+    if (rc == 0)
+        rc = cl_arm_wait(j, token, &put, LRO_LIMIT_S, err);
+    if (rc == 0)
+        cl_job_log(j, "the ACCSGXDevicePlugin add-on is on now");
+    cl_arm_answer_free(&got);
+    cl_arm_answer_free(&put);
+    return rc;
+}
+
+static int same_json(json_t *a, json_t *b)
+{
+    return json_equal(a ? a : json_null(), b ? b : json_null());
+}
+
+/* The node pool as described: created, or updated when its count, labels
+ * or taints differ; a pool of another VM size is refused by name. */
+static int ensure_pool(cl_job *j, const char *token, const char *cluster_path, json_t *pool,
+                       cl_error *err)
+{
+    const char *name = json_string_value(json_object_get(pool, "name"));
+    const char *vm = json_string_value(json_object_get(pool, "vm_size"));
+    json_t *labels = json_object_get(pool, "labels"), *taints = json_object_get(pool, "taints");
+    char path[1200];
+    cl_arm_answer got, put = { 0 };
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/agentPools/%s", cluster_path, name);
+    rc = cl_arm_call(token, "GET", path, NULL, NULL, &got, err);
+    if (rc < 0 && rc != CL_ENOTFOUND)
+        return rc;
+    cl_error_clear(err);
+    json_t *have = json_object_get(got.body, "properties");
+    if (rc == 0) {
+        const char *size = json_string_value(json_object_get(have, "vmSize"));
+        if (size != NULL && strcmp(size, vm) != 0) {
+            cl_arm_answer_free(&got);
+            return cl_error_set(err, CL_EINVALID, "the cluster's node pool %s has VM size %s, "
+                                "not %s; AKS cannot change a pool's size: name a new pool",
+                                name, size, vm);
+        }
+        if (json_integer_value(json_object_get(have, "count")) ==
+                json_integer_value(json_object_get(pool, "count")) &&
+            same_json(json_object_get(have, "nodeLabels"), labels ? labels : json_object()) &&
+            same_json(json_object_get(have, "nodeTaints"), taints ? taints : json_array())) {
+            cl_job_log(j, "the node pool %s is as described", name);
+            cl_arm_answer_free(&got);
+            return 0;
+        }
+    }
+    json_t *want = json_pack("{s:{s:s, s:O, s:s, s:s, s:O, s:O}}", "properties", "vmSize", vm,
+                             "count", json_object_get(pool, "count"), "mode", "User", "osType",
+                             "Linux", "nodeLabels", labels ? labels : json_object(),
+                             "nodeTaints", taints ? taints : json_array());
+    cl_job_phase(j, rc == 0 ? "updating the SGX node pool" : "creating the SGX node pool");
+    rc = cl_arm_call(token, "PUT", path, want, NULL, &put, err);
+    if (rc == 0)
+        rc = cl_arm_wait(j, token, &put, LRO_LIMIT_S, err);
+    if (rc == 0)
+        cl_job_log(j, "the node pool %s has %lld %s nodes", name,
+                   (long long)json_integer_value(json_object_get(pool, "count")), vm);
+    json_decref(want);
+    cl_arm_answer_free(&got);
+    cl_arm_answer_free(&put);
+    return rc;
+}
+
+int cl_cluster_prepare(cl_job *j, PGconn *db, const char *id, cl_error *err)
+{
+    PGresult *row = NULL;
+    char *secret = NULL, *token = NULL, path[1024];
+    json_t *pool = NULL;
+    int rc;
+
+    if ((rc = load(db, j, id, &row, err)) < 0)
+        return rc;
+    if (strcmp(PQgetvalue(row, 0, 0), "aks") != 0)
+        goto done;
+    if ((secret = unseal(row, 4, "secret", j, err)) == NULL) {
+        rc = err->code ? err->code : cl_error_set(err, CL_EINVALID, "the AKS cluster has no "
+                                                  "service principal");
+        goto done;
+    }
+    cl_job_phase(j, "signing in to Microsoft Entra ID");
+    if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret,
+                             "https://management.azure.com/.default", &token, err)) < 0)
+        goto done;
+    snprintf(path, sizeof(path), "/subscriptions/%s/resourceGroups/%s/providers/"
+             "Microsoft.ContainerService/managedClusters/%s", PQgetvalue(row, 0, 7),
+             PQgetvalue(row, 0, 8), PQgetvalue(row, 0, 9));
+    if ((rc = ensure_addon(j, token, path, err)) < 0)
+        goto done;
+    pool = PQgetisnull(row, 0, 10) ? NULL : json_loads(PQgetvalue(row, 0, 10), 0, NULL);
+    if (pool != NULL)
+        rc = ensure_pool(j, token, path, pool, err);
+done:
+    json_decref(pool);
+    if (secret != NULL)
+        OPENSSL_cleanse(secret, strlen(secret));
+    if (token != NULL)
+        OPENSSL_cleanse(token, strlen(token));
+    free(secret);
+    free(token);
+    PQclear(row);
+    return rc;
+}
+
+/* ---- reaching the API server --------------------------------------------------- */
 
 int cl_cluster_open(cl_job *j, PGconn *db, const char *id, cl_kube *kube, json_t **facts,
                     cl_error *err)

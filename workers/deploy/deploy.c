@@ -1,7 +1,9 @@
 /*
  * deploy.c - the deploy and undeploy jobs.
  *
- * deploy: reach the cluster (cluster.c), find the EPC resource its SGX
+ * deploy: for AKS, keep the SGX add-on and node pool as described
+ * (cluster.c, through Azure Resource Manager); reach the cluster, find the
+ * EPC resource its SGX
  * nodes advertise, write the objects (manifests.c) for the deployment's
  * build and settings, apply them one by one (server-side, field manager
  * cloister, forcing), then follow the rollout to its end as `kubectl
@@ -288,6 +290,8 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
         goto done;
     }
     const char *ns = PQgetvalue(row, 0, 2), *name = PQgetvalue(row, 0, 1);
+    if ((rc = cl_cluster_prepare(j, db, PQgetvalue(row, 0, 0), err)) < 0)
+        goto failed;
     cl_job_phase(j, "reaching the cluster");
     if ((rc = cl_cluster_open(j, db, PQgetvalue(row, 0, 0), &kube, &facts, err)) < 0)
         goto failed;

@@ -31,6 +31,29 @@ int cl_entra_token(const char *tenant, const char *client, const char *secret,
 int cl_arm_request(const char *token, const char *method, const char *path, json_t *body,
                    json_t **out, cl_error *err);
 
+/* What a request to ARM answered: the body, and a long-running
+ * operation's URLs and Retry-After. */
+typedef struct cl_arm_answer {
+    long status;
+    json_t *body;
+    char *async_url;            /* Azure-AsyncOperation */
+    char *location;             /* Location */
+    int retry_after;
+} cl_arm_answer;
+
+/* As cl_arm_request, with If-Match (may be NULL) and the whole answer;
+ * path may also be an operation's absolute URL, used as given. */
+int cl_arm_call(const char *token, const char *method, const char *path, json_t *body,
+                const char *if_match, cl_arm_answer *out, cl_error *err);
+void cl_arm_answer_free(cl_arm_answer *a);
+
+/* Follow the long-running operation an answer started, through its
+ * Azure-AsyncOperation URL (or else its Location), waiting Retry-After
+ * between polls, until it succeeds, fails (with Azure's error), or
+ * limit_s pass. */
+int cl_arm_wait(cl_job *j, const char *token, cl_arm_answer *started, int limit_s,
+                cl_error *err);
+
 /* ---- the Kubernetes API (kube.c) ------------------------------------------- */
 
 typedef struct cl_kube {
@@ -74,6 +97,12 @@ int cl_kube_delete(cl_kube *k, json_t *obj, cl_error *err);
  * the cluster, or NULL). */
 int cl_cluster_open(cl_job *j, PGconn *db, const char *id, cl_kube *kube, json_t **facts,
                     cl_error *err);
+
+/* For an AKS cluster, what Cloister keeps on it before deploying: the
+ * ACCSGXDevicePlugin add-on on (GET, change, PUT with If-Match) and the
+ * SGX node pool as the cluster's node_pool says (created or updated), each
+ * followed to the end of its operation.  Nothing for other clusters. */
+int cl_cluster_prepare(cl_job *j, PGconn *db, const char *id, cl_error *err);
 
 /* The cluster's SGX nodes ({name, epc_resource, epc}), the EPC resource
  * they advertise (NULL: none), and how many nodes there are. */
