@@ -4,6 +4,7 @@ run against the same fake, is the oracle: it must agree with every verdict
 the worker reaches.  Create, scale, update to another build, roll back,
 fail with the pods' own reasons, and undeploy without touching what is not
 Cloister's."""
+import base64
 import json
 import os
 import pathlib
@@ -92,6 +93,9 @@ class Deploy(unittest.TestCase):
 
     def test_deploy_scale_update_roll_back_and_undeploy(self):
         build, digest = self.build()
+        self.api.ok("POST", "/v1/registries", {"name": "out", "host": "registry.example.com",
+                                               "username": "robot", "password": "pull-pw-1"},
+                    want=201)
         status, _, job = self.api.call("POST", "/v1/deployments", {
             "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
             "namespace": self.ns, "replicas": 2, "ports": [{"port": 8443}]})
@@ -117,6 +121,14 @@ class Deploy(unittest.TestCase):
         self.assertEqual(d["metadata"]["labels"]["dev.cloister/deployment"], dep)
         managers = {m["manager"] for m in d["metadata"]["managedFields"]}
         self.assertIn("cloister", managers)
+        # the output registry's credentials, as the pods' image-pull Secret
+        secret = json.loads(self.kubectl("-n", self.ns, "get", "secret", f"{name}-pull", "-o",
+                                         "json").stdout)
+        self.assertEqual(secret["type"], "kubernetes.io/dockerconfigjson")
+        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        self.assertEqual(config["auths"]["registry.example.com"]["username"], "robot")
+        self.assertEqual(d["spec"]["template"]["spec"]["imagePullSecrets"],
+                         [{"name": f"{name}-pull"}])
         svc = json.loads(self.kubectl("-n", self.ns, "get", "service", name, "-o",
                                       "json").stdout)
         self.assertEqual(svc["spec"]["ports"][0]["port"], 8443)
@@ -157,6 +169,8 @@ class Deploy(unittest.TestCase):
         self.assertEqual(self.api.ok("GET", f"/v1/deployments/{dep}")["state"], "deleted")
         self.assertNotEqual(self.kubectl("-n", self.ns, "get", "deployment", name).returncode, 0)
         self.assertNotEqual(self.kubectl("-n", self.ns, "get", "service", name).returncode, 0)
+        self.assertNotEqual(self.kubectl("-n", self.ns, "get", "secret",
+                                         f"{name}-pull").returncode, 0)
         self.assertEqual(self.kubectl("-n", self.ns, "get", "configmap", "foreign").returncode,
                          0)
         actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]

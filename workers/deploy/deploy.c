@@ -22,9 +22,12 @@
  * left as they are.
  */
 #include "deploy.h"
+#include "oci_ref.h"
 #include "seal.h"
+#include "token.h"
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +85,52 @@ static void pinned(char *out, size_t size, const char *image, const char *digest
                                                                  : strlen(image);
 
     snprintf(out, size, "%.*s@%s", (int)n, image, digest);
+}
+
+/* The .dockerconfigjson for the image's registry when the account keeps
+ * credentials for it (malloc'd), else NULL. */
+static char *pull_config(PGconn *db, cl_job *j, const char *image, cl_error *err)
+{
+    cl_oci_ref ref;
+    PGresult *res = NULL;
+    char *password = NULL, aad[64], *out = NULL;
+    size_t len = 0;
+
+    if (cl_oci_ref_parse(&ref, image, err) < 0) {
+        cl_error_clear(err);
+        return NULL;
+    }
+    const char *params[2] = { ref.registry, cl_job_account(j) };
+    if (exec(db, "SELECT id, username, password_sealed FROM registries WHERE host = $1"
+                 " AND account_id = $2 AND username IS NOT NULL"
+                 " AND password_sealed IS NOT NULL ORDER BY created_at LIMIT 1", 2, params,
+             &res, err) < 0 || PQntuples(res) == 0)
+        goto done;
+    snprintf(aad, sizeof(aad), "registry:%s", PQgetvalue(res, 0, 0));
+    if (cl_unseal(&password, &len, cl_worker.kek, PQgetvalue(res, 0, 2), aad, err) < 0)
+        goto done;
+    const char *user = PQgetvalue(res, 0, 1);
+    size_t pair_len = strlen(user) + len + 2;
+    char *pair = malloc(pair_len), *auth = malloc(((pair_len + 2) / 3) * 4 + 1);
+    if (pair != NULL && auth != NULL) {
+        snprintf(pair, pair_len, "%s:%s", user, password);
+        cl_b64_encode(auth, (const unsigned char *)pair, strlen(pair));
+        json_t *config = json_pack("{s:{s:{s:s, s:s, s:s}}}", "auths", ref.registry,
+                                   "username", user, "password", password, "auth", auth);
+        out = json_dumps(config, JSON_COMPACT);
+        json_decref(config);
+        OPENSSL_cleanse(pair, strlen(pair));
+        OPENSSL_cleanse(auth, strlen(auth));
+    }
+    free(pair);
+    free(auth);
+done:
+    if (password != NULL)
+        OPENSSL_cleanse(password, len);
+    free(password);
+    PQclear(res);
+    cl_error_clear(err);
+    return out;
 }
 
 /* ---- following the rollout ----------------------------------------------------- */
@@ -270,7 +319,7 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
     cl_kube kube = { 0 };
     json_t *facts = NULL, *objects = NULL, *selector = NULL, *tolerations = NULL;
     json_t *ports = NULL, *pool = NULL, *sgx = NULL;
-    char image[1024], msg[512];
+    char image[1024], msg[512], *pull = NULL;
     const char *resource = NULL;
     json_int_t nodes = 0;
     int rc;
@@ -317,6 +366,12 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
         .epc_bytes = strtoll(PQgetvalue(row, 0, 10), NULL, 10),
         .node_selector = selector, .tolerations = tolerations,
     };
+    char pull_name[300];
+    snprintf(pull_name, sizeof(pull_name), "%s-pull", name);
+    if ((pull = pull_config(db, j, PQgetvalue(row, 0, 7), err)) != NULL) {
+        spec.pull_secret = pull_name;
+        spec.docker_config = pull;
+    }
     objects = cl_deploy_objects(&spec);
     cl_job_phase(j, "applying");
     size_t i;
@@ -358,6 +413,9 @@ failed:
     record(db, j, id, err->code == CL_EUNAVAILABLE ? NULL : "failed",
            json_pack("{s:s}", "error", err->message));
 done:
+    if (pull != NULL)
+        OPENSSL_cleanse(pull, strlen(pull));
+    free(pull);
     json_decref(facts);
     json_decref(objects);
     json_decref(selector);
