@@ -26,7 +26,8 @@ EPC = "sgx.intel.com/epc"
 class Deploy(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.kube = kubernetes.KubernetesPeer()
+        # a 600 s progress deadline passes in 6 s here
+        cls.kube = kubernetes.KubernetesPeer(deadline_scale=0.01)
         for i in (1, 2):
             cls.kube.add_node(f"sgx-{i}", allocatable={EPC: "8Gi"})
         cls.tmp = tempfile.mkdtemp(prefix="cl-deploy-")
@@ -201,6 +202,27 @@ class Deploy(unittest.TestCase):
         run("deploy", "rollback", dep["id"], code=4)              # no other build: 409
         self.assertEqual(json.loads(run("-o", "json", "deploy", "rm", dep["id"],
                                         "--wait"))["state"], "deleted")
+
+    def test_rate_limits_are_waited_out_and_unschedulable_pods_explained(self):
+        build, _ = self.build()
+        before = sum(1 for e in self.kube.log if e.get("status") == 429)
+        self.kube.throttle(3, retry_after=1, method="PATCH")
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
+            "namespace": self.ns, "name": "patient"}, want=202)
+        done = self.wait(job)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertEqual(done["attempts"], 1)            # waited out, not retried
+        self.assertEqual(sum(1 for e in self.kube.log if e.get("status") == 429) - before, 3)
+        # pods that cannot be scheduled: the scheduler's words
+        self.kube.fail_deployment("nowhere", "unschedulable")
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
+            "namespace": self.ns, "name": "nowhere"}, want=202)
+        self.assertEqual(self.wait(job)["state"], "failed")
+        got = self.api.ok("GET", f"/v1/deployments/{job['deployment_id']}")
+        self.assertTrue(any("cannot be scheduled" in p and "Insufficient" in p
+                            for p in got["status"]["problems"]), got["status"])
 
     def test_a_failed_rollout_says_why_as_kubectl_does(self):
         build, _ = self.build()

@@ -1,7 +1,8 @@
 /*
  * kube.c - the worker's Kubernetes API client: one cluster's server, its
  * CA and the credential, over libcurl; answers read as JSON, failures as
- * the API's Status message.
+ * the API's Status message.  A 429 is waited out as its Retry-After says
+ * (at most 30 s, five tries) before it counts as a failure.
  */
 #include "deploy.h"
 
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ANSWER_MAX (32u * 1024 * 1024)
 
@@ -60,10 +62,36 @@ void cl_kube_close(cl_kube *k)
     memset(k, 0, sizeof(*k));
 }
 
+static int kube_once(cl_kube *k, const char *method, const char *path,
+                     const char *content_type, json_t *body, json_t **out, long *retry_after,
+                     cl_error *err);
+
+#define THROTTLED_TRIES 5
+#define RETRY_AFTER_MAX 30
+
 int cl_kube_call(cl_kube *k, const char *method, const char *path, const char *content_type,
                  json_t *body, json_t **out, cl_error *err)
 {
-    cl_http_response resp = { .keep = { NULL } };
+    int rc;
+
+    /* 429 Too Many Requests: wait as long as Retry-After says, a few times */
+    for (int attempt = 1;; attempt++) {
+        long wait = 0;
+
+        rc = kube_once(k, method, path, content_type, body, out, &wait, err);
+        if (rc == 0 || k->status != 429 || attempt == THROTTLED_TRIES)
+            return rc;
+        struct timespec ts = { wait > 0 ? (wait > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : wait) : 1,
+                               0 };
+        cl_error_clear(err);
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int kube_once(cl_kube *k, const char *method, const char *path, const char *content_type,
+                     json_t *body, json_t **out, long *retry_after, cl_error *err)
+{
+    cl_http_response resp = { .keep = { "Retry-After", NULL } };
     char url[2048], type[128], *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int rc;
 
@@ -86,6 +114,8 @@ int cl_kube_call(cl_kube *k, const char *method, const char *path, const char *c
     const char *reason = json_string_value(json_object_get(doc, "reason"));
 
     k->status = resp.status;
+    if (cl_http_kept(&resp, "Retry-After") != NULL)
+        *retry_after = strtol(cl_http_kept(&resp, "Retry-After"), NULL, 10);
     if (resp.status >= 200 && resp.status < 300) {
         *out = doc;
         doc = NULL;
