@@ -366,3 +366,60 @@ class DeployAks(unittest.TestCase):
         got = self.api.ok("GET", f"/v1/deployments/{job['deployment_id']}")
         self.assertEqual(got["state"], "failed")
         self.assertIn("QuotaExceeded", got["status"]["error"])
+
+
+class DeployKill(unittest.TestCase):
+    """A worker killed in the middle of a rollout: its lease runs out, a
+    second worker takes the job and finishes it; applying again changes
+    nothing that was right."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.kube = kubernetes.KubernetesPeer()
+        cls.kube.add_node("sgx-1", allocatable={EPC: "8Gi"})
+        cls.tmp = tempfile.mkdtemp(prefix="cl-deploy-kill-")
+        cls.kubeconfig = cls.kube.kubeconfig(os.path.join(cls.tmp, "kubeconfig"))
+        cls.url, cls.dbname = new_database()
+        cls.d = Daemon(cls.url).start()
+        cls.password = create_admin(cls.d)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.close()
+        cls.kube.close()
+
+    setUp = Deploy.setUp
+    build = Deploy.build
+    wait = Deploy.wait
+
+    def test_another_worker_finishes_the_rollout(self):
+        import signal
+        build, digest = self.build()
+        first = Worker(self.url, self.d.kek, "--poll-interval=1", "--lease=3",
+                       "--kinds=deploy")
+        self.addCleanup(first.close)
+        self.worker = first
+        self.kube.pause_controller()                    # the rollout waits
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
+            "namespace": self.ns}, want=202)
+        deadline = time.monotonic() + 30
+        while self.kube.last_applied("deployments", self.app["name"], self.ns) is None:
+            self.assertLess(time.monotonic(), deadline, first.output())
+            time.sleep(0.1)
+        first.stop(signal.SIGKILL)
+        second = Worker(self.url, self.d.kek, "--poll-interval=1", "--lease=3",
+                        "--kinds=deploy")
+        self.addCleanup(second.close)
+        self.worker = second
+        self.kube.resume_controller()
+        done = self.wait(job)
+        self.assertEqual(done["state"], "succeeded", done)
+        self.assertEqual(done["attempts"], 2)
+        got = self.api.ok("GET", f"/v1/deployments/{job['deployment_id']}")
+        self.assertEqual(got["state"], "available")
+        d = self.kube.get("deployments", self.app["name"], self.ns)
+        self.assertEqual(d["metadata"]["generation"], 1)    # the second apply changed nothing
+        self.assertTrue(d["spec"]["template"]["spec"]["containers"][0]["image"]
+                        .endswith(digest))
