@@ -270,6 +270,7 @@ class DeployAks(unittest.TestCase):
         cls.azure = azure.AzurePeer(retry_after=1)
         cls.azure.add_cluster("sgx-prod")                   # no SGX add-on yet
         cls.azure.add_cluster("small")
+        cls.azure.add_cluster("renewal")
         cls.azure.quota_cores["standardDCSv3Family"] = 8
         cls.kube = kubernetes.KubernetesPeer(tokens=lambda t: cls.entra_user(t))
         for i in (1, 2):
@@ -355,6 +356,36 @@ class DeployAks(unittest.TestCase):
         self.assertEqual((self.azure.count("PUT", path),
                           self.azure.count("PUT", self.azure.pool_path("sgxpool", "sgx-prod"))),
                          puts)
+
+    def test_a_token_that_expires_during_an_operation_is_renewed_once(self):
+        az = self.azure_mod
+        cluster = self.api.ok("POST", "/v1/clusters", {
+            "name": "renewal", "kind": "aks", "subscription_id": az.SUBSCRIPTION,
+            "resource_group": self.azure.resource_group, "cluster_name": "renewal",
+            "azure": {"tenant_id": az.TENANT, "client_id": az.CLIENT_ID,
+                      "client_secret": az.CLIENT_SECRET},
+            "node_pool": {"name": "sgxpool", "vm_size": "Standard_DC2s_v2", "count": 1,
+                          "taints": ["sgx=true:NoSchedule"]}},
+            want=201)
+        build, _ = self.build()
+        pool = self.azure.pool_path("sgxpool", "renewal")
+        self.azure.lro_polls = 4                            # about four seconds of polling
+        self.addCleanup(setattr, self.azure, "lro_polls", 2)
+        issued = self.azure.tokens_issued.get(az.CLIENT_ID, 0)
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": cluster["id"],
+            "namespace": self.ns}, want=202)
+        deadline = time.monotonic() + 30
+        while self.azure.count("PUT", pool) == 0:
+            self.assertLess(time.monotonic(), deadline, self.worker.output())
+            time.sleep(0.05)
+        self.azure.expire_tokens()                          # while the worker polls
+        done = self.wait(job)
+        self.assertEqual(done["state"], "succeeded", done)
+        refused = [r for r in self.azure.requests if r[2] == 401]
+        self.assertEqual(len(refused), 1, refused)          # one refusal, then a new token
+        # ARM: the first sign-in, the renewal, the kubeconfig's; the cluster's own
+        self.assertEqual(self.azure.tokens_issued[az.CLIENT_ID] - issued, 4)
 
     def test_a_quota_error_ends_the_deployment_in_azures_words(self):
         cluster = self.aks_cluster("small", 5)              # 20 cores, over a quota of 8

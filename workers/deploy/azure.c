@@ -14,23 +14,24 @@
 #include <string.h>
 #include <time.h>
 
-int cl_entra_token(const char *tenant, const char *client, const char *secret,
-                   const char *scope, char **token, cl_error *err)
+/* A token for e's scope, with the time it expires (expires_in, less a
+ * minute for clocks and the request in flight). */
+static int entra_fetch(cl_entra *e, cl_error *err)
 {
     const cl_deploy_settings *s = &cl_worker.deploy;
     char url[1024], *form = NULL;
-    char *e_client = curl_easy_escape(NULL, client, 0), *e_secret = curl_easy_escape(NULL,
-                                                                                     secret, 0);
-    char *e_scope = curl_easy_escape(NULL, scope, 0);
+    char *e_client = curl_easy_escape(NULL, e->client, 0);
+    char *e_secret = curl_easy_escape(NULL, e->secret, 0);
+    char *e_scope = curl_easy_escape(NULL, e->scope, 0);
     cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL, .timeout_s = 30,
                             .max_body = 64 * 1024 };
     cl_http_response resp = { .keep = { NULL } };
     const char *headers[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+    time_t asked = time(NULL);
     json_t *doc = NULL;
     int rc;
 
-    *token = NULL;
-    snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token", s->azure_login_url, tenant);
+    snprintf(url, sizeof(url), "%s/%s/oauth2/v2.0/token", s->azure_login_url, e->tenant);
     size_t len = (e_client ? strlen(e_client) : 0) + (e_secret ? strlen(e_secret) : 0) +
                  (e_scope ? strlen(e_scope) : 0) + 128;
     if (e_client == NULL || e_secret == NULL || e_scope == NULL || (form = malloc(len)) == NULL) {
@@ -43,16 +44,25 @@ int cl_entra_token(const char *tenant, const char *client, const char *secret,
         goto done;
     doc = resp.body ? json_loadb(resp.body, resp.body_len, 0, NULL) : NULL;
     const char *access = json_string_value(json_object_get(doc, "access_token"));
+    json_int_t lifetime = json_integer_value(json_object_get(doc, "expires_in"));
     if (resp.status == 200 && access != NULL) {
-        *token = strdup(access);
-        rc = *token ? 0 : cl_error_set(err, CL_ERROR, "out of memory");
+        char *token = strdup(access);
+        if (token == NULL) {
+            rc = cl_error_set(err, CL_ERROR, "out of memory");
+            goto done;
+        }
+        if (e->token != NULL)
+            OPENSSL_cleanse(e->token, strlen(e->token));
+        free(e->token);
+        e->token = token;
+        e->expires = asked + (lifetime > 120 ? lifetime - 60 : lifetime / 2);
     } else {
         const char *what = json_string_value(json_object_get(doc, "error_description"));
         const char *code = json_string_value(json_object_get(doc, "error"));
         rc = cl_error_set(err, resp.status == 400 || resp.status == 401 ? CL_EUNAUTHORIZED
                                : CL_EUNAVAILABLE,
                           "Microsoft Entra ID refused the service principal %s (%ld %s): %.300s",
-                          client, resp.status, code ? code : "", what ? what : "no reason given");
+                          e->client, resp.status, code ? code : "", what ? what : "no reason given");
     }
 done:
     if (form != NULL)
@@ -68,8 +78,65 @@ done:
     return rc;
 }
 
-int cl_arm_call(const char *token, const char *method, const char *path, json_t *body,
+int cl_entra_open(cl_entra *e, const char *tenant, const char *client, const char *secret,
+                  const char *scope, cl_error *err)
+{
+    int rc;
+
+    memset(e, 0, sizeof(*e));
+    e->tenant = strdup(tenant);
+    e->client = strdup(client);
+    e->secret = strdup(secret);
+    e->scope = strdup(scope);
+    if (e->tenant == NULL || e->client == NULL || e->secret == NULL || e->scope == NULL)
+        rc = cl_error_set(err, CL_ERROR, "out of memory");
+    else
+        rc = entra_fetch(e, err);
+    if (rc < 0)
+        cl_entra_close(e);
+    return rc;
+}
+
+const char *cl_entra_bearer(cl_entra *e, int renew, cl_error *err)
+{
+    if ((renew || time(NULL) >= e->expires) && entra_fetch(e, err) < 0)
+        return NULL;
+    return e->token;
+}
+
+void cl_entra_close(cl_entra *e)
+{
+    if (e->secret != NULL)
+        OPENSSL_cleanse(e->secret, strlen(e->secret));
+    if (e->token != NULL)
+        OPENSSL_cleanse(e->token, strlen(e->token));
+    free(e->tenant);
+    free(e->client);
+    free(e->secret);
+    free(e->scope);
+    free(e->token);
+    memset(e, 0, sizeof(*e));
+}
+
+static int arm_once(const char *token, const char *method, const char *path, json_t *body,
+                    const char *if_match, cl_arm_answer *out, cl_error *err);
+
+int cl_arm_call(cl_entra *auth, const char *method, const char *path, json_t *body,
                 const char *if_match, cl_arm_answer *out, cl_error *err)
+{
+    const char *token = cl_entra_bearer(auth, 0, err);
+    int rc = token ? arm_once(token, method, path, body, if_match, out, err) : err->code;
+
+    if (rc == CL_EUNAUTHORIZED && strstr(err->message, "ExpiredAuthenticationToken")) {
+        cl_error_clear(err);                    /* expired before we thought: once more */
+        token = cl_entra_bearer(auth, 1, err);
+        rc = token ? arm_once(token, method, path, body, if_match, out, err) : err->code;
+    }
+    return rc;
+}
+
+static int arm_once(const char *token, const char *method, const char *path, json_t *body,
+                    const char *if_match, cl_arm_answer *out, cl_error *err)
 {
     const cl_deploy_settings *s = &cl_worker.deploy;
     cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL, .timeout_s = 60,
@@ -144,11 +211,11 @@ void cl_arm_answer_free(cl_arm_answer *a)
     a->async_url = a->location = NULL;
 }
 
-int cl_arm_request(const char *token, const char *method, const char *path, json_t *body,
+int cl_arm_request(cl_entra *auth, const char *method, const char *path, json_t *body,
                    json_t **out, cl_error *err)
 {
     cl_arm_answer a;
-    int rc = cl_arm_call(token, method, path, body, NULL, &a, err);
+    int rc = cl_arm_call(auth, method, path, body, NULL, &a, err);
 
     *out = a.body;
     a.body = NULL;
@@ -156,7 +223,7 @@ int cl_arm_request(const char *token, const char *method, const char *path, json
     return rc;
 }
 
-int cl_arm_wait(cl_job *j, const char *token, cl_arm_answer *started, int limit_s,
+int cl_arm_wait(cl_job *j, cl_entra *auth, cl_arm_answer *started, int limit_s,
                 cl_error *err)
 {
     time_t deadline = time(NULL) + limit_s;
@@ -170,7 +237,7 @@ int cl_arm_wait(cl_job *j, const char *token, cl_arm_answer *started, int limit_
         int rc;
 
         nanosleep(&ts, NULL);
-        rc = cl_arm_call(token, "GET", started->async_url ? started->async_url
+        rc = cl_arm_call(auth, "GET", started->async_url ? started->async_url
                                                           : started->location,
                          NULL, NULL, &poll, err);
         if (rc == CL_EUNAVAILABLE) {                /* throttled or busy: poll again */

@@ -92,6 +92,16 @@ static int record(PGconn *db, cl_job *j, const char *id, json_t *check, cl_error
     return rc;
 }
 
+#define ARM_SCOPE "https://management.azure.com/.default"
+
+/* The service principal stored with the cluster, signed in for scope. */
+static int sign_in(cl_job *j, PGresult *row, const char *secret, const char *scope,
+                   cl_entra *e, cl_error *err)
+{
+    cl_job_phase(j, "signing in to Microsoft Entra ID");
+    return cl_entra_open(e, PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret, scope, err);
+}
+
 /* The user kubeconfig of an AKS cluster, from Azure Resource Manager
  * (listClusterUserCredential), with what ARM says of the cluster. */
 static int aks_kubeconfig(cl_job *j, PGresult *row, const char *secret, char **config,
@@ -99,19 +109,18 @@ static int aks_kubeconfig(cl_job *j, PGresult *row, const char *secret, char **c
 {
     const char *sub = PQgetvalue(row, 0, 7), *group = PQgetvalue(row, 0, 8);
     const char *name = PQgetvalue(row, 0, 9);
-    char path[1024], *token = NULL;
+    char path[1024];
+    cl_entra arm;
     json_t *cluster = NULL, *creds = NULL;
     int rc;
 
     *config = NULL;
-    cl_job_phase(j, "signing in to Microsoft Entra ID");
-    if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret,
-                             "https://management.azure.com/.default", &token, err)) < 0)
+    if ((rc = sign_in(j, row, secret, ARM_SCOPE, &arm, err)) < 0)
         return rc;
     snprintf(path, sizeof(path), "/subscriptions/%s/resourceGroups/%s/providers/"
              "Microsoft.ContainerService/managedClusters/%s", sub, group, name);
     cl_job_phase(j, "reading the managed cluster");
-    if ((rc = cl_arm_request(token, "GET", path, NULL, &cluster, err)) < 0)
+    if ((rc = cl_arm_request(&arm, "GET", path, NULL, &cluster, err)) < 0)
         goto done;
     json_t *props = json_object_get(cluster, "properties");
     json_t *addon = json_object_get(json_object_get(props, "addonProfiles"),
@@ -122,7 +131,7 @@ static int aks_kubeconfig(cl_job *j, PGresult *row, const char *secret, char **c
                                                                          "kubernetesVersion")),
                        "sgx_addon", json_is_true(json_object_get(addon, "enabled")));
     snprintf(path + strlen(path), sizeof(path) - strlen(path), "/listClusterUserCredential");
-    if ((rc = cl_arm_request(token, "POST", path, NULL, &creds, err)) < 0)
+    if ((rc = cl_arm_request(&arm, "POST", path, NULL, &creds, err)) < 0)
         goto done;
     const char *b64 = json_string_value(json_object_get(json_array_get(
         json_object_get(creds, "kubeconfigs"), 0), "value"));
@@ -139,9 +148,7 @@ static int aks_kubeconfig(cl_job *j, PGresult *row, const char *secret, char **c
 done:
     json_decref(cluster);
     json_decref(creds);
-    if (token != NULL)
-        OPENSSL_cleanse(token, strlen(token));
-    free(token);
+    cl_entra_close(&arm);
     return rc;
 }
 
@@ -151,12 +158,12 @@ done:
 
 /* The add-on on, if it is not: the cluster as read, changed, put back
  * with its eTag, and the operation followed. */
-static int ensure_addon(cl_job *j, const char *token, const char *path, cl_error *err)
+static int ensure_addon(cl_job *j, cl_entra *arm, const char *path, cl_error *err)
 {
     cl_arm_answer got, put = { 0 };
     int rc;
 
-    if ((rc = cl_arm_call(token, "GET", path, NULL, NULL, &got, err)) < 0)
+    if ((rc = cl_arm_call(arm, "GET", path, NULL, NULL, &got, err)) < 0)
         return rc;
     json_t *props = json_object_get(got.body, "properties");
     json_t *addons = json_object_get(props, "addonProfiles");
@@ -172,9 +179,9 @@ static int ensure_addon(cl_job *j, const char *token, const char *path, cl_error
         "{s:b, s:{s:s}}", "enabled", 1, "config", "ACCSGXQuoteHelperEnabled", "true"));
     const char *etag = json_string_value(json_object_get(got.body, "eTag"));
     cl_job_phase(j, "turning on the ACCSGXDevicePlugin add-on");
-    rc = cl_arm_call(token, "PUT", path, got.body, etag, &put, err);
+    rc = cl_arm_call(arm, "PUT", path, got.body, etag, &put, err);
     if (rc == 0)
-        rc = cl_arm_wait(j, token, &put, LRO_LIMIT_S, err);
+        rc = cl_arm_wait(j, arm, &put, LRO_LIMIT_S, err);
     if (rc == 0)
         cl_job_log(j, "the ACCSGXDevicePlugin add-on is on now");
     cl_arm_answer_free(&got);
@@ -189,7 +196,7 @@ static int same_json(json_t *a, json_t *b)
 
 /* The node pool as described: created, or updated when its count, labels
  * or taints differ; a pool of another VM size is refused by name. */
-static int ensure_pool(cl_job *j, const char *token, const char *cluster_path, json_t *pool,
+static int ensure_pool(cl_job *j, cl_entra *arm, const char *cluster_path, json_t *pool,
                        cl_error *err)
 {
     const char *name = json_string_value(json_object_get(pool, "name"));
@@ -200,7 +207,7 @@ static int ensure_pool(cl_job *j, const char *token, const char *cluster_path, j
     int rc;
 
     snprintf(path, sizeof(path), "%s/agentPools/%s", cluster_path, name);
-    rc = cl_arm_call(token, "GET", path, NULL, NULL, &got, err);
+    rc = cl_arm_call(arm, "GET", path, NULL, NULL, &got, err);
     if (rc < 0 && rc != CL_ENOTFOUND)
         return rc;
     cl_error_clear(err);
@@ -227,9 +234,9 @@ static int ensure_pool(cl_job *j, const char *token, const char *cluster_path, j
                              "Linux", "nodeLabels", labels ? labels : json_object(),
                              "nodeTaints", taints ? taints : json_array());
     cl_job_phase(j, rc == 0 ? "updating the SGX node pool" : "creating the SGX node pool");
-    rc = cl_arm_call(token, "PUT", path, want, NULL, &put, err);
+    rc = cl_arm_call(arm, "PUT", path, want, NULL, &put, err);
     if (rc == 0)
-        rc = cl_arm_wait(j, token, &put, LRO_LIMIT_S, err);
+        rc = cl_arm_wait(j, arm, &put, LRO_LIMIT_S, err);
     if (rc == 0)
         cl_job_log(j, "the node pool %s has %lld %s nodes", name,
                    (long long)json_integer_value(json_object_get(pool, "count")), vm);
@@ -242,7 +249,8 @@ static int ensure_pool(cl_job *j, const char *token, const char *cluster_path, j
 int cl_cluster_prepare(cl_job *j, PGconn *db, const char *id, cl_error *err)
 {
     PGresult *row = NULL;
-    char *secret = NULL, *token = NULL, path[1024];
+    char *secret = NULL, path[1024];
+    cl_entra arm = { 0 };
     json_t *pool = NULL;
     int rc;
 
@@ -255,26 +263,22 @@ int cl_cluster_prepare(cl_job *j, PGconn *db, const char *id, cl_error *err)
                                                   "service principal");
         goto done;
     }
-    cl_job_phase(j, "signing in to Microsoft Entra ID");
-    if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret,
-                             "https://management.azure.com/.default", &token, err)) < 0)
+    if ((rc = sign_in(j, row, secret, ARM_SCOPE, &arm, err)) < 0)
         goto done;
     snprintf(path, sizeof(path), "/subscriptions/%s/resourceGroups/%s/providers/"
              "Microsoft.ContainerService/managedClusters/%s", PQgetvalue(row, 0, 7),
              PQgetvalue(row, 0, 8), PQgetvalue(row, 0, 9));
-    if ((rc = ensure_addon(j, token, path, err)) < 0)
+    if ((rc = ensure_addon(j, &arm, path, err)) < 0)
         goto done;
     pool = PQgetisnull(row, 0, 10) ? NULL : json_loads(PQgetvalue(row, 0, 10), 0, NULL);
     if (pool != NULL)
-        rc = ensure_pool(j, token, path, pool, err);
+        rc = ensure_pool(j, &arm, path, pool, err);
 done:
     json_decref(pool);
+    cl_entra_close(&arm);
     if (secret != NULL)
         OPENSSL_cleanse(secret, strlen(secret));
-    if (token != NULL)
-        OPENSSL_cleanse(token, strlen(token));
     free(secret);
-    free(token);
     PQclear(row);
     return rc;
 }
@@ -284,7 +288,8 @@ done:
 int cl_cluster_open(cl_job *j, PGconn *db, const char *id, cl_kube *kube, json_t **facts,
                     cl_error *err)
 {
-    char *config = NULL, *secret = NULL, *token = NULL, scope[300];
+    char *config = NULL, *secret = NULL, scope[300];
+    cl_entra *entra = NULL;
     cl_kubeconfig cfg = { 0 };
     PGresult *row = NULL;
     int aks, rc;
@@ -322,12 +327,16 @@ int cl_cluster_open(cl_job *j, PGconn *db, const char *id, cl_kube *kube, json_t
             goto done;
         }
         snprintf(scope, sizeof(scope), "%s/.default", cfg.kubelogin_server_id);
-        cl_job_phase(j, "signing in to Microsoft Entra ID for the cluster");
-        if ((rc = cl_entra_token(PQgetvalue(row, 0, 5), PQgetvalue(row, 0, 6), secret, scope,
-                                 &token, err)) < 0)
+        if ((entra = malloc(sizeof(*entra))) == NULL) {
+            rc = cl_error_set(err, CL_ERROR, "out of memory");
             goto done;
+        }
+        if ((rc = sign_in(j, row, secret, scope, entra, err)) < 0) {
+            free(entra);
+            goto done;
+        }
     }
-    rc = cl_kube_open(kube, &cfg, token, err);
+    rc = cl_kube_open(kube, &cfg, entra, err);
 done:
     if (rc < 0) {
         json_decref(*facts);
@@ -339,11 +348,8 @@ done:
         OPENSSL_cleanse(config, strlen(config));
     if (secret != NULL)
         OPENSSL_cleanse(secret, strlen(secret));
-    if (token != NULL)
-        OPENSSL_cleanse(token, strlen(token));
     free(config);
     free(secret);
-    free(token);
     return rc;
 }
 

@@ -12,14 +12,29 @@
 #include "worker.h"
 
 #include <jansson.h>
+#include <time.h>
 
 /* ---- Microsoft Entra ID (azure.c) ---------------------------------------- */
 
-/* A client-credentials token for scope ("<resource>/.default") from the
- * worker's azure-login-url; *token is malloc'd.  CL_EUNAUTHORIZED, with
- * Entra's own words, when the credentials are refused. */
-int cl_entra_token(const char *tenant, const char *client, const char *secret,
-                   const char *scope, char **token, cl_error *err);
+/* A service principal signed in to Microsoft Entra ID (the client-
+ * credentials flow, from the worker's azure-login-url) for one scope
+ * ("<resource>/.default"), with what it takes to sign in again.
+ * cl_entra_open fails with CL_EUNAUTHORIZED, in Entra's own words, when
+ * the credentials are refused. */
+typedef struct cl_entra {
+    char *tenant, *client, *secret, *scope;
+    char *token;
+    time_t expires;             /* when to get another, a little before Entra says */
+} cl_entra;
+
+int cl_entra_open(cl_entra *e, const char *tenant, const char *client, const char *secret,
+                  const char *scope, cl_error *err);
+
+/* The token to send: the one held until it expires, then a new one; a new
+ * one at once when renew is set (a server said it has expired).  NULL,
+ * with err, when Entra refuses. */
+const char *cl_entra_bearer(cl_entra *e, int renew, cl_error *err);
+void cl_entra_close(cl_entra *e);
 
 /* ---- Azure Resource Manager (azure.c) --------------------------------------- */
 
@@ -28,7 +43,7 @@ int cl_entra_token(const char *tenant, const char *client, const char *secret,
  * (may be NULL) for a 2xx, else ARM's error code and message said plainly:
  * CL_EUNAUTHORIZED (401), CL_EFORBIDDEN (403 AuthorizationFailed),
  * CL_ENOTFOUND (404), CL_EUNAVAILABLE (429, 5xx, unreachable). */
-int cl_arm_request(const char *token, const char *method, const char *path, json_t *body,
+int cl_arm_request(cl_entra *auth, const char *method, const char *path, json_t *body,
                    json_t **out, cl_error *err);
 
 /* What a request to ARM answered: the body, and a long-running
@@ -43,7 +58,7 @@ typedef struct cl_arm_answer {
 
 /* As cl_arm_request, with If-Match (may be NULL) and the whole answer;
  * path may also be an operation's absolute URL, used as given. */
-int cl_arm_call(const char *token, const char *method, const char *path, json_t *body,
+int cl_arm_call(cl_entra *auth, const char *method, const char *path, json_t *body,
                 const char *if_match, cl_arm_answer *out, cl_error *err);
 void cl_arm_answer_free(cl_arm_answer *a);
 
@@ -51,7 +66,7 @@ void cl_arm_answer_free(cl_arm_answer *a);
  * Azure-AsyncOperation URL (or else its Location), waiting Retry-After
  * between polls, until it succeeds, fails (with Azure's error), or
  * limit_s pass. */
-int cl_arm_wait(cl_job *j, const char *token, cl_arm_answer *started, int limit_s,
+int cl_arm_wait(cl_job *j, cl_entra *auth, cl_arm_answer *started, int limit_s,
                 cl_error *err);
 
 /* ---- the Kubernetes API (kube.c) ------------------------------------------- */
@@ -61,14 +76,16 @@ typedef struct cl_kube {
     cl_http_options http;       /* CA, client certificate */
     char *authz;                /* "Authorization: Bearer ...", or NULL */
     char *ca_pem, *cert_pem, *key_pem;
+    cl_entra *entra;            /* the Entra ID token in use (kubelogin), or NULL */
     long status;                /* of the last answer */
 } cl_kube;
 
 #define CL_KUBE_FIELD_MANAGER "cloister"
 
-/* A client for the kubeconfig's cluster; token (may be NULL) replaces the
- * kubeconfig's credential, as for AKS's kubelogin form. */
-int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, const char *token, cl_error *err);
+/* A client for the kubeconfig's cluster; entra (may be NULL; the client
+ * takes it) replaces the kubeconfig's credential, as for AKS's kubelogin
+ * form, and is renewed once when the server says it has expired. */
+int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, cl_entra *entra, cl_error *err);
 void cl_kube_close(cl_kube *k);
 
 /* GET path: 0 with *out (the JSON answer) for a 2xx; otherwise the

@@ -19,9 +19,20 @@ static char *dup_or_null(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, const char *token, cl_error *err)
+/* "Authorization: Bearer <token>", or NULL */
+static char *bearer_header(const char *token)
 {
-    const char *bearer = token ? token : cfg->token;
+    size_t n = token ? strlen(token) + 32 : 0;
+    char *h = token ? malloc(n) : NULL;
+
+    if (h != NULL)
+        snprintf(h, n, "Authorization: Bearer %s", token);
+    return h;
+}
+
+int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, cl_entra *entra, cl_error *err)
+{
+    const char *bearer = entra ? entra->token : cfg->token;
     size_t n = strlen(cfg->server);
 
     memset(k, 0, sizeof(*k));
@@ -31,8 +42,8 @@ int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, const char *token, cl_err
     k->ca_pem = dup_or_null(cfg->ca_pem);
     k->cert_pem = dup_or_null(cfg->client_cert_pem);
     k->key_pem = dup_or_null(cfg->client_key_pem);
-    if (bearer != NULL && (k->authz = malloc(strlen(bearer) + 32)) != NULL)
-        snprintf(k->authz, strlen(bearer) + 32, "Authorization: Bearer %s", bearer);
+    k->entra = entra;
+    k->authz = bearer_header(bearer);
     if (k->server == NULL || (bearer != NULL && k->authz == NULL)) {
         cl_kube_close(k);
         return cl_error_set(err, CL_ERROR, "out of memory");
@@ -50,6 +61,10 @@ int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, const char *token, cl_err
 
 void cl_kube_close(cl_kube *k)
 {
+    if (k->entra != NULL) {
+        cl_entra_close(k->entra);
+        free(k->entra);
+    }
     if (k->authz != NULL)
         OPENSSL_cleanse(k->authz, strlen(k->authz));
     if (k->key_pem != NULL)
@@ -66,6 +81,27 @@ static int kube_once(cl_kube *k, const char *method, const char *path,
                      const char *content_type, json_t *body, json_t **out, long *retry_after,
                      cl_error *err);
 
+/* With an Entra ID token (kubelogin): the Authorization header for the
+ * token to send now, renewed when it expires or when renew says so. */
+static int entra_authz(cl_kube *k, int renew, cl_error *err)
+{
+    if (k->entra == NULL)
+        return 0;
+    const char *token = cl_entra_bearer(k->entra, renew, err);
+    if (token == NULL)
+        return err->code;
+    if (k->authz != NULL && strcmp(k->authz + strlen("Authorization: Bearer "), token) == 0)
+        return 0;
+    char *fresh = bearer_header(token);
+    if (fresh == NULL)
+        return cl_error_set(err, CL_ERROR, "out of memory");
+    if (k->authz != NULL)
+        OPENSSL_cleanse(k->authz, strlen(k->authz));
+    free(k->authz);
+    k->authz = fresh;
+    return 0;
+}
+
 #define THROTTLED_TRIES 5
 #define RETRY_AFTER_MAX 30
 
@@ -78,7 +114,15 @@ int cl_kube_call(cl_kube *k, const char *method, const char *path, const char *c
     for (int attempt = 1;; attempt++) {
         long wait = 0;
 
+        if ((rc = entra_authz(k, 0, err)) < 0)
+            return rc;
         rc = kube_once(k, method, path, content_type, body, out, &wait, err);
+        if (rc == CL_EUNAUTHORIZED && k->entra != NULL) {
+            cl_error_clear(err);                /* expired before we thought: once more */
+            if ((rc = entra_authz(k, 1, err)) < 0)
+                return rc;
+            rc = kube_once(k, method, path, content_type, body, out, &wait, err);
+        }
         if (rc == 0 || k->status != 429 || attempt == THROTTLED_TRIES)
             return rc;
         struct timespec ts = { wait > 0 ? (wait > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : wait) : 1,
