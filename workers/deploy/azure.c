@@ -62,7 +62,8 @@ static int entra_fetch(cl_entra *e, cl_error *err)
         rc = cl_error_set(err, resp.status == 400 || resp.status == 401 ? CL_EUNAUTHORIZED
                                : CL_EUNAVAILABLE,
                           "Microsoft Entra ID refused the service principal %s (%ld %s): %.300s",
-                          e->client, resp.status, code ? code : "", what ? what : "no reason given");
+                          e->client, resp.status, code ? code : "",
+                          what ? what : "no reason given");
     }
 done:
     if (form != NULL)
