@@ -3,7 +3,8 @@
 // The daemon answers every page path with index.html (the SPA fallback), so
 // the address bar always holds a real page URL: /accounts, /members,
 // /api-keys, /audit?action=..., /apps/<id>/edit, /builds/<id>, /jobs/<id>,
-// /attestation/<id>, /nodes/<id>, /login. A page marked `sub` also owns the
+// /attestation/<id>, /nodes/<id>, /clusters/<id>, /deployments/<id>,
+// /login. A page marked `sub` also owns the
 // paths under its own (/apps/new, /apps/<id>): ctx.sub holds their
 // segments, and the page decides what they show. Links are ordinary
 // <a href>s; a click on one that leads to a page of ours is taken over
@@ -32,6 +33,9 @@ export const PAGES = [
   { path: '/attestation', title: 'Attestation', account: true, sub: true,
     load: () => import('./attestation.js') },
   { path: '/nodes', title: 'Nodes', account: true, sub: true, load: () => import('./nodes.js') },
+  { path: '/clusters', title: 'Clusters', account: true, sub: true, load: () => import('./clusters.js') },
+  { path: '/deployments', title: 'Deployments', account: true, sub: true,
+    load: () => import('./deployments.js') },
   { path: '/registries', title: 'Registries', account: true, sub: true,
     load: () => import('./registries.js') },
   { path: '/jobs', title: 'Jobs', account: true, sub: true, load: () => import('./jobs.js') },
@@ -67,6 +71,8 @@ const ABILITIES = {
   'nodes.write': ['admin', 'operator'],
   'certificates.revoke': ['admin', 'operator'],
   'secrets.write': ['admin'],
+  'clusters.write': ['admin', 'operator'],
+  'deployments.write': ['admin', 'operator'],
 };
 
 /* What only an instance administrator may do, whatever their role in the

@@ -18,7 +18,8 @@
 // and follows its convert job live there, as the inspection below does;
 // once it succeeds, the new build is a link away (/builds/<id>). A
 // conversion still running when the page opens is followed too. The page
-// lists the app's latest builds, each linking to its own page.
+// lists the app's latest builds, each linking to its own page, and where
+// it is deployed (deployments.js's appDeployments).
 //
 // How the app's enclaves attest (attestation, identity, the node labels
 // they need, their certificates' lifetime, what cloister-init does) is a
@@ -34,6 +35,7 @@
 import * as api from './api.js';
 import { enclaveSections } from './app_enclaves.js';
 import { buildStateBadge, shortHash } from './builds.js';
+import { appDeployments } from './deployments.js';
 import { ENDED, followJob, inspectionFacts } from './jobs.js';
 import { busy, checkboxField, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
          errorText, facts, field, fieldset, formatBytes, formMessage, h, notify, pageHeading,
@@ -403,12 +405,13 @@ async function renderApp(ctx, id) {
   // What became of each domain's approval: the latest task for it (the
   // list is newest first, and cannot be asked for one app's tasks only).
   // With it, the app's latest builds and its conversions still running.
-  const [tasks, builds, conversions, enclaves] = await Promise.all([
+  const [tasks, builds, conversions, enclaves, deployments] = await Promise.all([
     api.getAll('/v1/tasks', { query: { type: 'domain_approval' }, max: 2000 }).catch(() => []),
     recentBuilds(app),
     api.getPage('/v1/jobs', { query: { kind: 'convert', target: `app:${app.id}` }, limit: 20 })
       .then((page) => page.items.filter((j) => !ENDED.has(j.state)), () => []),
     enclaveSections(ctx, app),
+    appDeployments(ctx, app),
   ]);
   if (!ctx.current()) return null;
   ctx.setTitle(app.name);
@@ -493,6 +496,7 @@ async function renderApp(ctx, id) {
   conversions.reverse().forEach(follow);
   ctx.main.append(
     section('Builds', convertArea, buildsHolder),
+    section('Deployments', deployments),
     ...enclaves,
     section('Images', facts([
       ['Input image', h('span', { class: 'reference-line' }, h('code', { class: 'reference', dataset: { field: 'input_image' } }, app.input_image),

@@ -376,6 +376,11 @@ export function fieldset(legend, ...children) {
   return h('fieldset', { class: 'fieldset' }, h('legend', {}, legend), children);
 }
 
+/* "1 node", "3 nodes": a count and its noun, singular or plural. */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /* 536870912 → "512 MiB"; 353 → "353 bytes". */
 export function formatBytes(n) {
   if (n === null || n === undefined || Number.isNaN(Number(n))) return '—';

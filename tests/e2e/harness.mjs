@@ -1,6 +1,8 @@
 // The harness of the portal's browser tests: a cloisterd of its own on a
 // fresh database, an administrator, a REST client for arranging and checking
-// the server's state, and headless Chromium with a fresh profile.
+// the server's state, and headless Chromium with a fresh profile; and the
+// peers some tests need: docker-registries, and the Kubernetes fake
+// (tests/peers/kubernetes.py) to deploy to.
 //
 // Environment:
 //   CLOISTER_TEST_PGDIR  the socket directory of the PostgreSQL that
@@ -16,6 +18,7 @@ import { spawn, execFile } from 'node:child_process';
 import { createHash, randomBytes, randomUUID, sign } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync,
          writeFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -279,6 +282,85 @@ export class Registry {
   }
 }
 
+/* The Kubernetes fake (tests/peers/kubernetes.py) in a process of its own,
+ * through tests/peers/kube_serve.py: an API server over TLS on loopback
+ * with SGX nodes advertising sgx.intel.com/epc, whose kubeconfig (its CA
+ * inline, a bearer token) is `kubeconfigPath`. `failing` names deployments
+ * whose rollouts fail ({name: 'image-pull'}); a progress deadline of
+ * 600 s * `deadlineScale` makes them fail in seconds. */
+export class Kubernetes {
+  constructor({ nodes = ['sgx-0', 'sgx-1'], failing = {}, deadlineScale = 0.01 } = {}) {
+    this.nodes = nodes;
+    this.failing = failing;
+    this.deadlineScale = deadlineScale;
+    this.proc = null;
+  }
+
+  async start() {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-kube-'));
+    this.kubeconfigPath = path.join(this.dir, 'kubeconfig');
+    this.logPath = path.join(this.dir, 'kube.log');
+    const args = [path.join(SOURCE_DIR, 'tests', 'peers', 'kube_serve.py'), '--kubeconfig', this.kubeconfigPath,
+                  '--deadline-scale', String(this.deadlineScale),
+                  ...this.nodes.flatMap((n) => ['--sgx-node', n]),
+                  ...Object.entries(this.failing).flatMap(([name, mode]) => ['--fail-deployment', `${name}=${mode}`])];
+    const log = openSync(this.logPath, 'w');
+    // Its standard input is a pipe: when this process goes, the fake goes too.
+    this.proc = spawn('python3', args, { stdio: ['pipe', 'pipe', log] });
+    closeSync(log);
+    this.exited = new Promise((resolve) => this.proc.on('exit', (code, sig) => resolve(code ?? sig)));
+    const line = await new Promise((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('the Kubernetes fake did not start:\n' + this.output())), 30_000);
+      this.proc.stdout.on('data', (chunk) => {
+        out += chunk;
+        const cut = out.indexOf('\n');
+        if (cut >= 0) {
+          clearTimeout(timer);
+          resolve(out.slice(0, cut));
+        }
+      });
+      this.proc.on('exit', () => {
+        clearTimeout(timer);
+        reject(new Error('the Kubernetes fake exited:\n' + this.output()));
+      });
+    });
+    this.url = JSON.parse(line).url;
+    this.kubeconfig = readFileSync(this.kubeconfigPath, 'utf8');
+    return this;
+  }
+
+  /* GET a path of the API server as the kubeconfig's user: {status, body}. */
+  async get(urlPath) {
+    const ca = Buffer.from(/certificate-authority-data: (\S+)/.exec(this.kubeconfig)[1], 'base64');
+    const token = JSON.parse(/token: (.+)/.exec(this.kubeconfig)[1]);
+    return new Promise((resolve, reject) => {
+      const req = https.get(this.url + urlPath, { ca, headers: { Authorization: `Bearer ${token}`,
+                                                                  Accept: 'application/json' } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => { text += chunk; });
+        res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : null }));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  output() {
+    try { return readFileSync(this.logPath, 'utf8'); } catch { return ''; }
+  }
+
+  async stop() {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
+      this.proc.kill('SIGTERM');
+      const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
 /* A REST caller: a person signed in (cookie and CSRF token) or an API key. */
 export class Api {
   constructor(baseUrl, { key = null } = {}) {
@@ -453,16 +535,20 @@ export async function attestEnclave(baseUrl, sim, node, appId, { names = [], mre
 
 /* A build row of the app as a conversion leaves it, put in the daemon's
  * database behind the API's back (as tests/integration/test_enclaves.py
- * does: converting is another test's subject). Answers its id. */
-export async function addBuild(daemon, { accountId, appId, mrenclave, state = 'approved', isvsvn = 0 }) {
+ * does: converting is another test's subject). `pushed` gives it an output
+ * digest, as a build whose image was pushed has, which deploying needs
+ * (tests/integration/test_deploy.py). Answers its id. */
+export async function addBuild(daemon, { accountId, appId, mrenclave, state = 'approved', isvsvn = 0,
+                                         pushed = false }) {
   const id = randomUUID();
+  const digest = pushed ? `'sha256:${randomBytes(32).toString('hex')}'` : 'NULL';
   await psql(`INSERT INTO builds (id, account_id, app_id, job_id, state, input_image,
       input_digest, runtime, runtime_version, runtime_image, runtime_digest,
-      output_image, mrenclave, mrsigner, isvprodid, isvsvn, debug, enclave_size,
+      output_image, output_digest, mrenclave, mrsigner, isvprodid, isvsvn, debug, enclave_size,
       max_threads, sigstruct_date, manifest, trusted_files, sigstruct, created_by)
     VALUES ('${id}', '${accountId}', '${appId}', gen_random_uuid(),
       '${state}', 'nginx:1.25', 'sha256:${'0'.repeat(64)}', 'gramine', '1.9',
-      'gramine-runtime:1.9', 'sha256:${'1'.repeat(64)}', 'registry.example.com/web',
+      'gramine-runtime:1.9', 'sha256:${'1'.repeat(64)}', 'registry.example.com/web', ${digest},
       '${mrenclave}', '${'5c'.repeat(32)}', 1, ${Number(isvsvn)}, false, 536870912, 16,
       current_date, '', 0, '\\x00', 'user:test')`, daemon.dbname);
   return id;

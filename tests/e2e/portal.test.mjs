@@ -15,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Registry, Worker, addBuild, attestEnclave, collateralBody, enrollNode,
-         openBrowser, psql, shotPath, simulateQuote, unexpectedProblems, unique } from './harness.mjs';
+import { ADMIN_EMAIL, Api, DCAP_DATA, Daemon, Kubernetes, Registry, Worker, addBuild, attestEnclave, collateralBody,
+         enrollNode, openBrowser, psql, shotPath, simulateQuote, unexpectedProblems, unique } from './harness.mjs';
 
 let daemon;
 let worker;
@@ -28,13 +28,14 @@ let admin;          // the instance administrator's own REST session
 let acme;
 let globex;
 let lab = null;     // the node tests' daemon, trusting a simulated SGX root (nodeLab())
+let kube = null;    // the Kubernetes fake the cluster and deployment tests deploy to (kubeLab())
 
 // Signing in without a session answers 401 on GET /v1/me: the shell's first
 // question. Every test that opens the sign-in page expects it.
 const BOOT_401 = { status: 401, path: '/v1/me' };
 
-const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Attestation', 'Nodes', 'Registries', 'Jobs', 'Approvals',
-                   'Workers', 'Members', 'API keys', 'Audit'];
+const ALL_PAGES = ['Accounts', 'Apps', 'Builds', 'Attestation', 'Nodes', 'Clusters', 'Deployments', 'Registries',
+                   'Jobs', 'Approvals', 'Workers', 'Members', 'API keys', 'Audit'];
 
 before(async () => {
   daemon = await new Daemon({ env: { CLOISTER_LOGIN_FAILURES_PER_USER: '3' } }).start();
@@ -58,6 +59,7 @@ after(async () => {
     if (lab.daemon) await lab.daemon.stop();
     rmSync(lab.sim, { recursive: true, force: true });
   }
+  if (kube) await kube.stop();
 });
 
 /* Run fn(page, browser) in a fresh browser; screenshot; no unexpected errors.
@@ -552,8 +554,8 @@ test('roles: an operator gets no member or key actions, an auditor only reads', 
     await signIn(page, people.operator.email, people.operator.password, { next: '/members' });
     await settled(page, 'Members');
     assert.deepEqual(await texts(page.locator('#nav a')),
-                     ['Accounts', 'Apps', 'Builds', 'Attestation', 'Nodes', 'Registries', 'Jobs', 'Approvals',
-                      'Workers', 'Members']);
+                     ['Accounts', 'Apps', 'Builds', 'Attestation', 'Nodes', 'Clusters', 'Deployments',
+                      'Registries', 'Jobs', 'Approvals', 'Workers', 'Members']);
     assert.equal(await page.getByRole('button', { name: 'Add member' }).count(), 0);
     assert.equal(await page.locator('main tbody select, main tbody button').count(), 0);
     assert.equal(await page.locator('main .note').textContent(),
@@ -2620,6 +2622,327 @@ test('an enclave attested through the real API runs under Running enclaves, is r
     await page.screenshot({ path: shotPath('app-enclaves-admin'), fullPage: true });
   }, { baseURL: d.url });
 });
+
+/* ---- clusters and deployments -------------------------------------------- */
+
+/* The Kubernetes fake, started once: two SGX nodes with 8Gi of
+ * sgx.intel.com/epc each, and the deployment named `broken` failing to
+ * pull its image, in whatever namespace. */
+async function kubeLab() {
+  if (!kube) kube = await new Kubernetes({ failing: { broken: 'image-pull' } }).start();
+  return kube;
+}
+
+/* A new account with an operator and an auditor, the fake as its cluster
+ * `lab` (added through the API), and an app with `builds` approved builds
+ * whose images were pushed, oldest first (MRENCLAVE aa…, bb…).
+ * {account, api, operator, auditor, cluster, app, builds: [ids]}. */
+async function deployLab(builds = 1) {
+  const k = await kubeLab();
+  const { account, api, people: [operator, auditor] } = await accountWithPeople('deploy', ['operator', 'auditor']);
+  const cluster = await api.ok('POST', '/v1/clusters', { name: 'lab', kind: 'kubernetes', kubeconfig: k.kubeconfig },
+                               201);
+  const app = await api.ok('POST', '/v1/apps', { name: unique('web'), input_image: 'nginx:1.25',
+                                                 output_image: 'registry.example.com/web' }, 201);
+  const ids = [];
+  for (const hex of ['aa', 'bb'].slice(0, builds)) {
+    ids.push(await addBuild(daemon, { accountId: account.id, appId: app.id, mrenclave: hex.repeat(32), pushed: true }));
+  }
+  return { account, api, operator, auditor, cluster, app, builds: ids };
+}
+
+/* The error shown under the field labelled `label`. */
+function fieldError(page, label) {
+  return page.locator('.field', { has: page.getByLabel(label, { exact: true }) }).locator('.field-error');
+}
+
+/* The live view of a job in the page's job panel, once it has ended as `state`. */
+async function jobPanelEnded(page, state, { title = null, timeout = 60_000 } = {}) {
+  const panel = page.locator('.job-panel .job-follow',
+    title ? { has: page.locator('.job-follow-title', { hasText: title }) } : {});
+  await panel.and(page.locator(`[data-state="${state}"]`)).waitFor({ timeout });
+  return panel;
+}
+
+test('adds a cluster from its kubeconfig, the server\'s refusals under their fields, and checks it live: ' +
+     'reachable, its version and SGX nodes', async () => {
+  const k = await kubeLab();
+  const { api, people: [operator, auditor] } = await accountWithPeople('clusters', ['operator', 'auditor']);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cloister-e2e-kubeconfig-'));
+  const file = path.join(dir, 'lab.yaml');
+  writeFileSync(file, k.kubeconfig);
+  let cluster;
+  try {
+    await inBrowser('cluster-check', async (page) => {
+      await signIn(page, operator.email, operator.password, { next: '/clusters' });
+      await settled(page, 'Clusters');
+      assert.equal(await page.locator('main .empty').textContent(),
+                   'No clusters yet. Add one from its kubeconfig or from Azure.');
+      await page.getByRole('link', { name: 'Add cluster' }).click();
+      await settled(page, 'Add a cluster');
+
+      // AKS: the server's own words, each under the field it names; the
+      // client secret is not kept in the form.
+      await page.getByLabel('Name', { exact: true }).fill('prod');
+      await page.getByLabel('Kind').selectOption('aks');
+      assert.equal(await page.getByLabel('Kubeconfig', { exact: true }).isVisible(), false);
+      await page.getByLabel('Subscription ID').fill('not-a-uuid');
+      await page.getByLabel('Resource group').fill('rg-cc');
+      await page.getByLabel('Cluster name').fill('sgx-prod');
+      await page.getByLabel('Tenant ID').fill('11111111-2222-3333-4444-555555555555');
+      await page.getByLabel('Client ID').fill('66666666-7777-8888-9999-000000000000');
+      await page.getByLabel('Client secret').fill('a-client-secret');
+      await page.getByLabel('VM size').fill('Standard_D4s_v3');
+      await page.getByRole('button', { name: 'Add cluster' }).click();
+      await fieldError(page, 'VM size').waitFor();
+      assert.equal(await fieldError(page, 'VM size').textContent(),
+                   'Must be an SGX VM size, such as Standard_DC4s_v3.');
+      assert.equal(await fieldError(page, 'Subscription ID').textContent(), 'Must be the subscription\'s id (a UUID).');
+      assert.equal(await page.locator('.form-message').textContent(), 'Please correct the fields marked below.');
+      assert.equal(await page.getByLabel('Client secret').inputValue(), '');
+
+      // A kubeconfig whose user runs a program: refused, saying what to upload.
+      await page.getByLabel('Kind').selectOption('kubernetes');
+      await page.getByLabel('Name', { exact: true }).fill('lab');
+      await page.getByLabel('Tenant ID').fill('');
+      await page.getByLabel('Client ID').fill('');
+      await page.getByLabel('Kubeconfig', { exact: true }).fill(k.kubeconfig.replace(/ {4}token: .*\n/,
+        '    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: aws\n'));
+      await page.getByRole('button', { name: 'Add cluster' }).click();
+      await fieldError(page, 'Kubeconfig').waitFor();
+      assert.equal(await fieldError(page, 'Kubeconfig').textContent(),
+                   'User "cloister-test" runs a program (exec: aws) to get its credentials, which Cloister cannot ' +
+                   'run; use a service account\'s token, a client certificate, or AKS\'s kubelogin form with the ' +
+                   'cluster\'s Azure credentials.');
+
+      // The file instead: its contents are sent, not shown.
+      await page.getByLabel('Kubeconfig file').setInputFiles(file);
+      assert.equal(await page.getByLabel('Kubeconfig', { exact: true }).isVisible(), false);
+      assert.equal(await page.locator('.file-chosen').textContent(),
+                   'The file lab.yaml is sent; its contents are not shown.');
+      await page.getByRole('button', { name: 'Add cluster' }).click();
+      await page.waitForURL(/\/clusters\/[0-9a-f-]{36}$/);
+      await settled(page, 'lab');
+      await notice(page, 'The cluster lab was added, its credentials sealed. Check it to see its SGX nodes.');
+      cluster = await api.ok('GET', `/v1/clusters/${new URL(page.url()).pathname.split('/').pop()}`);
+      assert.equal(cluster.auth, 'token');
+      assert.ok(!JSON.stringify(cluster).includes('cloister-test-token'), 'the token is never answered');
+      const about = await shownFacts(page.locator('section[aria-labelledby="cluster-facts-title"]'));
+      assert.deepEqual(about, { Kind: 'Kubernetes, from a kubeconfig', Server: k.url, Context: 'cloister-test',
+                                Authentication: 'Bearer token', Kubeconfig: 'Sealed (never shown)' });
+      assert.match(await page.locator('section[aria-labelledby="cluster-check-title"] .empty').textContent(),
+                   /^Not checked yet\./);
+
+      // Check now: followed live, then the facts it found.
+      await page.getByRole('button', { name: 'Check now' }).click();
+      const follow = await jobPanelEnded(page, 'succeeded', { title: 'Checking lab' });
+      assert.ok((await texts(follow.locator('.event-text')))
+        .includes(`${k.url}: Kubernetes v1.32.4, 2 of 2 nodes with SGX`));
+      await notice(page, 'lab answered: Kubernetes v1.32.4, 2 SGX nodes.');
+      const check = page.locator('section[aria-labelledby="cluster-check-title"]');
+      assert.equal(await check.locator('.badge-active').textContent(), 'Reachable');
+      const shown = await shownFacts(check);
+      assert.equal(shown.Version, 'v1.32.4');
+      assert.equal(shown['SGX nodes'], '2 SGX nodes of 2 (sgx.intel.com/epc)');
+      assert.equal(shown['EPC resource'], 'sgx.intel.com/epc');
+      const rows = page.locator('section[aria-labelledby="cluster-sgx-title"] tbody tr');
+      assert.deepEqual(await rows.evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent))),
+                       [['sgx-0', 'sgx.intel.com/epc', '8Gi'], ['sgx-1', 'sgx.intel.com/epc', '8Gi']]);
+      cluster = await api.ok('GET', `/v1/clusters/${cluster.id}`);
+      assert.equal(cluster.last_check.reachable, true);
+      assert.deepEqual(cluster.last_check.sgx_nodes.map((n) => n.name), ['sgx-0', 'sgx-1']);
+
+      // The list says the same in a line.
+      await page.locator('#nav').getByRole('link', { name: 'Clusters' }).click();
+      await settled(page, 'Clusters');
+      const row = page.locator(`main tbody tr[data-cluster-id="${cluster.id}"]`);
+      assert.deepEqual((await texts(row.locator('td'))).slice(0, 4),
+                       ['lab', 'Kubernetes', k.url, 'Bearer token']);
+      const last = row.locator('td[data-label="Last check"]');
+      assert.deepEqual(await texts(last.locator('.check-line > *')),
+                       ['Reachable', 'v1.32.4', '2 SGX nodes of 2 (sgx.intel.com/epc)']);
+      assert.equal(await last.locator('.badge-active').count(), 1);
+      assert.equal(await row.locator('td[data-label="Checked"]').textContent(), 'just now');
+    }, { expected: [BOOT_401, { status: 422, path: '/v1/clusters' }] });
+
+    // An auditor reads, and is offered nothing to do.
+    await inBrowser('cluster-auditor', async (page) => {
+      await signIn(page, auditor.email, auditor.password, { next: `/clusters/${cluster.id}` });
+      await settled(page, 'lab');
+      assert.equal(await page.locator('section[aria-labelledby="cluster-check-title"] .badge-active').textContent(),
+                   'Reachable');
+      assert.equal(await page.locator('main button').count(), 0);
+      assert.equal(await page.locator('main .note').textContent(),
+                   'Only the account’s operators and admins check or remove clusters.');
+      await page.locator('#nav').getByRole('link', { name: 'Clusters' }).click();
+      await settled(page, 'Clusters');
+      assert.equal(await page.getByRole('link', { name: 'Add cluster' }).count(), 0);
+      assert.equal(await page.locator('main tbody tr').count(), 1);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('deploys an approved build from the app\'s page, follows the rollout live, scales, updates, rolls back and ' +
+     'removes it', async () => {
+  const k = await kubeLab();
+  const { api, operator, app, builds: [older, newer] } = await deployLab(2);
+  const image = `${app.output_image}@${(await api.ok('GET', `/v1/builds/${newer}`)).output_digest}`;
+  const name = app.name;
+  let dep;
+  await inBrowser('deployment', async (page) => {
+    await signIn(page, operator.email, operator.password, { next: `/apps/${app.id}` });
+    await settled(page, name);
+    const onApp = page.locator('section[aria-labelledby="app-deployments"]');
+    assert.equal(await onApp.locator('.empty').textContent(), `${name} is not deployed anywhere.`);
+    await onApp.getByRole('link', { name: `Deploy ${name}` }).click();
+    await settled(page, 'New deployment');
+
+    // The app chosen: its approved builds newest first, its name as the default.
+    const options = page.getByLabel('Build').locator('option');
+    await options.first().and(page.locator(`[value="${newer}"]`)).waitFor({ state: 'attached' });
+    assert.deepEqual((await texts(options)).map((t) => t.replace(/ · built .*/, '')),
+                     [`MRENCLAVE ${'bb'.repeat(8)}…`, `MRENCLAVE ${'aa'.repeat(8)}…`]);
+    assert.equal(await page.locator('input[name="name"]').inputValue(), name);
+    assert.equal(await page.getByLabel('Cluster').locator('option:checked').textContent(), 'lab');
+    await page.getByLabel('Namespace').fill('shop');
+    await page.getByLabel('Replicas').fill('2');
+    await page.getByLabel('Ports').fill('8443');
+    await page.getByRole('button', { name: 'Deploy' }).click();
+
+    // The deployment's page follows the rollout, in kubectl's words.
+    await page.waitForURL(/\/deployments\/[0-9a-f-]{36}$/);
+    await settled(page, name);
+    const id = new URL(page.url()).pathname.split('/').pop();
+    const follow = await jobPanelEnded(page, 'succeeded', { title: `Rolling out ${name}` });
+    const log = await texts(follow.locator('.event-text'));
+    assert.ok(log.includes(`applied Deployment ${name}`), log.join('\n'));
+    assert.ok(log.some((l) => l.startsWith(`Waiting for deployment "${name}" rollout to finish`) ||
+                               l === 'Waiting for deployment spec update to be observed...'), log.join('\n'));
+    await notice(page, `${name} is available. deployment "${name}" successfully rolled out`);
+    const status = page.locator('section[aria-labelledby="deployment-status-title"]');
+    assert.deepEqual(await shownFacts(status),
+                     { State: 'Available', Message: `deployment "${name}" successfully rolled out`, Image: image });
+    dep = await api.ok('GET', `/v1/deployments/${id}`);
+    assert.deepEqual([dep.state, dep.namespace, dep.replicas, dep.ports, dep.build_id], ['available', 'shop', 2,
+                     [{ port: 8443 }], newer]);
+    const applied = (await k.get(`/apis/apps/v1/namespaces/shop/deployments/${name}`)).body;
+    assert.equal(applied.spec.template.spec.containers[0].image, image);
+    assert.equal(applied.status.availableReplicas, 2);
+    assert.equal(await page.getByRole('button', { name: 'Roll back' }).isDisabled(), true);
+
+    // Scale.
+    await page.getByLabel('Replicas').fill('3');
+    await page.getByRole('button', { name: 'Scale' }).click();
+    await jobPanelEnded(page, 'succeeded', { title: `Scaling ${name} to 3 replicas` });
+    await notice(page, `${name} was scaled to 3 replicas. deployment "${name}" successfully rolled out`);
+    assert.equal((await shownFacts(page.locator('section[aria-labelledby="deployment-facts-title"]'))).Replicas, '3');
+    assert.equal((await k.get(`/apis/apps/v1/namespaces/shop/deployments/${name}`)).body.status.availableReplicas, 3);
+
+    // Update to the other approved build, then roll back to this one.
+    await page.getByLabel('Build', { exact: true }).selectOption(older);
+    await page.getByRole('button', { name: 'Update' }).click();
+    await jobPanelEnded(page, 'succeeded', { title: `Updating ${name} to build ${older.slice(0, 8)}` });
+    await notice(page, `${name} runs build ${older.slice(0, 8)} now. deployment "${name}" successfully rolled out`);
+    const built = await shownFacts(page.locator('section[aria-labelledby="deployment-facts-title"]'));
+    assert.equal(built.Build, `${'aa'.repeat(8)}…Approved`);
+    assert.equal(built['Previous build'], `${'bb'.repeat(8)}…`);
+    await page.getByRole('button', { name: 'Roll back' }).click();
+    await jobPanelEnded(page, 'succeeded', { title: `Rolling ${name} back` });
+    await notice(page, `${name} was rolled back to build ${newer.slice(0, 8)}. deployment "${name}" successfully ` +
+                       'rolled out');
+    assert.equal((await api.ok('GET', `/v1/deployments/${id}`)).build_id, newer);
+
+    // Listed with its app and cluster, and on the app's page.
+    await page.locator('#nav').getByRole('link', { name: 'Deployments' }).click();
+    await settled(page, 'Deployments');
+    assert.deepEqual(await texts(page.locator(`main tbody tr[data-deployment-id="${id}"] td`)),
+                     [`shop/${name}`, name, 'lab', '3', 'Available', `deployment "${name}" successfully rolled out`]);
+    await page.goto(`/apps/${app.id}`);
+    await settled(page, name);
+    assert.deepEqual(await texts(onApp.locator('tbody td')),
+                     [`shop/${name}`, 'lab', '3', 'Available', `deployment "${name}" successfully rolled out`]);
+
+    // Remove: only what Cloister applied goes.
+    await onApp.getByRole('link', { name: `shop/${name}` }).click();
+    await settled(page, name);
+    await page.getByRole('button', { name: 'Remove' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await dialog.locator('.dialog-body').textContent(), new RegExp(
+      `^Cloister deletes only what it applied for ${name} in the namespace shop of lab: .* The namespace and ` +
+      'everything else there stay as they are\\.$'));
+    await dialog.getByRole('button', { name: 'Remove deployment' }).click();
+    await jobPanelEnded(page, 'succeeded', { title: `Removing ${name}` });
+    await notice(page, `${name} was removed from lab: what Cloister applied is deleted.`);
+    assert.equal(await page.locator('section[aria-labelledby="deployment-status-title"] .badge-deploy').textContent(),
+                 'Removed');
+    assert.equal(await page.locator('main button:not(.notice-close)').count(), 0);
+    assert.equal((await api.ok('GET', `/v1/deployments/${id}`)).state, 'deleted');
+    assert.equal((await k.get(`/apis/apps/v1/namespaces/shop/deployments/${name}`)).status, 404);
+    assert.equal((await k.get(`/api/v1/namespaces/shop/services/${name}`)).status, 404);
+    assert.equal((await k.get('/api/v1/namespaces/shop')).status, 200);
+  });
+});
+
+test('a failing rollout shows its problems; a deprecated build is flagged; a cluster in use is not removed',
+  async () => {
+    const { api, operator, auditor, cluster, app, builds: [build] } = await deployLab(1);
+    const job = await api.ok('POST', '/v1/deployments', { app_id: app.id, build_id: build, cluster_id: cluster.id,
+                                                          namespace: 'edge', name: 'broken' }, 202);
+    const id = job.deployment_id;
+    await inBrowser('deployment-failed', async (page) => {
+      await signIn(page, operator.email, operator.password, { next: `/deployments/${id}` });
+      await settled(page, 'broken');
+      // Followed live from wherever it stands when the page opens.
+      const follow = await jobPanelEnded(page, 'failed', { title: 'Rolling out broken' });
+      assert.match(await follow.locator('.job-error').first().textContent(), /exceeded its progress deadline/);
+      await notice(page, 'broken failed to roll out: deployment "broken" exceeded its progress deadline');
+      const status = page.locator('section[aria-labelledby="deployment-status-title"]');
+      assert.equal(await status.locator('.badge-deploy').textContent(), 'Failed');
+      const got = await api.ok('GET', `/v1/deployments/${id}`);
+      assert.equal(got.state, 'failed');
+      const problems = await texts(status.locator('.problems li'));
+      assert.deepEqual(problems, got.status.problems);
+      assert.ok(problems.some((p) => /ErrImagePull|ImagePullBackOff/.test(p)), problems.join('\n'));
+
+      // Its build deprecated since: flagged on its page and in the list.
+      await psql(`UPDATE builds SET state = 'deprecated' WHERE id = '${build}'`, daemon.dbname);
+      await page.reload();
+      await settled(page, 'broken');
+      assert.equal(await page.locator('.deprecated-warning .badge-deprecated').textContent(), 'Build deprecated');
+      await page.locator('#nav').getByRole('link', { name: 'Deployments' }).click();
+      await settled(page, 'Deployments');
+      const row = page.locator(`main tbody tr[data-deployment-id="${id}"]`);
+      assert.deepEqual(await texts(row.locator('td[data-label="State"] .badge')), ['Failed', 'Build deprecated']);
+      assert.equal(await row.locator('td[data-label="Last message"]').textContent(),
+                   'deployment "broken" exceeded its progress deadline');
+
+      // The cluster still runs it: not removed, and the page says why.
+      await page.goto(`/clusters/${cluster.id}`);
+      await settled(page, 'lab');
+      assert.deepEqual(await texts(page.locator('section[aria-labelledby="cluster-deployments-title"] tbody td')
+        .first()), ['edge/broken']);
+      await page.getByRole('button', { name: 'Remove' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Remove cluster' }).click();
+      await notice(page,
+                   'Could not remove lab. Conflict: Cluster "lab" still runs 1 deployment(s); remove them first.');
+      assert.equal((await api.call('GET', `/v1/clusters/${cluster.id}`)).status, 200);
+    }, { expected: [BOOT_401, { status: 409, path: `/v1/clusters/${cluster.id}` }] });
+
+    // An auditor sees the deployment and its problems, and no actions.
+    await inBrowser('deployment-auditor', async (page) => {
+      await signIn(page, auditor.email, auditor.password, { next: `/deployments/${id}` });
+      await settled(page, 'broken');
+      assert.ok(await page.locator('.problems li').count() >= 1);
+      assert.equal(await page.locator('main button').count(), 0);
+      assert.equal(await page.locator('main .note').textContent(),
+                   'Only the account’s operators and admins scale, update, roll back or remove deployments.');
+      await page.locator('#nav').getByRole('link', { name: 'Deployments' }).click();
+      await settled(page, 'Deployments');
+      assert.equal(await page.getByRole('link', { name: 'New deployment' }).count(), 0);
+    });
+  });
 
 test('fits a phone screen', async () => {
   const api = await adminIn(acme);
