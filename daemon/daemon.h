@@ -28,6 +28,7 @@ typedef struct cl_settings {
     char *tls_key;
     char *database_url;
     char *kek_file;
+    char *new_kek_file;
     char *public_url;
     char *static_dir;
     char *migrations_dir;

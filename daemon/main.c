@@ -19,6 +19,7 @@
 #include "daemon.h"
 #include "http_server.h"
 #include "kek.h"
+#include "rekey.h"
 #include "log.h"
 #include "metrics.h"
 #include "password.h"
@@ -41,7 +42,7 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: cloisterd [serve|migrate|routes] [OPTIONS]\n"
+        "usage: cloisterd [serve|migrate|rekey|routes|create-admin] [OPTIONS]\n"
         "\n"
         "The Cloister control-plane daemon: the REST API under /v1/, the web portal,\n"
         "/healthz, /readyz and /metrics.\n"
@@ -49,6 +50,9 @@ static void usage(FILE *out)
         "commands:\n"
         "  serve      run the daemon (default)\n"
         "  migrate    apply pending database migrations and exit\n"
+        "  rekey      reseal every secret under --new-kek-file's key, in one\n"
+        "             transaction, and exit; then give every daemon and worker the\n"
+        "             new key\n"
         "  routes     print the route table as JSON and exit\n"
         "  create-admin --email E\n"
         "             create the instance administrator, if there is none yet, and\n"
@@ -235,6 +239,30 @@ static int load_sgx_roots(cl_daemon *d, cl_error *err)
     return 0;
 }
 
+/* The key-encryption key is the database's. */
+static int check_kek(cl_daemon *d, cl_error *err)
+{
+    cl_pg *db = NULL;
+    int rc;
+
+    if ((rc = cl_pg_acquire(&db, d->pool, 5000, err)) < 0)
+        return rc;
+    rc = cl_kek_check(db, d->kek, err);
+    cl_pg_release(db);
+    return rc;
+}
+
+/* cloisterd rekey: the schema current, then every secret resealed. */
+static int rekey(cl_daemon *d, cl_error *err)
+{
+    int rc;
+
+    if ((rc = cl_kek_load(d->kek, d->cfg.kek_file, err)) < 0 ||
+        (rc = migrate(d, d->cfg.migrate, err)) < 0)
+        return rc;
+    return cl_rekey(d, err);
+}
+
 static int serve(cl_daemon *d, cl_error *err)
 {
     cl_http *http = NULL;
@@ -249,6 +277,8 @@ static int serve(cl_daemon *d, cl_error *err)
         return rc;
     if ((rc = cl_pg_pool_new(&d->pool, d->cfg.database_url, (int)d->cfg.db_pool_size,
                              "cloisterd", err)) < 0)
+        return rc;
+    if ((rc = check_kek(d, err)) < 0)
         return rc;
     if ((rc = cl_router_new(&d->router, cl_route_tables, err)) < 0)
         return rc;
@@ -331,7 +361,7 @@ int main(int argc, char **argv)
             args[nargs++] = argv[i];
     }
     if (strcmp(command, "serve") != 0 && strcmp(command, "migrate") != 0 &&
-        strcmp(command, "create-admin") != 0) {
+        strcmp(command, "rekey") != 0 && strcmp(command, "create-admin") != 0) {
         free(args);
         fprintf(stderr, "cloisterd: unknown command \"%s\"\n\n", command);
         usage(stderr);
@@ -350,6 +380,8 @@ int main(int argc, char **argv)
             rc = migrate(&d, 1, &err);
         else if (strcmp(command, "create-admin") == 0)
             rc = create_admin(&d, email, &err);
+        else if (strcmp(command, "rekey") == 0)
+            rc = rekey(&d, &err);
         else
             rc = serve(&d, &err);
     }

@@ -27,6 +27,8 @@ const cl_config_setting cl_settings_table[] = {
     { "kek-file", CL_CFG_STRING, S(kek_file), NULL, 0, 0,
       "key-encryption key: a file of 32 random bytes or 64 hex digits, mode 0600 or "
       "stricter (required)" },
+    { "new-kek-file", CL_CFG_STRING, S(new_kek_file), "", 0, 0,
+      "for `cloisterd rekey`: the key-encryption key to reseal every secret under" },
     { "public-url", CL_CFG_STRING, S(public_url), "", 0, 0,
       "the daemon's address as clients reach it, such as https://cloister.example.com, named "
       "in the certificates the account CAs issue (empty: taken from each request's Host)" },

@@ -1,6 +1,8 @@
 /* kek.c - see kek.h. */
 #include "kek.h"
 #include "digest.h"
+#include "pg.h"
+#include "seal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -55,4 +57,36 @@ int cl_kek_load(unsigned char key[CL_KEK_SIZE], const char *path, cl_error *err)
 done:
     OPENSSL_cleanse(buf, sizeof(buf));
     return rc;
+}
+
+/* The text sealed in kek_check; what matters is only that it opens. */
+#define CHECK_TEXT "cloister key-encryption key check"
+
+int cl_kek_check(cl_pg *db, const unsigned char key[CL_KEK_SIZE], cl_error *err)
+{
+    char *sealed = NULL, *plain = NULL;
+    PGresult *res = NULL;
+    size_t len;
+    int rc;
+
+    if ((rc = cl_seal(&sealed, key, CHECK_TEXT, strlen(CHECK_TEXT), CL_KEK_CHECK_AAD, err)) < 0)
+        return rc;
+    const char *params[1] = { sealed };     /* the first key to come is the database's */
+    rc = cl_pg_exec(NULL, db, NULL, "INSERT INTO kek_check (sealed) VALUES ($1) "
+                    "ON CONFLICT (one) DO NOTHING", 1, params, err);
+    free(sealed);
+    if (rc < 0 || (rc = cl_pg_exec(&res, db, NULL, "SELECT sealed FROM kek_check", 0, NULL,
+                                   err)) < 0)
+        return cl_error_prefix(err, "could not check the key-encryption key: ");
+    rc = PQntuples(res) == 1 ? cl_unseal(&plain, &len, key, PQgetvalue(res, 0, 0),
+                                         CL_KEK_CHECK_AAD, err) : -1;
+    PQclear(res);
+    free(plain);
+    if (rc < 0) {
+        cl_error_clear(err);
+        return cl_error_set(err, CL_EINVALID, "the key-encryption key is not the one this "
+                            "database's secrets are sealed under (after `cloisterd rekey`, "
+                            "give the new key to every daemon and worker)");
+    }
+    return 0;
 }

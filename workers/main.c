@@ -419,7 +419,8 @@ static int run(worker *w, cl_error *err)
         w->cfg.untrusted_paths, init, w->cfg.max_image_size, w->cfg.max_image_files };
     cl_worker.deploy = (cl_deploy_settings){
         w->cfg.azure_login_url, w->cfg.arm_url, w->cfg.aks_api_version, w->cfg.azure_ca_file };
-    if ((rc = cl_queue_open(&w->q, w->cfg.database_url, (int)w->cfg.lease, err)) < 0)
+    if ((rc = cl_queue_open(&w->q, w->cfg.database_url, (int)w->cfg.lease, err)) < 0 ||
+        (rc = cl_kek_check(&w->q.db, cl_worker.kek, err)) < 0)
         return rc;
     if (w->cfg.name[0] != '\0') {
         snprintf(name, sizeof(name), "%s", w->cfg.name);

@@ -70,14 +70,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+# One key-encryption key per database, as in any installation: every
+# daemon of a database gets the same key (the database refuses others).
+_KEKS = {}
+
+
 class Daemon:
-    """A cloisterd process with its own key, port and log file."""
+    """A cloisterd process with its port, log file and its own copy of the
+    database's key."""
 
     def __init__(self, database_url, *args, env=None, kek_mode=0o600, command="serve"):
         self.dir = tempfile.mkdtemp(prefix="cloisterd-test-")
         self.kek = os.path.join(self.dir, "kek")
         with open(self.kek, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
+            f.write(_KEKS.setdefault(database_url, os.urandom(32).hex()) + "\n")
         os.chmod(self.kek, kek_mode)
         self.port = free_port()
         self.log_path = os.path.join(self.dir, "cloisterd.log")
