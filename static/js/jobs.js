@@ -19,7 +19,8 @@ import { busy, capitalise, clearFormErrors, codeList, confirmDialog, dataTable, 
 
 export const STATES = ['queued', 'running', 'succeeded', 'failed', 'canceled'];
 export const ENDED = new Set(['succeeded', 'failed', 'canceled']);
-const KINDS = ['convert', 'image.inspect', 'registry.check', 'noop'];
+const KINDS = ['convert', 'deploy', 'undeploy', 'cluster.check', 'image.inspect', 'registry.check',
+  'noop'];
 const FILTERS = ['state', 'kind', 'target'];
 const POLL_MS = 500;
 
@@ -42,7 +43,8 @@ export function targetLink(target) {
   const cut = target.indexOf(':');
   const type = cut > 0 ? target.slice(0, cut) : '';
   const id = cut > 0 ? target.slice(cut + 1) : target;
-  const pages = { app: '/apps', build: '/builds', registry: '/registries' };
+  const pages = { app: '/apps', build: '/builds', registry: '/registries', cluster: '/clusters',
+    deployment: '/deployments' };
   if (pages[type] && /^[0-9a-f-]{36}$/.test(id)) {
     return h('a', { href: `${pages[type]}/${id}`, title: target }, `${type} ${id.slice(0, 8)}`);
   }

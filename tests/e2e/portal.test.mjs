@@ -1558,7 +1558,8 @@ test('signs a build offline: the instructions, the bytes to sign, a wrong signat
       await page.goto(`/jobs?target=build:${buildId}`);
       await settled(page, 'Jobs');
       assert.deepEqual(await page.locator('#job-kinds option').evaluateAll((os) => os.map((o) => o.value)),
-                       ['convert', 'image.inspect', 'registry.check', 'noop']);
+                       ['convert', 'deploy', 'undeploy', 'cluster.check', 'image.inspect',
+                        'registry.check', 'noop']);
       const target = page.locator(`tbody tr[data-job-id="${about}"] td[data-label="Target"] a`);
       assert.equal(await target.textContent(), `build ${short}`);
       assert.equal(await target.getAttribute('href'), `/builds/${buildId}`);
