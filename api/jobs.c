@@ -6,11 +6,16 @@
  *                                 kind, state, target
  *   GET  /v1/jobs/{id}            one job, with its attempts
  *   GET  /v1/jobs/{id}/events     what it reported, oldest first, paginated
+ *   POST /v1/jobs                 a `noop` job: the queue's own diagnostic,
+ *                                 for checking that workers take and
+ *                                 finish work (waits `ms`, fails its first
+ *                                 `fail_times` attempts)
  *   POST /v1/jobs/{id}/cancel     queued: canceled at once; running: its
  *                                 worker stops it within a heartbeat
  *   GET  /v1/workers              the workers, and whether they are alive
  */
 #include "daemon.h"
+#include "jobs.h"
 #include "resource.h"
 
 #include <stdio.h>
@@ -251,6 +256,40 @@ static int jobs_cancel(cl_req *r, json_t **out)
     return 0;
 }
 
+#define NOOP_MS_MAX 60000
+#define NOOP_FAILS_MAX 4
+
+/* POST /v1/jobs */
+static int jobs_create(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "kind", "ms", "fail_times", NULL };
+    static const char *const kinds[] = { "noop", NULL };
+    json_t *body = cl_req_body(r), *ms = json_object_get(body, "ms");
+    json_t *fails = json_object_get(body, "fail_times"), *job = NULL;
+    cl_pg *db;
+    int rc;
+
+    cl_body_only(r, fields);
+    cl_body_enum(r, "kind", 1, kinds);
+    if (ms != NULL && (!json_is_integer(ms) || json_integer_value(ms) < 0 ||
+                       json_integer_value(ms) > NOOP_MS_MAX))
+        cl_error_field(cl_req_err(r), "ms", "must be milliseconds from 0 to %d", NOOP_MS_MAX);
+    if (fails != NULL && (!json_is_integer(fails) || json_integer_value(fails) < 0 ||
+                          json_integer_value(fails) > NOOP_FAILS_MAX))
+        cl_error_field(cl_req_err(r), "fail_times", "must be from 0 to %d", NOOP_FAILS_MAX);
+    if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    json_t *params = json_pack("{s:I, s:I}", "ms", ms ? json_integer_value(ms) : 0,
+                               "fail_times", fails ? json_integer_value(fails) : 0);
+    if ((rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_job_enqueue(r, db, "noop", NULL, params, NOOP_FAILS_MAX + 1, &job)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0) {
+        json_decref(job);
+        return rc;
+    }
+    return cl_job_accepted(r, job, out);
+}
+
 /* GET /v1/workers */
 static int workers_list(cl_req *r, json_t **out)
 {
@@ -280,6 +319,7 @@ const cl_route cl_jobs_routes[] = {
     { "GET",  "/v1/jobs",             jobs_list,    CL_ROLE_READ },
     { "GET",  "/v1/jobs/{id}",        jobs_get,     CL_ROLE_READ },
     { "GET",  "/v1/jobs/{id}/events", jobs_events,  CL_ROLE_READ },
+    { "POST", "/v1/jobs",             jobs_create,  CL_ROLE_WRITE | CL_JSON_BODY | CL_IDEMPOTENT },
     { "POST", "/v1/jobs/{id}/cancel", jobs_cancel,  CL_ROLE_WRITE },
     { "GET",  "/v1/workers",          workers_list, CL_ROLE_READ },
     { NULL, NULL, NULL, 0 },

@@ -84,6 +84,7 @@ struct cl_req {
     void *stream_ctx;
     int answered_status;
     struct timespec started;
+    cl_idem *idem;          /* the Idempotency-Key this request reserved, or NULL */
 };
 
 struct cl_http {
@@ -262,6 +263,11 @@ int cl_req_fail(cl_req *r, int code, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     return cl_error_set(&r->err, code, "%s", msg);
+}
+
+cl_idem *cl_req_idem(cl_req *r)
+{
+    return r->idem;
 }
 
 int cl_req_db(cl_req *r, cl_pg **out)
@@ -519,7 +525,9 @@ static enum MHD_Result run_handler(cl_req *r)
         return rc < 0 ? problem(r) : answer(r, NULL);   /* > 0: a replay */
     }
 
+    r->idem = idem.active ? &idem : NULL;
     rc = r->match.route->handler(r, &out);
+    r->idem = NULL;
     if (idem.active)
         cl_idem_finish(r, &idem, rc < 0 ? 0 : (r->status ? r->status : 200), out);
     cl_pg_release(r->db);   /* give the connection back before sending */

@@ -143,6 +143,9 @@ const void *cl_req_raw_body(cl_req *r, size_t *len);
  * sent; CL_EUNAVAILABLE (a 503) when the database cannot be reached. */
 int cl_req_db(cl_req *r, cl_pg **out);
 
+/* The Idempotency-Key the request reserved (idempotency.h), or NULL. */
+struct cl_idem *cl_req_idem(cl_req *r);
+
 /* Response status (default 200) and extra headers (copied). */
 void cl_req_status(cl_req *r, int status);
 int cl_req_set_header(cl_req *r, const char *name, const char *value);

@@ -51,29 +51,50 @@ int cl_idem_begin(cl_req *r, cl_idem *idem)
     if ((rc = cl_req_db(r, &db)) < 0 ||
         (rc = cl_req_exec(r, db, NULL, "DELETE FROM idempotency_keys WHERE principal = $1 "
                           "AND key = $2 AND created_at < now() - interval '24 hours'",
-                          2, params)) < 0 ||
-        (rc = cl_req_exec(r, db, &res, "INSERT INTO idempotency_keys (principal, key, "
-                          "request_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING "
-                          "RETURNING 1", 3, params)) < 0)
-        return rc;
-    if (PQntuples(res) == 1) {
-        idem->active = 1;
-        return 0;
-    }
-
-    if ((rc = cl_req_exec(r, db, &res, "SELECT request_hash, status, response, location "
-                          "FROM idempotency_keys WHERE principal = $1 AND key = $2",
                           2, params)) < 0)
         return rc;
-    if (PQntuples(res) != 1)
-        return cl_req_fail(r, CL_ECONFLICT, "the request with this Idempotency-Key was "
-                           "just settled; send it again");
-    if (strcmp(PQgetvalue(res, 0, 0), hash) != 0)
-        return cl_req_fail(r, CL_EINVALID, "this Idempotency-Key was used for a different "
-                           "request in the last 24 hours");
-    if (PQgetisnull(res, 0, 1))
-        return cl_req_fail(r, CL_ECONFLICT, "a request with this Idempotency-Key is still "
-                           "being served");
+    for (int tries = 0;; tries++) {
+        if ((rc = cl_req_exec(r, db, &res, "INSERT INTO idempotency_keys (principal, key, "
+                              "request_hash, owner_pid, owner_start) SELECT $1, $2, $3, pid, "
+                              "backend_start FROM pg_stat_activity WHERE pid = "
+                              "pg_backend_pid() ON CONFLICT DO NOTHING RETURNING 1",
+                              3, params)) < 0)
+            return rc;
+        if (PQntuples(res) == 1) {
+            idem->active = 1;
+            return 0;
+        }
+        if ((rc = cl_req_exec(r, db, &res, "SELECT request_hash, status, response, location, "
+                              "committed, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE "
+                              "a.pid = owner_pid AND a.backend_start = owner_start) "
+                              "FROM idempotency_keys WHERE principal = $1 AND key = $2",
+                              2, params)) < 0)
+            return rc;
+        if (PQntuples(res) != 1)
+            return cl_req_fail(r, CL_ECONFLICT, "the request with this Idempotency-Key was "
+                               "just settled; send it again");
+        if (strcmp(PQgetvalue(res, 0, 0), hash) != 0)
+            return cl_req_fail(r, CL_EINVALID, "this Idempotency-Key was used for a different "
+                               "request in the last 24 hours");
+        if (!PQgetisnull(res, 0, 1))
+            break;                              /* settled: the first answer again */
+        if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+            return cl_req_fail(r, CL_ECONFLICT, "a request with this Idempotency-Key is "
+                               "still being served");
+        /* the replica that reserved the key died (its connection is gone) */
+        if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
+            return cl_req_fail(r, CL_ECONFLICT, "the request with this Idempotency-Key was "
+                               "carried out, but the server that did it stopped before "
+                               "answering; it will not be done again: look for its result");
+        if (tries > 0)
+            return cl_req_fail(r, CL_ECONFLICT, "a request with this Idempotency-Key is "
+                               "still being served");
+        /* nothing it did committed: the key is free again */
+        if ((rc = cl_req_exec(r, db, NULL, "DELETE FROM idempotency_keys WHERE principal = $1 "
+                              "AND key = $2 AND status IS NULL AND NOT committed",
+                              2, params)) < 0)
+            return rc;
+    }
     cl_req_status(r, (int)strtol(PQgetvalue(res, 0, 1), NULL, 10));
     if (!PQgetisnull(res, 0, 3))
         cl_req_set_header(r, "Location", PQgetvalue(res, 0, 3));
@@ -81,6 +102,17 @@ int cl_idem_begin(cl_req *r, cl_idem *idem)
     cl_req_set_header(r, "Cache-Control", "no-store");
     cl_req_send(r, "application/json", PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
     return 1;
+}
+
+int cl_idem_committed(cl_req *r, cl_pg *db)
+{
+    cl_idem *idem = cl_req_idem(r);
+
+    if (idem == NULL)
+        return 0;
+    const char *params[2] = { idem->principal, idem->key };
+    return cl_req_exec(r, db, NULL, "UPDATE idempotency_keys SET committed = true "
+                       "WHERE principal = $1 AND key = $2", 2, params);
 }
 
 void cl_idem_finish(cl_req *r, cl_idem *idem, int status, json_t *body)

@@ -5,6 +5,7 @@
  * chose (for example "<created_at>|<id>"), so that the encoding can change
  * without breaking anyone who treats them as opaque.
  */
+#include "idempotency.h"
 #include "resource.h"
 #include "buf.h"
 #include "rfc3339.h"
@@ -36,7 +37,9 @@ int cl_req_begin(cl_req *r, cl_pg **db)
 
 int cl_req_commit(cl_req *r, cl_pg *db)
 {
-    return cl_req_exec(r, db, NULL, "COMMIT", 0, NULL);
+    int rc = cl_idem_committed(r, db);
+
+    return rc < 0 ? rc : cl_req_exec(r, db, NULL, "COMMIT", 0, NULL);
 }
 
 /* Type OIDs from PostgreSQL's pg_type.dat (stable across versions). */
