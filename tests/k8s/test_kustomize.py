@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""The kustomize base (docker/k8s/base), rendered and checked object by object.
+"""The kustomize base (docker/k8s/base), rendered: the node agent's objects.
 
 The base is rendered the way an operator's `kubectl apply -k` renders it, with
-the machine's `kubectl kustomize` (offline: no cluster is needed), and every
-object is checked for what docs/kubernetes.md promises: the objects and their
-namespace, the DaemonSet's selector, pinned images, resources, probes, the join
-token, the state directory, SGX (EPC request and the AESM socket), the host
-network and port, the security context, the downward API and the SGX node
-affinity.
+the machine's `kubectl kustomize` (offline: no cluster is needed), and the
+agent's objects are checked for what docs/kubernetes.md promises: the objects
+and their namespace, the DaemonSet's selector, pinned images, resources,
+probes, the join token, the state directory, SGX (EPC request and the AESM
+socket), the host network and port, the security context, the downward API and
+the SGX node affinity.  The daemon's and the workers' objects, and the AKS
+overlay, are test_control_plane.py's.
 
     python3 tests/k8s/test_kustomize.py        # exits 77 when kubectl is absent
 
@@ -111,9 +112,10 @@ class KustomizeBaseTest(unittest.TestCase):
 
     # ---- helpers -------------------------------------------------------------
 
-    def one(self, kind):
-        objs = self.by_kind.get(kind, [])
-        self.assertEqual(len(objs), 1, f"expected one {kind}, found {len(objs)}")
+    def one(self, kind, name=None):
+        objs = [o for o in self.by_kind.get(kind, [])
+                if name is None or o["metadata"]["name"] == name]
+        self.assertEqual(len(objs), 1, f"expected one {kind} {name or ''}, found {len(objs)}")
         return objs[0]
 
     @property
@@ -164,6 +166,18 @@ class KustomizeBaseTest(unittest.TestCase):
             ("v1", "ServiceAccount", AGENT),
             ("v1", "ConfigMap", AGENT),
             ("apps/v1", "DaemonSet", AGENT),
+            # the control plane (test_control_plane.py)
+            ("v1", "ServiceAccount", "cloisterd"),
+            ("v1", "ServiceAccount", "cloister-worker"),
+            ("v1", "ConfigMap", "cloisterd"),
+            ("apps/v1", "Deployment", "cloisterd"),
+            ("apps/v1", "Deployment", "cloister-worker"),
+            ("v1", "Service", "cloisterd"),
+            ("networking.k8s.io/v1", "Ingress", "cloisterd"),
+            ("policy/v1", "PodDisruptionBudget", "cloisterd"),
+            ("policy/v1", "PodDisruptionBudget", "cloister-worker"),
+            ("networking.k8s.io/v1", "NetworkPolicy", "cloisterd"),
+            ("networking.k8s.io/v1", "NetworkPolicy", "cloister-worker"),
         ]))
 
     def test_namespaces(self):
@@ -180,11 +194,11 @@ class KustomizeBaseTest(unittest.TestCase):
         self.assertNotIn("Secret", self.by_kind)
 
     def test_configmap(self):
-        cm = self.one("ConfigMap")
+        cm = self.one("ConfigMap", AGENT)
         self.assertEqual(cm["data"], {"manager-url": "https://cloister.example.com"})
 
     def test_service_account_without_api_token(self):
-        sa = self.one("ServiceAccount")
+        sa = self.one("ServiceAccount", AGENT)
         self.assertIs(sa.get("automountServiceAccountToken"), False)
         self.assertEqual(self.pod.get("serviceAccountName"), AGENT)
         self.assertIs(self.pod.get("automountServiceAccountToken"), False)
@@ -255,9 +269,9 @@ class KustomizeBaseTest(unittest.TestCase):
         # $(VAR) in args is expanded only for variables the container declares.
         self.assertEqual(self.arg("--manager"), "$(CLOISTER_MANAGER_URL)")
         ref = self.env("CLOISTER_MANAGER_URL")["valueFrom"]["configMapKeyRef"]
-        self.assertEqual(ref["name"], self.one("ConfigMap")["metadata"]["name"])
+        self.assertEqual(ref["name"], self.one("ConfigMap", AGENT)["metadata"]["name"])
         self.assertEqual(ref["key"], "manager-url")
-        self.assertIn(ref["key"], self.one("ConfigMap")["data"])
+        self.assertIn(ref["key"], self.one("ConfigMap", AGENT)["data"])
 
     def test_downward_api(self):
         self.assertEqual(self.env("NODE_NAME")["valueFrom"]["fieldRef"]["fieldPath"], "spec.nodeName")
