@@ -67,7 +67,7 @@ quota_cores for a VM family (QuotaExceeded, as the compute provider words it).
 finish_operations() ends every running operation at once.
 
 Knobs: api_versions, lro_polls, retry_after, token_lifetime, quota_cores,
-vm_sizes; expire_tokens(), deny(action), allow(action), throttle(n),
+vm_sizes; expire_tokens(), deny(action), allow(action), throttle(n), fail(n),
 set_kubeconfig(text), finish_operations().  Observations: token_requests and
 tokens_issued per client id, count(method, path), bodies(path),
 last_body(path), requests (every ARM request with its status), operations.
@@ -217,6 +217,7 @@ class AzurePeer:
         self.operations = {}                # id -> long-running operation
         self.denied = set()                 # (lower action, client id or None)
         self.throttled, self.throttle_retry = 0, 5
+        self.failing = 0                    # ARM requests still to answer 500
         self.kubeconfig = None              # returned for every cluster when set
         self.token_requests, self.tokens_issued = {}, {}
         self.requests = []                  # (method, path, status) of ARM requests
@@ -391,6 +392,12 @@ class AzurePeer:
         """The next n authenticated ARM requests get 429 with Retry-After."""
         with self.lock:
             self.throttled, self.throttle_retry = n, retry_after
+
+    def fail(self, n):
+        """The next n authenticated ARM requests get 500 InternalServerError,
+        as ARM answers when a resource provider fails."""
+        with self.lock:
+            self.failing = n
 
     def set_kubeconfig(self, text, cluster=None, resource_group=None):
         """What listClusterUserCredential returns: for one cluster, or for all."""
@@ -662,6 +669,11 @@ class AzurePeer:
                 route = name
                 break
         sub_id = m["sub"] if m else path.split("/")[2]
+        if self.failing > 0:
+            self.failing -= 1
+            raise ArmError(500, "InternalServerError", "Encountered internal server error. "
+                           "Diagnostic information: timestamp '" + time.strftime(
+                               "%Y%m%dT%H%M%SZ", time.gmtime()) + "'.")
         if self.throttled > 0:
             self.throttled -= 1
             raise ArmError(429, "SubscriptionRequestsThrottled",
