@@ -17,7 +17,9 @@ loader finds them (`ldd`), and each one's Debian package is asked of dpkg
     Pre-Depends, followed to the end) or from the base image;
   - the build stage installs, for every runtime package, a -dev package that
     depends on it (libpq-dev for libpq5, libcurl4-openssl-dev for libcurl4);
-  - the runtime stage installs no -dev package and no compiler.
+  - the runtime stage installs no -dev package and no compiler;
+  - the build stage copies what CMakeLists.txt needs, and
+    docker/Dockerfile.dockerignore lets exactly that through.
 
     python3 tests/docker/test_runtime_libs.py        # or: ctest -R docker_runtime_libs
 
@@ -220,6 +222,34 @@ class DockerfileParseTest(unittest.TestCase):
                '--no-install-recommends a b=1.2 c:amd64 && rm -rf x && apt-get install d; echo e']
         self.assertEqual(apt_installed(ins), ["a", "b", "c", "d"])
         self.assertEqual(apt_installed(["COPY a b"]), [])
+
+
+class BuildContextTest(unittest.TestCase):
+    """What the build stage copies exists, and Dockerfile.dockerignore lets it through."""
+
+    def test_copied_paths(self):
+        stages = dockerfile_stages(DOCKERFILE)
+        sources = []
+        for ins in stages[0][1]:
+            words = ins.split()
+            if words[0].upper() == "COPY" and not any(w.startswith("--from") for w in words):
+                sources += [w.rstrip("/") for w in words[1:-1] if not w.startswith("--")]
+        self.assertIn("CMakeLists.txt", sources)
+        for src in sources:
+            self.assertTrue(os.path.exists(os.path.join(ROOT, src)), f"COPY {src}: not in the checkout")
+        # Every directory CMakeLists.txt adds outside the tests is copied.
+        with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+            cmake = f.read()
+        for sub in re.findall(r"^add_subdirectory\((\S+)\)", cmake, re.M):
+            self.assertIn(sub, sources, f"CMakeLists.txt adds {sub} unconditionally")
+        for src in re.findall(r"\b((?:lib|daemon|api|workers|cli)/[\w/]+\.c)\b", cmake):
+            self.assertIn(src.split("/")[0], sources, src)
+        ignore = os.path.join(os.path.dirname(DOCKERFILE), os.path.basename(DOCKERFILE) + ".dockerignore")
+        with open(ignore) as f:
+            lines = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+        self.assertEqual(lines[0], "*", "everything is ignored but what is let through")
+        allowed = {l[1:].rstrip("/") for l in lines[1:] if l.startswith("!")}
+        self.assertEqual(set(sources), allowed, "the ignore file and the COPY lines disagree")
 
 
 class RuntimeLibrariesTest(unittest.TestCase):
