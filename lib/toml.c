@@ -336,6 +336,8 @@ static int key_value(reader *r, json_t *table)
 
 int cl_toml_parse(json_t **out, const char *text, size_t len, cl_error *err)
 {
+    if (text == NULL && len == 0)
+        text = "";      /* an empty buffer may have no storage: the empty document */
     reader r = { text, text + len, 1, 0, err };
     json_t *root, *current;
     int rc = 0;

@@ -133,10 +133,11 @@ int cl_collateral_parse(cl_collateral_doc *doc, const char *text, size_t len,
     const char *id = json_string_value(json_object_get(doc->body, "id"));
     if (strcmp(member, "tcbInfo") == 0 &&
         !((doc->version == 2 && id == NULL) || (doc->version == 3 && id && !strcmp(id, "SGX")))) {
+        /* id belongs to doc->body: describe the refusal before freeing it */
+        cl_error_set(err, CL_EINVALID, "TCB Info version %d%s%s is not supported (SGX TCB "
+                     "Info versions 2 and 3 are)", doc->version, id ? " for " : "", id ? id : "");
         cl_collateral_free(doc);
-        return cl_error_set(err, CL_EINVALID, "TCB Info version %d%s%s is not supported (SGX "
-                            "TCB Info versions 2 and 3 are)", doc->version, id ? " for " : "",
-                            id ? id : "");
+        return CL_EINVALID;
     }
     if (strcmp(member, "enclaveIdentity") == 0 &&
         (doc->version != 2 || id == NULL || strcmp(id, "QE") != 0)) {
