@@ -117,6 +117,17 @@ int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *ou
                        cl_error *err);
 void cl_oci_image_free(cl_oci_image *img);
 
+/* The pieces of cl_oci_image_fetch that read what the registry sent (for
+ * the fuzz tests too).  A manifest body (at most 4 MiB) as a JSON object,
+ * its media type from its "mediaType" or else the Content-Type; the
+ * linux/amd64 digest of an index (NULL: none; borrowed); the config digest
+ * of a manifest with a layers array (NULL: not a sha256 one; borrowed). */
+int cl_oci_manifest_parse(json_t **doc, char media[256], const char *body, size_t len,
+                          const char *content_type, cl_error *err);
+int cl_oci_manifest_is_index(const char *media, json_t *doc);
+const char *cl_oci_index_pick(json_t *index);
+const char *cl_oci_manifest_config(json_t *manifest);
+
 /* Parse a WWW-Authenticate value: the scheme ("Basic", "Bearer") into
  * scheme and its parameters into a new object; CL_EINVALID if malformed. */
 int cl_oci_parse_challenge(const char *header, char scheme[16], json_t **params);

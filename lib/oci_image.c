@@ -44,7 +44,6 @@ static int get_manifest(cl_oci_client *c, const char *repo, const char *referenc
 {
     char path[700];
     cl_oci_answer a;
-    json_error_t jerr;
     int rc;
 
     *doc = NULL;
@@ -75,14 +74,26 @@ static int get_manifest(cl_oci_client *c, const char *repo, const char *referenc
         cl_oci_answer_free(&a);
         return CL_EINVALID;
     }
-    *doc = json_loadb(a.body, a.body_len, 0, &jerr);
-    snprintf(media, 256, "%.*s", (int)strcspn(a.content_type, ";"), a.content_type);
+    rc = cl_oci_manifest_parse(doc, media, a.body, a.body_len, a.content_type, err);
     cl_oci_answer_free(&a);
+    if (rc < 0)
+        cl_error_prefix(err, "the manifest of %s:%s ", repo, reference);
+    return rc;
+}
+
+int cl_oci_manifest_parse(json_t **doc, char media[256], const char *body, size_t len,
+                          const char *content_type, cl_error *err)
+{
+    json_error_t jerr;
+
+    if (len > MANIFEST_MAX)
+        return cl_error_set(err, CL_EINVALID, "is larger than %d bytes", MANIFEST_MAX);
+    *doc = json_loadb(body, len, 0, &jerr);
+    snprintf(media, 256, "%.*s", (int)strcspn(content_type, ";"), content_type);
     if (!json_is_object(*doc)) {
         json_decref(*doc);
         *doc = NULL;
-        return cl_error_set(err, CL_EINVALID, "the manifest of %s:%s is not JSON: %s", repo,
-                            reference, jerr.text);
+        return cl_error_set(err, CL_EINVALID, "is not JSON: %s", jerr.text);
     }
     const char *declared = json_string_value(json_object_get(*doc, "mediaType"));
     if (declared != NULL)
@@ -90,10 +101,37 @@ static int get_manifest(cl_oci_client *c, const char *repo, const char *referenc
     return 0;
 }
 
-static int is_index(const char *media, json_t *doc)
+int cl_oci_manifest_is_index(const char *media, json_t *doc)
 {
     return strcmp(media, OCI_INDEX) == 0 || strcmp(media, DOCKER_LIST) == 0 ||
            (media[0] == '\0' && json_is_array(json_object_get(doc, "manifests")));
+}
+
+const char *cl_oci_index_pick(json_t *index)
+{
+    size_t i;
+    json_t *m;
+
+    json_array_foreach(json_object_get(index, "manifests"), i, m) {
+        json_t *p = json_object_get(m, "platform");
+        const char *os = json_string_value(json_object_get(p, "os"));
+        const char *arch = json_string_value(json_object_get(p, "architecture"));
+
+        if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0)
+            return json_string_value(json_object_get(m, "digest"));
+    }
+    return NULL;
+}
+
+const char *cl_oci_manifest_config(json_t *manifest)
+{
+    const char *cfg = json_string_value(json_object_get(json_object_get(manifest, "config"),
+                                                        "digest"));
+
+    if (cfg == NULL || strlen(cfg) != 71 || strncmp(cfg, "sha256:", 7) != 0 ||
+        !json_is_array(json_object_get(manifest, "layers")))
+        return NULL;
+    return cfg;
 }
 
 int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *out,
@@ -103,7 +141,6 @@ int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *ou
     char media[256] = "", digest[72], path[700];
     json_t *manifest = NULL;
     cl_oci_answer a = { 0 };
-    size_t i;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -113,20 +150,9 @@ int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *ou
     const char *want = ref.digest[0] ? ref.digest : ref.tag[0] ? ref.tag : "latest";
     if ((rc = get_manifest(c, ref.repository, want, &manifest, media, digest, err)) < 0)
         return rc;
-    if (is_index(media, manifest)) {
-        const char *chosen = NULL;
-        json_t *m;
+    if (cl_oci_manifest_is_index(media, manifest)) {
+        const char *chosen = cl_oci_index_pick(manifest);
 
-        json_array_foreach(json_object_get(manifest, "manifests"), i, m) {
-            json_t *p = json_object_get(m, "platform");
-            const char *os = json_string_value(json_object_get(p, "os"));
-            const char *arch = json_string_value(json_object_get(p, "architecture"));
-
-            if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0) {
-                chosen = json_string_value(json_object_get(m, "digest"));
-                break;
-            }
-        }
         if (chosen == NULL) {
             json_decref(manifest);
             return cl_error_set(err, CL_EINVALID, "image %s has no linux/amd64 variant, which "
@@ -137,16 +163,14 @@ int cl_oci_image_fetch(cl_oci_client *c, const char *reference, cl_oci_image *ou
         json_decref(manifest);
         if ((rc = get_manifest(c, ref.repository, pick, &manifest, media, digest, err)) < 0)
             return rc;
-        if (is_index(media, manifest)) {
+        if (cl_oci_manifest_is_index(media, manifest)) {
             json_decref(manifest);
             return cl_error_set(err, CL_EINVALID, "image %s nests one index in another", reference);
         }
     }
 
-    const char *cfg = json_string_value(json_object_get(json_object_get(manifest, "config"),
-                                                        "digest"));
-    if (cfg == NULL || strlen(cfg) != 71 || strncmp(cfg, "sha256:", 7) != 0 ||
-        !json_is_array(json_object_get(manifest, "layers"))) {
+    const char *cfg = cl_oci_manifest_config(manifest);
+    if (cfg == NULL) {
         json_decref(manifest);
         return cl_error_set(err, CL_EINVALID, "the manifest of %s names no sha256 config or "
                             "no layers", reference);
