@@ -59,6 +59,7 @@ typedef struct cl_settings {
     char *maa_issuer;
     char *maa_certs_url;
     int migrate;
+    int behind_tls_proxy;
 } cl_settings;
 
 typedef struct cl_metrics cl_metrics;

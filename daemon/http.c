@@ -303,6 +303,8 @@ static enum MHD_Result queue(cl_req *r, int status, struct MHD_Response *resp,
         return MHD_NO;
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->d->cfg.tls_cert != NULL || r->d->cfg.behind_tls_proxy)
+        MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
     if (content_type != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     for (size_t i = 0; i < r->nheaders; i++)
@@ -710,6 +712,14 @@ int cl_http_start(cl_http **out, cl_daemon *d, cl_error *err)
     if (fd < 0) {
         cl_http_stop(h, 0);
         return fd;
+    }
+    if (cfg->tls_cert == NULL && !cfg->behind_tls_proxy && !cl_is_loopback(fd)) {
+        close(fd);
+        cl_http_stop(h, 0);
+        return cl_error_set(err, CL_EINVALID, "refusing to serve plain HTTP on \"%s\", which "
+                            "is not a loopback address: give --tls-cert and --tls-key, or "
+                            "--behind-tls-proxy when TLS ends at a proxy or ingress in front",
+                            cfg->listen);
     }
 
     struct MHD_OptionItem tls[] = {

@@ -18,6 +18,9 @@ const cl_config_setting cl_settings_table[] = {
       "PEM certificate chain for HTTPS (with --tls-key); plain HTTP without it" },
     { "tls-key", CL_CFG_STRING, S(tls_key), NULL, 0, 0,
       "PEM private key for HTTPS" },
+    { "behind-tls-proxy", CL_CFG_BOOL, S(behind_tls_proxy), "false", 0, 0,
+      "TLS ends at a proxy or ingress in front: serve plain HTTP on a non-loopback address "
+      "(refused otherwise) and send HSTS" },
     { "database-url", CL_CFG_STRING, S(database_url), "postgresql:///cloister", 0, 0,
       "PostgreSQL connection URL or libpq connection string" },
     { "db-pool-size", CL_CFG_INT, S(db_pool_size), "8", 1, 1000,

@@ -120,6 +120,32 @@ class CommandLine(unittest.TestCase):
             first.stop()
             first.close()
 
+    def test_plain_http_only_on_loopback_unless_behind_a_tls_proxy(self):
+        url, _ = new_database()
+        exposed = Daemon(url)
+        exposed.env["CLOISTER_LISTEN"] = f"0.0.0.0:{exposed.port}"
+        code, out = exposed.run()
+        exposed.close()
+        self.assertEqual(code, 1)
+        self.assertIn("refusing to serve plain HTTP", out)
+        self.assertIn("--behind-tls-proxy", out)
+        proxied = Daemon(url, "--behind-tls-proxy")
+        proxied.env["CLOISTER_LISTEN"] = f"0.0.0.0:{proxied.port}"
+        proxied.start()
+        try:
+            status, headers, _ = proxied.request("GET", "/healthz")
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["strict-transport-security"], "max-age=31536000")
+        finally:
+            proxied.stop()
+            proxied.close()
+        local = Daemon(url).start()                 # loopback, plain: no HSTS to send
+        try:
+            self.assertNotIn("strict-transport-security", local.request("GET", "/healthz")[1])
+        finally:
+            local.stop()
+            local.close()
+
     def test_https(self):
         url, _ = new_database()
         d = Daemon(url)
@@ -141,6 +167,8 @@ class CommandLine(unittest.TestCase):
                 conn.request("GET", "/healthz")
                 resp = conn.getresponse()
                 self.assertEqual(resp.status, 200)
+                self.assertEqual(resp.getheader("Strict-Transport-Security"),
+                                 "max-age=31536000")
                 self.assertEqual(json.loads(resp.read())["status"], "ok")
                 conn.close()
                 break
