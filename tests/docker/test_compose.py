@@ -220,6 +220,15 @@ class ComposeTest(unittest.TestCase):
                          "the published container port is cloisterd's --listen port")
         with open(DOCKERFILE) as f:
             self.assertIn(f"EXPOSE {ports[0][2]}", f.read(), "the image exposes that port")
+        # Plain HTTP beyond loopback is refused unless the daemon is told that
+        # TLS ends in front of it (a daemon that knows that setting).
+        h = program_help.load("cloisterd")
+        if "--behind-tls-proxy" in h.flags and not self.setting(svc, "--tls-cert"):
+            prog, args = self.program(svc)
+            told = "--behind-tls-proxy" in args or \
+                self.setting(svc, "--behind-tls-proxy") in ("true", "--behind-tls-proxy=true")
+            self.assertTrue(told, "plain HTTP on a non-loopback address: the daemon would refuse "
+                            "to start without --behind-tls-proxy")
 
     def test_registry_port(self):
         svc = self.service("registry")

@@ -305,6 +305,15 @@ class ControlPlane:
         # Readiness is what takes a replica out; liveness must not restart a
         # daemon whose database is away (/readyz's 503).
         self.assertNotEqual(c["livenessProbe"]["httpGet"]["path"], "/readyz")
+        # TLS ends at the Ingress: a daemon that refuses plain HTTP beyond
+        # loopback must be told so.
+        if ("cloisterd" in program_help.available()
+                and "--behind-tls-proxy" in program_help.load("cloisterd").flags):
+            self.assertNotIn("--tls-cert", c["args"])
+            env = {e["name"]: e.get("value") for e in c.get("env", [])}
+            self.assertTrue("--behind-tls-proxy" in c["args"]
+                            or env.get("CLOISTER_BEHIND_TLS_PROXY") == "true",
+                            "plain HTTP behind the Ingress needs --behind-tls-proxy")
 
     def test_daemon_replicas_and_grace(self):
         d = self.get("Deployment", DAEMON)
