@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define CHUNK_SIZE 8192
-#define ALIGN      (sizeof(max_align_t))
+#define ALIGN      (_Alignof(max_align_t))
 
 typedef struct chunk {
     struct chunk *next;

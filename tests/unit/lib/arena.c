@@ -26,7 +26,7 @@ static void test_alloc_is_zeroed_and_aligned(void **state)
         unsigned char *p = cl_arena_alloc(a, size);
 
         assert_non_null(p);
-        assert_int_equal((uintptr_t)p % sizeof(max_align_t), 0);
+        assert_int_equal((uintptr_t)p % _Alignof(max_align_t), 0);
         for (size_t i = 0; i < size; i++)
             assert_int_equal(p[i], 0);
         memset(p, 0xab, size);
