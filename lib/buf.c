@@ -3,6 +3,7 @@
 #include "error.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,18 @@ char *cl_buf_take(cl_buf *b, size_t *len)
     b->len = 0;
     b->cap = 0;
     return p;
+}
+
+char *cl_bytes_to_str(const void *p, size_t n)
+{
+    char *s;
+
+    if (n == SIZE_MAX || (s = malloc(n + 1)) == NULL)
+        return NULL;
+    if (n > 0)
+        memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
 }
 
 ssize_t cl_mem_read(void *ctx, const void **buf)

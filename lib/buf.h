@@ -28,6 +28,10 @@ void cl_buf_free(cl_buf *b);    /* release everything; the buffer is reusable */
 /* Hand the contents to the caller (free() them); the buffer is emptied. */
 char *cl_buf_take(cl_buf *b, size_t *len);
 
+/* A NUL-terminated copy of n bytes that need not be terminated themselves
+ * (strndup reads its source as a string); NULL when out of memory. */
+char *cl_bytes_to_str(const void *p, size_t n);
+
 /* Bytes in memory handed out by a pull reader (cl_fs_read_fn's shape):
  * all of them on the first call, then 0. */
 typedef struct cl_mem_source {

@@ -53,7 +53,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
         while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
             end--;
         free(resp->kept[i]);
-        resp->kept[i] = strndup(v, (size_t)(end - v));
+        resp->kept[i] = cl_bytes_to_str(v, (size_t)(end - v));
     }
     return len;
 }

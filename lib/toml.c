@@ -7,6 +7,7 @@
  * table, is an error, as TOML says.
  */
 #include "toml.h"
+#include "buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -145,7 +146,7 @@ static int key_segment(reader *r, char **out)
         r->p++;
     if (r->p == start)
         return fail(r, "a key is expected");
-    *out = strndup(start, (size_t)(r->p - start));
+    *out = cl_bytes_to_str(start, (size_t)(r->p - start));
     return *out ? 0 : fail(r, "out of memory");
 }
 

@@ -76,6 +76,10 @@ static int add_file(const char *path)
     }
     n = fread(buf, 1, INPUT_MAX, f);
     fclose(f);
+    /* the exact size, so that ASan sees reads past the end of a file too */
+    uint8_t *exact = realloc(buf, n ? n : 1);
+    if (exact != NULL)
+        buf = exact;
     inputs[ninputs].data = buf;
     inputs[ninputs].len = n;
     ninputs++;
