@@ -29,13 +29,15 @@ static int read_secret(const char *prompt, char *buf, size_t size, int from_stdi
                             "--password-stdin\n");
             return -1;
         }
-        fputs(prompt, in);
-        fflush(in);
+        /* echo off before the prompt shows: TCSAFLUSH drops what was typed
+         * earlier, so after the prompt it would drop what answers it */
         if (tcgetattr(fileno(in), &old) == 0) {
             quiet = old;
             quiet.c_lflag &= ~(tcflag_t)ECHO;
             tty = tcsetattr(fileno(in), TCSAFLUSH, &quiet) == 0;
         }
+        fputs(prompt, in);
+        fflush(in);
     }
     char *got = fgets(buf, (int)size, in);
     if (tty) {

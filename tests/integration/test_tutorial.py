@@ -24,7 +24,9 @@ What does not run here, and why (the doc says the same):
 import os
 import pty
 import re
+import select
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -161,22 +163,23 @@ class Tutorial(unittest.TestCase):
         pid, fd = pty.fork()
         if pid == 0:
             os.execve(CLI, ["cloister", *argv], self.env)
-        out = b""
-        deadline = time.monotonic() + 30
-        while b"Password" not in out and time.monotonic() < deadline:
-            try:
-                out += os.read(fd, 1024)
-            except OSError:
-                break
-        os.write(fd, self.password.encode() + b"\n")
-        while True:
+        out, sent = b"", False
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not select.select([fd], [], [], 1)[0]:
+                continue
             try:
                 chunk = os.read(fd, 1024)
-            except OSError:
+            except OSError:                         # EIO: the child has gone
                 break
             if not chunk:
                 break
             out += chunk
+            if not sent and b"Password" in out:
+                os.write(fd, self.password.encode() + b"\n")
+                sent = True
+        else:
+            os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         os.close(fd)
         self.assertEqual(os.waitstatus_to_exitcode(status), 0,
@@ -187,7 +190,7 @@ class Tutorial(unittest.TestCase):
         if argv[:2] == ["registry", "add"]:
             argv = argv + ["--plain-http"]          # docker-registry here is plain HTTP
         res = subprocess.run([CLI, *argv], input=stdin, capture_output=True, text=True,
-                             env=dict(self.env, **(env or {})), timeout=300)
+                             env=dict(self.env, **(env or {})), timeout=120)
         if res.returncode != 0:
             self.fail(f"docs/tutorial.md:{where}: cloister {shlex.join(argv)} exited "
                       f"{res.returncode}\n{res.stdout}{res.stderr}\n--- worker:\n" +
