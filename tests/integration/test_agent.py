@@ -101,7 +101,10 @@ class Agent(test_nodes.SimulatedPki):
                          ("sgx-node-a", "active", {"pool": "dcsv3"}, "0.1.0"))
         self.assertTrue(node["simulated"])
         self.assertEqual(node["facts"]["evidence"], "simulation")
-        # its identity, kept 0600, certified by the account CA
+        # its identity, kept 0600, certified by the account CA; node.json is written
+        # last, once the daemon's answer is in, which may be just after the node shows
+        self.wait_for("the identity saved",
+                      lambda: os.path.exists(os.path.join(state, "node.json")))
         for name in ("node.key", "node.pem", "ca.pem", "node.json"):
             mode = stat.S_IMODE(os.stat(os.path.join(state, name)).st_mode)
             self.assertEqual(mode, 0o600, name)
