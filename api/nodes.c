@@ -534,13 +534,52 @@ static int nodes_heartbeat(cl_req *r, json_t **out)
 }
 
 /* POST /v1/nodes/{id}/attest: fresh evidence bound to the node's key */
+/* A renewed certificate for the node, for the CSR of its own key: the old
+ * one goes on the CRL as superseded. */
+static int renew(cl_req *r, cl_pg *db, X509_REQ *csr, PGresult *node, json_t *out)
+{
+    const char *id = cl_req_param(r, "id"), *account = cl_req_principal(r)->account_id;
+    char serial[41], expires[32], *pem, *ca_pem;
+    int rc;
+
+    if ((rc = certify(r, db, csr, id, serial, &pem, &ca_pem, expires)) < 0)
+        return rc;
+    const char *old = cl_row_text(node, 0, "cert_serial");
+    const char *params[4] = { id, serial, pem, expires };
+    const char *crl[2] = { account, old };
+    if ((rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET cert_serial = $2, cert_pem = $3,"
+                          " cert_expires_at = $4::timestamptz WHERE id = $1", 4, params)) < 0 ||
+        (rc = cl_req_exec(r, db, NULL, "INSERT INTO revoked_certificates (account_id, serial,"
+                          " reason) VALUES ($1, $2, 'superseded') ON CONFLICT DO NOTHING", 2,
+                          crl)) < 0)
+        return rc;
+    const char *state = cl_row_text(node, 0, "state");
+    json_t *detail = json_pack("{s:s, s:s, s:s}", "cert_serial", serial, "superseded", old,
+                               "cert_expires_at", expires);
+    if ((rc = node_event(r, db, id, "certificate_renew", state, state, json_incref(detail))) < 0) {
+        json_decref(detail);
+        return rc;
+    }
+    if ((rc = cl_audit(r, db, account, "node.certificate_renew",
+                       cl_arena_printf(cl_req_arena(r), "node:%s", id), detail)) < 0)
+        return rc;
+    json_object_set_new(out, "certificate", json_string(pem));
+    json_object_set_new(out, "ca_certificate", json_string(ca_pem));
+    return 0;
+}
+
+/* POST /v1/nodes/{id}/attest: fresh evidence bound to the node's key; with
+ * a CSR for that key, accepted evidence also renews the node's certificate. */
 static int nodes_attest(cl_req *r, json_t **out)
 {
-    static const char *const fields[] = { "quote", "maa_token", "nonce", NULL };
+    static const char *const fields[] = { "quote", "maa_token", "nonce", "csr", NULL };
     const char *id = cl_req_param(r, "id"), *account = cl_req_principal(r)->account_id;
     cl_evidence ev = { .at = time(NULL) };
-    unsigned char *spki;
+    unsigned char *spki, *csr_spki = NULL;
+    size_t csr_spki_len = 0;
+    X509_REQ *csr = NULL;
     PGresult *res, *report;
+    json_t *renewed = NULL;
     cl_pg *db;
     int rc, accepted;
 
@@ -548,7 +587,10 @@ static int nodes_attest(cl_req *r, json_t **out)
         return rc;
     cl_body_only(r, fields);
     ev.nonce = cl_body_string(r, "nonce", 1, 64);
+    const char *csr_pem = cl_body_string(r, "csr", 0, CSR_MAX);
     cl_evidence_from_body(r, &ev);
+    if (csr_pem != NULL)
+        cl_csr_read(r, "csr", csr_pem, &csr, &csr_spki, &csr_spki_len);
     if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_db(r, &db)) < 0 ||
         (rc = cl_req_load(r, db, &res, "node", "SELECT n.public_key FROM nodes n", "n",
                           "")) < 0)
@@ -558,6 +600,8 @@ static int nodes_attest(cl_req *r, json_t **out)
         cl_b64_decode(spki, strlen(key), &ev.spki_len, key) < 0)
         return cl_req_fail(r, CL_ERROR, "the node's key could not be read");
     ev.spki = spki;
+    if (csr != NULL && (csr_spki_len != ev.spki_len || memcmp(csr_spki, spki, ev.spki_len) != 0))
+        return cl_error_field(cl_req_err(r), "csr", "must be for the key the node enrolled with");
     ev.subject = cl_arena_printf(cl_req_arena(r), "node:%s", id);
     if ((rc = cl_attestation_judge(r, &ev, &db, &report, &accepted)) < 0 ||
         (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
@@ -590,8 +634,17 @@ static int nodes_attest(cl_req *r, json_t **out)
         (rc = cl_audit(r, db, account, accepted ? "node.attest" : "node.attestation_failed",
                        cl_arena_printf(cl_req_arena(r), "node:%s", id),
                        json_pack("{s:s, s:s, s:s}", "report_id", report_id, "from", from,
-                                 "to", to))) < 0 ||
-        (rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                                 "to", to))) < 0)
+        return rc;
+    if (accepted && csr != NULL) {
+        renewed = json_object();
+        cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, renewed);
+        if ((rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
+                              "")) < 0 ||
+            (rc = renew(r, db, csr, res, renewed)) < 0)
+            return rc;
+    }
+    if ((rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
                           "")) < 0 ||
         (rc = cl_req_commit(r, db)) < 0)
         return rc;
@@ -605,6 +658,8 @@ static int nodes_attest(cl_req *r, json_t **out)
     }
     *out = cl_row_json(res, 0);
     json_object_set_new(*out, "report", cl_row_json(report, 0));
+    if (renewed != NULL)
+        json_object_update(*out, renewed);
     return 0;
 }
 

@@ -80,6 +80,10 @@ class Agent(test_nodes.SimulatedPki):
             self.assertLess(time.time(), deadline, f"{what}, never")
             time.sleep(0.2)
 
+    def cert_serial(self, path):
+        out = self.openssl("x509", "-in", path, "-noout", "-serial")
+        return out.stdout.strip().split("=", 1)[1].lower().lstrip("0")
+
     def nodes(self):
         return self.api.ok("GET", "/v1/nodes")["items"]
 
@@ -135,13 +139,27 @@ class Agent(test_nodes.SimulatedPki):
         self.assertEqual(answer["instance"], f"/v1/apps/{app}/attest")    # the daemon's answer
         self.assertEqual(local(port, "POST", "/v1/attest", {"app_id": "nope"})[0], 422)
         self.assertEqual(local(port, "GET", "/v1/other")[0], 404)
-        # a restart keeps the identity
+        # a restart keeps the identity; told to renew a certificate that expires
+        # within 31 days (node certificates last 30), it attests with a CSR for its
+        # key and keeps the renewed certificate
         self.assertEqual(agent.stop(), 0)
-        again = AgentProcess(self, state, token_file)
+        first_serial = self.cert_serial(os.path.join(state, "node.pem"))
+        self.assertEqual(first_serial, node["cert_serial"].lstrip("0"))
+        again = AgentProcess(self, state, token_file, "--renew-before", str(31 * 86400))
         self.addCleanup(again.stop)
         self.wait_for("the restarted agent's heartbeat", lambda: f"node {node['id']}, from"
                       in again.output())
         self.assertEqual(len(self.nodes()), 1)
+        self.wait_for("the renewal", lambda: "renewed the node's certificate" in again.output())
+        renewed = self.cert_serial(os.path.join(state, "node.pem"))
+        self.assertNotEqual(renewed, first_serial)
+        events = self.api.ok("GET", f"/v1/nodes/{node['id']}/events")["items"]
+        self.assertIn(("certificate_renew", first_serial),
+                      [(e["event"], e["detail"].get("superseded", "").lstrip("0"))
+                       for e in events])
+        out = self.openssl("verify", "-CAfile", os.path.join(state, "ca.pem"),
+                           os.path.join(state, "node.pem"))
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         # revoked: it waits for a new token, then enrolls as a new node
         self.api.ok("POST", f"/v1/nodes/{node['id']}/revoke")
         self.wait_for("the agent hearing it is revoked",

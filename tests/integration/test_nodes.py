@@ -510,6 +510,67 @@ class Enrollment(SimulatedPki):
         self.assertEqual([r["verdict"] for r in reports], ["accepted", "refused", "accepted",
                                                             "accepted"])
 
+    def test_fresh_evidence_with_a_csr_renews_the_node_certificate(self):
+        node = self.enroll_ok(self.token())
+        nid, old = node["id"], node["cert_serial"]
+        attest = f"/v1/nodes/{nid}/attest"
+
+        def nonce():
+            status, doc = self.signed_json(node, "POST", "/v1/attestation/nonce")
+            self.assertEqual(status, 201, doc)
+            return doc["nonce"]
+        csr = self.openssl("req", "-new", "-key", node["_key"], "-subj", "/CN=node").stdout
+        # a CSR for another key, or refused evidence: nothing is issued
+        n = nonce()
+        other_csr, _ = self.key_and_csr()
+        status, problem = self.signed_json(node, "POST", attest, {
+            "quote": self.quote(node["_spki"], n), "nonce": n, "csr": other_csr})
+        self.assertEqual(status, 422, problem)
+        self.assertIn("the key the node enrolled with", json.dumps(problem))
+        n = nonce()
+        _, spki = self.key_and_csr()
+        status, problem = self.signed_json(node, "POST", attest, {
+            "quote": self.quote(spki, n), "nonce": n, "csr": csr})
+        self.assertEqual(status, 403, problem)
+        self.assertEqual(self.api.ok("GET", f"/v1/nodes/{nid}")["cert_serial"], old)
+        # accepted evidence with the node's own CSR: a new certificate, the old one
+        # on the CRL as superseded
+        n = nonce()
+        status, attested = self.signed_json(node, "POST", attest, {
+            "quote": self.quote(node["_spki"], n), "nonce": n, "csr": csr})
+        self.assertEqual(status, 200, attested)
+        self.assertEqual(attested["state"], "active")
+        new = attested["cert_serial"]
+        self.assertNotEqual(new, old)
+        self.assertEqual(self.api.ok("GET", f"/v1/nodes/{nid}")["cert_serial"], new)
+        cert, ca = (os.path.join(self.tmp, f"{nid}-{name}") for name in ("cert.pem", "ca.pem"))
+        with open(cert, "w") as f:
+            f.write(attested["certificate"])
+        with open(ca, "w") as f:
+            f.write(attested["ca_certificate"])
+        out = self.openssl("verify", "-CAfile", ca, cert)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        text = self.openssl("x509", "-in", cert, "-noout", "-serial", "-pubkey").stdout
+        self.assertIn(new.upper().lstrip("0"), text.upper())
+        crl = os.path.join(self.tmp, f"{nid}-crl.der")
+        with open(crl, "wb") as f:
+            f.write(self.d.request("GET", f"/pki/{self.account}/crl.der")[2])
+        crl_text = self.openssl("crl", "-inform", "DER", "-in", crl, "-noout", "-text").stdout
+        self.assertIn(old.upper().lstrip("0"), crl_text.upper())
+        self.assertNotIn(new.upper().lstrip("0"), crl_text.upper())
+        events = self.api.ok("GET", f"/v1/nodes/{nid}/events")["items"]
+        renew = [e for e in events if e["event"] == "certificate_renew"]
+        self.assertEqual([(e["detail"]["superseded"], e["detail"]["cert_serial"])
+                          for e in renew], [(old, new)])
+        actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=100")["items"]]
+        self.assertIn("node.certificate_renew", actions)
+        # without a CSR, attesting again renews nothing
+        n = nonce()
+        status, attested = self.signed_json(node, "POST", attest, {
+            "quote": self.quote(node["_spki"], n), "nonce": n})
+        self.assertEqual((status, attested["cert_serial"]), (200, new))
+        self.assertNotIn("certificate", attested)
+
     def test_an_account_can_require_approval_and_name_the_agent_enclave(self):
         policy = {"reattest_interval": 3600, "heartbeat_interval": 30, "heartbeat_timeout": 180}
         self.api.ok("PUT", "/v1/policies/nodes", {**policy, "require_approval": True,

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define AGENT_VERSION "0.1.0"
 
@@ -35,6 +36,7 @@ typedef struct agent_settings {
     char *listen;
     char *node_name;
     long long retry_interval;
+    long long renew_before;
     char *log_format;
     char *log_level;
 } agent_settings;
@@ -52,6 +54,7 @@ typedef struct agent {
     int revoked;                    /* the daemon said so; waits for a new token */
     long long heartbeat_interval;
     int reattest_due;
+    time_t cert_expires;            /* the node certificate's notAfter (0: unknown) */
 } agent;
 
 /* ---- manager.c ------------------------------------------------------------ */
@@ -79,8 +82,13 @@ int agent_enroll(agent *a, cl_error *err);
  * and revoked. */
 int agent_heartbeat(agent *a, cl_error *err);
 
-/* Attest again with fresh evidence. */
+/* Attest again with fresh evidence; when the node's certificate is due for
+ * renewal (agent_renewal_due), with a CSR, and the renewed certificate is
+ * saved. */
 int agent_attest(agent *a, cl_error *err);
+
+/* The node's certificate expires within --renew-before seconds. */
+int agent_renewal_due(const agent *a);
 
 /* ---- main.c ------------------------------------------------------------------ */
 

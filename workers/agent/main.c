@@ -8,9 +8,10 @@
  *
  * The loop: without an identity, enroll (the join token, a new key, fresh
  * evidence); with one, report in every heartbeat interval the daemon gives
- * and attest again when it says so.  A node the daemon says is revoked
- * enrolls again only when its join-token file holds a new token.  Failures
- * are logged and retried after --retry-interval.  SIGTERM or SIGINT stops
+ * and attest again when it says so, or when the node's certificate expires
+ * within --renew-before (the attestation then renews it).  A node the
+ * daemon says is revoked enrolls again only when its join-token file holds
+ * a new token.  Failures are logged and retried after --retry-interval.  SIGTERM or SIGINT stops
  * it between steps.
  */
 #include "agent.h"
@@ -54,6 +55,9 @@ static const cl_config_setting table[] = {
       "the node's name (default: $NODE_NAME, else the host name)" },
     { "retry-interval", CL_CFG_INT, S(retry_interval), "10", 1, 3600,
       "seconds before a failed step is tried again" },
+    { "renew-before", CL_CFG_INT, S(renew_before), "864000", 0, 31536000,
+      "renew the node's certificate, attesting again, when it expires within this many "
+      "seconds (default 10 days)" },
     { "log-format", CL_CFG_STRING, S(log_format), "json", 0, 0, "json or text" },
     { "log-level", CL_CFG_STRING, S(log_level), "info", 0, 0, "debug, info, warn or error" },
 };
@@ -81,6 +85,20 @@ static int write_state(const agent *a, const char *name, const char *data, size_
     return 0;
 }
 
+/* The notAfter of the PEM certificate bio holds (freed); 0 if none. */
+static time_t not_after(BIO *bio)
+{
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    struct tm tm;
+    time_t t = 0;
+
+    if (cert != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+        t = timegm(&tm);
+    X509_free(cert);
+    BIO_free(bio);
+    return t;
+}
+
 int agent_save(agent *a, const char *cert_pem, const char *ca_pem, cl_error *err)
 {
     BIO *bio = BIO_new(BIO_s_mem());
@@ -105,6 +123,8 @@ int agent_save(agent *a, const char *cert_pem, const char *ca_pem, cl_error *err
     rc = rc ? rc : write_state(a, "node.pem", cert_pem, strlen(cert_pem), err);
     rc = rc ? rc : write_state(a, "ca.pem", ca_pem, strlen(ca_pem), err);
     rc = rc ? rc : write_state(a, "node.json", json, strlen(json), err);    /* last: commits */
+    if (rc == 0)
+        a->cert_expires = not_after(BIO_new_mem_buf(cert_pem, -1));
     OPENSSL_cleanse(key, (size_t)n);
     BIO_free(bio);
     free(json);
@@ -134,6 +154,9 @@ static int load_state(agent *a, cl_error *err)
     }
     a->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
+    snprintf(path, sizeof(path), "%s/node.pem", a->cfg.state_dir);
+    a->cert_expires = not_after(BIO_new_file(path, "r"));
+    snprintf(path, sizeof(path), "%s/node.key", a->cfg.state_dir);
     memcpy(a->node_id, id, 37);
     memcpy(a->token_sha256, hash, 65);
     json_decref(state);
@@ -239,7 +262,7 @@ static int run(agent *a, cl_error *err)
         if (a->key == NULL || a->revoked)
             rc = agent_enroll(a, &step);
         else if ((rc = agent_heartbeat(a, &step)) == 0) {
-            if (a->reattest_due)
+            if (a->reattest_due || agent_renewal_due(a))
                 rc = agent_attest(a, &step);
             wait = a->heartbeat_interval;
         }

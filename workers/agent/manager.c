@@ -268,31 +268,57 @@ int agent_heartbeat(agent *a, cl_error *err)
     return rc;
 }
 
+int agent_renewal_due(const agent *a)
+{
+    return a->cert_expires != 0 && a->cert_expires - time(NULL) < a->cfg.renew_before;
+}
+
 int agent_attest(agent *a, cl_error *err)
 {
     char path[128];
-    agent_reply nonce, reply = { 0 };
+    agent_reply nonce = { 0 }, reply = { 0 };
     json_t *body = json_object();
-    int rc;
+    X509_REQ *req = NULL;
+    char *csr = NULL;
+    int rc = 0;
 
+    if (agent_renewal_due(a)) {
+        if ((req = cl_pki_csr(a->key, a->cfg.node_name, NULL)) == NULL ||
+            (csr = cl_pki_csr_pem(req)) == NULL) {
+            rc = cl_error_set(err, CL_ERROR, "could not make the CSR to renew the node's "
+                              "certificate");
+            goto done;
+        }
+        json_object_set_new(body, "csr", json_string(csr));
+    }
     if ((rc = agent_signed(a, "POST", "/v1/attestation/nonce", NULL, &nonce, err)) < 0)
         goto done;
     snprintf(path, sizeof(path), "/v1/nodes/%s/attest", a->node_id);
     if ((rc = add_evidence(a, a->key, &nonce, body, err)) < 0 ||
         (rc = agent_signed(a, "POST", path, body, &reply, err)) < 0)
         goto done;
-    if (reply.status == 200) {
-        a->reattest_due = 0;
-        cl_log_info("attested again (TCB %s)",
-                    json_string_value(json_object_get(reply.body, "tcb_status"))
-                        ? json_string_value(json_object_get(reply.body, "tcb_status")) : "-");
-    } else {
+    if (reply.status != 200) {
         rc = cl_error_set(err, CL_EINVALID, "the daemon refused the attestation (%ld): %s",
                           reply.status, agent_reply_detail(&reply));
+        goto done;
     }
+    a->reattest_due = 0;
+    cl_log_info("attested again (TCB %s)",
+                json_string_value(json_object_get(reply.body, "tcb_status"))
+                    ? json_string_value(json_object_get(reply.body, "tcb_status")) : "-");
+    const char *cert = json_string_value(json_object_get(reply.body, "certificate"));
+    const char *ca = json_string_value(json_object_get(reply.body, "ca_certificate"));
+    if (csr != NULL && (cert == NULL || ca == NULL))
+        rc = cl_error_set(err, CL_ERROR, "the daemon's answer has no renewed certificate");
+    else if (csr != NULL && (rc = agent_save(a, cert, ca, err)) == 0)
+        cl_log_info("renewed the node's certificate (serial %s, until %s)",
+                    json_string_value(json_object_get(reply.body, "cert_serial")),
+                    json_string_value(json_object_get(reply.body, "cert_expires_at")));
 done:
     agent_reply_free(&nonce);
     agent_reply_free(&reply);
     json_decref(body);
+    free(csr);
+    X509_REQ_free(req);
     return rc;
 }
