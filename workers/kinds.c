@@ -60,8 +60,8 @@ static int listed(const char *list, const char *host)
     return 0;
 }
 
-int cl_job_registry(cl_job *j, const char *id, const char *host, cl_oci_client *client,
-                    char host_out[256], cl_error *err)
+static int registry_client(cl_job *j, const char *id, const char *host, cl_oci_client *client,
+                           char host_out[256], cl_error *err)
 {
     char *password = NULL, aad[64];
     size_t len = 0;
@@ -117,6 +117,16 @@ done:
     }
     PQclear(res);
     PQfinish(conn);
+    return rc;
+}
+
+int cl_job_registry(cl_job *j, const char *id, const char *host, cl_oci_client *client,
+                    char host_out[256], cl_error *err)
+{
+    int rc = registry_client(j, id, host, client, host_out, err);
+
+    if (rc == 0)
+        client->http.timeout_s = cl_worker.peer_timeout;
     return rc;
 }
 

@@ -61,6 +61,7 @@ typedef struct settings {
     char *azure_ca_file;
     long long max_image_size;
     long long max_image_files;
+    long long peer_timeout;
 } settings;
 
 #define S(field) offsetof(settings, field)
@@ -103,6 +104,9 @@ static const cl_config_setting table[] = {
       "Azure Resource Manager" },
     { "aks-api-version", CL_CFG_STRING, S(aks_api_version), "2024-09-01", 0, 0,
       "the AKS REST API version used" },
+    { "peer-timeout", CL_CFG_INT, S(peer_timeout), "30", 1, 600,
+      "seconds a request to a registry, Entra ID, ARM or a Kubernetes API server may take "
+      "before it is given up (and tried again as the job allows)" },
     { "azure-ca-file", CL_CFG_STRING, S(azure_ca_file), "", 0, 0,
       "a PEM file of CAs trusted for Azure's endpoints beside the system's (for tests)" },
     { "untrusted-paths", CL_CFG_STRING, S(untrusted_paths), "/boot,/dev,/proc,/sys,/var,/tmp,/run",
@@ -406,6 +410,7 @@ static int run(worker *w, cl_error *err)
         return rc;
     cl_worker.database_url = w->cfg.database_url;
     cl_worker.insecure_registries = w->cfg.insecure_registries;
+    cl_worker.peer_timeout = (long)w->cfg.peer_timeout;
     static char init[4096];
     if (w->cfg.init_binary[0] != '\0') {
         snprintf(init, sizeof(init), "%s", w->cfg.init_binary);

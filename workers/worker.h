@@ -37,6 +37,8 @@ typedef struct cl_worker_env {
     const char *database_url;
     unsigned char kek[32];
     const char *insecure_registries;  /* comma-separated hosts reached over plain HTTP */
+    long peer_timeout;                /* seconds a registry, Azure or Kubernetes request
+                                       * may take */
     cl_convert_settings convert;
     cl_deploy_settings deploy;
 } cl_worker_env;
@@ -82,8 +84,9 @@ const cl_job_kind *cl_job_kind_find(const char *name);
  * A client for a registry of the job's account: the one with id `id`, or,
  * with no id, the account's first registry for `host` (its credentials),
  * else an anonymous client for `host`, over TLS unless the worker's
- * insecure-registries setting names the host.  *host_out is the
- * registry's host as configured.
+ * insecure-registries setting names the host; its requests time out after
+ * the worker's peer-timeout.  *host_out is the registry's host as
+ * configured.
  */
 struct cl_oci_client;
 int cl_job_registry(cl_job *j, const char *id, const char *host,

@@ -1,8 +1,10 @@
-"""Fault injection: peers that fail.  A registry that answers 500 or resets
-every connection, a Kubernetes API server that answers 500 or drops
-connections, and Azure Resource Manager answering 500: each job is tried
-again as its kind allows, then fails with the cause in its error; a peer
-that recovers between attempts lets the job succeed."""
+"""Fault injection: peers that fail.  A registry that answers 500, resets
+every connection or never answers, a Kubernetes API server that answers
+500, drops connections or stalls, and Azure Resource Manager answering 500
+or stalling: each job is tried again as its kind allows, then fails with
+the cause in its error; a peer that recovers between attempts lets the job
+succeed.  The worker gives peers 2 seconds (--peer-timeout), so that a
+stall costs seconds here rather than the default 30."""
 import os
 import sys
 import time
@@ -27,7 +29,7 @@ class PeerFaults(unittest.TestCase):
         url, _ = new_database()
         cls.d = Daemon(url).start()
         cls.password = create_admin(cls.d)
-        cls.worker = Worker(url, cls.d.kek, "--poll-interval=1", "--slots=8",
+        cls.worker = Worker(url, cls.d.kek, "--poll-interval=1", "--slots=8", "--peer-timeout=2",
                             f"--azure-login-url={cls.azure.url}", f"--arm-url={cls.azure.url}",
                             f"--azure-ca-file={cls.azure.ca_pem}")
 
@@ -40,6 +42,9 @@ class PeerFaults(unittest.TestCase):
         cls.kube.close()
 
     def setUp(self):
+        self.kube.reset_knobs()
+        self.azure.fail(0)
+        self.azure.stall(0, 0)
         self.api = Api(self.d)
         self.api.login("admin@example.com", self.password)
         account = self.api.ok("POST", "/v1/accounts", {"name": "f-" + uuid.uuid4().hex[:8]},
@@ -68,13 +73,26 @@ class PeerFaults(unittest.TestCase):
                               dict(body, name="c" + uuid.uuid4().hex[:8]), want=201)
         return self.api.ok("POST", f"/v1/clusters/{cluster['id']}/check", want=202)["id"]
 
-    def test_failing_peers_are_retried_then_named(self):
+    def clusters(self):
+        """A kubeconfig cluster of the Kubernetes peer, and an AKS one of the Azure peer."""
         kubeconfig = {"kind": "kubernetes", "kubeconfig": self.kube.kubeconfig_text()}
         aks = {"kind": "aks", "subscription_id": azure.SUBSCRIPTION,
                "resource_group": self.azure.resource_group, "cluster_name": "sgx-prod",
                "azure": {"tenant_id": azure.TENANT, "client_id": azure.CLIENT_ID,
                          "client_secret": azure.CLIENT_SECRET},
                "node_pool": {"name": "sgxpool", "vm_size": "Standard_DC4s_v3", "count": 1}}
+        return kubeconfig, aks
+
+    def assert_failed_three_times(self, jobs, done, causes):
+        for what, j in jobs.items():
+            job = done[j]
+            self.assertEqual((job["state"], job["attempts"]), ("failed", 3), (what, job))
+            self.assertIn(causes[what], job["error"], what)
+            history = [a["outcome"] for a in job["attempt_history"]]
+            self.assertEqual(history, ["failed"] * 3, (what, job))
+
+    def test_failing_peers_are_retried_then_named(self):
+        kubeconfig, aks = self.clusters()
         with FaultyServer("500") as broken, FaultyServer("reset") as resetting:
             self.kube.fail(100, code=500, path="/version")
             self.azure.fail(100)
@@ -85,16 +103,25 @@ class PeerFaults(unittest.TestCase):
             done = self.wait(list(jobs.values()))
             self.kube.clear_failures()
             self.azure.fail(0)
-        causes = {"registry 500": "500", "registry reset": "could not reach",
-                  "kubernetes 500": "answered 500", "arm 500": "InternalServerError"}
-        for what, j in jobs.items():
-            job = done[j]
-            self.assertEqual((job["state"], job["attempts"]), ("failed", 3), (what, job))
-            self.assertIn(causes[what], job["error"], what)
-            history = [a["outcome"] for a in job["attempt_history"]]
-            self.assertEqual(history, ["failed"] * 3, (what, job))
+        self.assert_failed_three_times(jobs, done, {
+            "registry 500": "500", "registry reset": "could not reach",
+            "kubernetes 500": "answered 500", "arm 500": "InternalServerError"})
         self.assertGreaterEqual(broken.requests, 3)
         self.assertGreaterEqual(resetting.requests, 3)
+
+    def test_stalled_peers_time_out_and_are_named(self):
+        kubeconfig, aks = self.clusters()
+        with FaultyServer("stall") as stalled:
+            self.kube.stall(100, 10, path="/version")
+            self.azure.stall(100, 10)
+            jobs = {"registry stall": self.registry_check(stalled.host),
+                    "kubernetes stall": self.cluster_check(kubeconfig),
+                    "arm stall": self.cluster_check(aks)}
+            done = self.wait(list(jobs.values()), timeout=240)
+        self.assert_failed_three_times(jobs, done, {
+            "registry stall": "timed out", "kubernetes stall": "timed out",
+            "arm stall": "timed out"})
+        self.assertGreaterEqual(stalled.requests, 3)
 
     def test_a_peer_that_recovers_between_attempts(self):
         kubeconfig = {"kind": "kubernetes", "kubeconfig": self.kube.kubeconfig_text()}

@@ -218,6 +218,7 @@ class AzurePeer:
         self.denied = set()                 # (lower action, client id or None)
         self.throttled, self.throttle_retry = 0, 5
         self.failing = 0                    # ARM requests still to answer 500
+        self.stalling, self.stall_seconds = 0, 0.0  # ARM requests still to hold back
         self.kubeconfig = None              # returned for every cluster when set
         self.token_requests, self.tokens_issued = {}, {}
         self.requests = []                  # (method, path, status) of ARM requests
@@ -399,6 +400,12 @@ class AzurePeer:
         with self.lock:
             self.failing = n
 
+    def stall(self, n, seconds):
+        """The next n ARM requests are answered only after `seconds` of
+        silence, as an overloaded front door answers (or a client gives up)."""
+        with self.lock:
+            self.stalling, self.stall_seconds = n, seconds
+
     def set_kubeconfig(self, text, cluster=None, resource_group=None):
         """What listClusterUserCredential returns: for one cluster, or for all."""
         with self.lock:
@@ -466,6 +473,10 @@ class AzurePeer:
             if TOKEN_PATH.match(path):
                 status, headers, payload = self._token(h, path, body)
             elif path.lower().startswith("/subscriptions/"):
+                with self.lock:
+                    stall = self.stall_seconds if self.stalling > 0 else 0
+                    self.stalling -= 1 if stall else 0
+                time.sleep(stall)
                 status, headers, payload = self._arm(h, path, query, body)
             else:
                 status, headers, payload = 404, {}, b""

@@ -1289,7 +1289,7 @@ class KubernetesPeer:
         self.log = []                   # dict per request: method, path, query, status, user...
         self.applied = {}               # (plural, namespace, name) -> last apply body
         self.pod_logs = {}              # (namespace, pod) -> text for pods/{name}/log
-        self._knobs = {"throttle": [], "fail": [], "drop": []}
+        self._knobs = {"throttle": [], "fail": [], "drop": [], "stall": []}
         self._forbidden = []            # (verb, resource, namespace or None)
         self._expire_next = 0
         self._failures = []             # dicts: name, namespace, image, mode
@@ -1400,6 +1400,17 @@ class KubernetesPeer:
         answer (reset), or after the status line and half the headers."""
         self._knobs["drop"].append({"n": n, "partial": partial, "method": method,
                                     "path": path})
+
+    def reset_knobs(self):
+        """Forget every throttle, failure, drop and stall still pending."""
+        with self.lock:
+            for pending in self._knobs.values():
+                pending.clear()
+
+    def stall(self, n, seconds, method=None, path=None):
+        """Hold the next n matching requests `seconds` before answering them."""
+        self._knobs["stall"].append({"n": n, "seconds": seconds, "method": method,
+                                     "path": path})
 
     def forbid(self, verb, resource, namespace=None):
         """403 for verb ("get", "list", "watch", "create", "update", "patch",
@@ -1689,6 +1700,9 @@ class KubernetesPeer:
             drop = self._take_knob("drop", method, path)
             throttle = None if drop else self._take_knob("throttle", method, path)
             failure = None if drop or throttle else self._take_knob("fail", method, path)
+            stall = self._take_knob("stall", method, path)
+        if stall:
+            time.sleep(stall["seconds"])
         if drop:
             entry["status"] = "dropped"
             h.drop(drop["partial"])

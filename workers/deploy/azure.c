@@ -23,8 +23,8 @@ static int entra_fetch(cl_entra *e, cl_error *err)
     char *e_client = curl_easy_escape(NULL, e->client, 0);
     char *e_secret = curl_easy_escape(NULL, e->secret, 0);
     char *e_scope = curl_easy_escape(NULL, e->scope, 0);
-    cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL, .timeout_s = 30,
-                            .max_body = 64 * 1024 };
+    cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL,
+                            .timeout_s = cl_worker.peer_timeout, .max_body = 64 * 1024 };
     cl_http_response resp = { .keep = { NULL } };
     const char *headers[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
     time_t asked = time(NULL);
@@ -140,8 +140,8 @@ static int arm_once(const char *token, const char *method, const char *path, jso
                     const char *if_match, cl_arm_answer *out, cl_error *err)
 {
     const cl_deploy_settings *s = &cl_worker.deploy;
-    cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL, .timeout_s = 60,
-                            .max_body = 8u * 1024 * 1024 };
+    cl_http_options opt = { .ca_file = s->ca_file[0] ? s->ca_file : NULL,
+                            .timeout_s = cl_worker.peer_timeout, .max_body = 8u * 1024 * 1024 };
     cl_http_response resp = { .keep = { "Azure-AsyncOperation", "Location", "Retry-After",
                                         NULL } };
     char url[2048], match[300], *authz, *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

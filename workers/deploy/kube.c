@@ -55,7 +55,7 @@ int cl_kube_open(cl_kube *k, const cl_kubeconfig *cfg, cl_entra *entra, cl_error
     }
     k->http = (cl_http_options){ .ca_pem = k->ca_pem, .insecure = cfg->insecure,
                                  .client_cert_pem = k->cert_pem, .client_key_pem = k->key_pem,
-                                 .timeout_s = 30, .max_body = ANSWER_MAX };
+                                 .timeout_s = cl_worker.peer_timeout, .max_body = ANSWER_MAX };
     return 0;
 }
 
