@@ -21,8 +21,8 @@
 #include "gramine.h"
 #include "sgx/le.h"
 #include "measure.h"
+#include "sgx/elf64.h"
 
-#include <elf.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,13 +49,13 @@ typedef struct pal_image {
  * offset and size checked against the file. */
 static int read_pal(const uint8_t *elf, size_t len, pal_image *p, cl_error *err)
 {
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)elf;
+    Elf64_Ehdr header, *eh = &header;
     uint64_t lowest = UINT64_MAX, highest = 0;
+    int rc;
 
     memset(p, 0, sizeof(*p));
-    if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
-        eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
-        return cl_error_set(err, CL_EINVALID, "libpal.so is not a 64-bit little-endian ELF file");
+    if ((rc = cl_elf64_header(elf, len, "libpal.so", eh, err)) < 0)
+        return rc;
     if (eh->e_type != ET_DYN)
         return cl_error_set(err, CL_EINVALID, "libpal.so is not position-independent (ET_DYN)");
     if (eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff > len ||
