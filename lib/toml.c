@@ -18,7 +18,7 @@
 typedef struct reader {
     const char *p, *end;
     int line;
-    int depth;
+    int depth;          /* how deep the table being filled, or the value read, is */
     cl_error *err;
 } reader;
 
@@ -150,18 +150,24 @@ static int key_segment(reader *r, char **out)
     return *out ? 0 : fail(r, "out of memory");
 }
 
-/* Walk (creating) the tables of a dotted key in `table`; *last gets the
- * final segment (malloc'd) and *owner the table that will hold it. */
-static int dotted_key(reader *r, json_t *table, json_t **owner, char **last)
+/* Walk (creating) the tables of a dotted key in `table`, which lies
+ * r->depth deep; *last gets the final segment (malloc'd), *owner the table
+ * that will hold it and *levels how many tables deeper that is.  What the
+ * key names may lie no deeper than values can nest. */
+static int dotted_key(reader *r, json_t *table, json_t **owner, char **last, int *levels)
 {
     char *seg;
     int rc;
 
-    for (;;) {
+    for (*levels = 0;; ++*levels) {
         skip(r, 0);
         if ((rc = key_segment(r, &seg)) < 0)
             return rc;
         skip(r, 0);
+        if (r->depth + *levels + 1 > CL_TOML_MAX_DEPTH) {
+            free(seg);
+            return fail(r, "values are nested too deeply");
+        }
         if (r->p >= r->end || *r->p != '.') {
             *owner = table;
             *last = seg;
@@ -308,9 +314,9 @@ static int key_value(reader *r, json_t *table)
 {
     json_t *owner, *v;
     char *key;
-    int rc;
+    int rc, levels;
 
-    if ((rc = dotted_key(r, table, &owner, &key)) < 0)
+    if ((rc = dotted_key(r, table, &owner, &key, &levels)) < 0)
         return rc;
     skip(r, 0);
     if (r->p >= r->end || *r->p != '=') {
@@ -319,7 +325,10 @@ static int key_value(reader *r, json_t *table)
     }
     r->p++;
     skip(r, 0);
-    if ((rc = value(r, &v)) < 0) {
+    r->depth += levels;
+    rc = value(r, &v);
+    r->depth -= levels;
+    if (rc < 0) {
         free(key);
         return rc;
     }
@@ -356,13 +365,15 @@ int cl_toml_parse(json_t **out, const char *text, size_t len, cl_error *err)
         if (*r.p == '[') {
             char *last;
             json_t *owner, *t;
+            int levels;
 
             r.p++;
             if (r.p < r.end && *r.p == '[') {
                 rc = fail(&r, "arrays of tables are not supported");
                 break;
             }
-            if ((rc = dotted_key(&r, root, &owner, &last)) < 0)
+            r.depth = 0;                /* a header names a table from the root */
+            if ((rc = dotted_key(&r, root, &owner, &last, &levels)) < 0)
                 break;
             skip(&r, 0);
             if (r.p >= r.end || *r.p != ']') {
@@ -382,6 +393,7 @@ int cl_toml_parse(json_t **out, const char *text, size_t len, cl_error *err)
             }
             free(last);
             current = t;
+            r.depth = levels + 1;
         } else if ((rc = key_value(&r, current)) < 0) {
             break;
         }

@@ -104,6 +104,37 @@ static void test_refused(void **state)
     refuse(text, "nested too deeply");
 }
 
+static char *emit(json_t *doc);
+
+/* Dotted keys and table headers nest as deep as values may and no deeper,
+ * wherever they are: what is read can always be written back (the
+ * fuzzer found an inline table in an array nesting past the bound). */
+static void test_dotted_keys_nest_within_the_bound(void **state)
+{
+    char key[200], text[512];
+    size_t n = 0;
+    (void)state;
+
+    for (int i = 0; i < CL_TOML_MAX_DEPTH; i++)
+        n += (size_t)snprintf(key + n, sizeof(key) - n, "%s", i ? ".k" : "k");
+    snprintf(text, sizeof(text), "%s = 1\n", key);         /* 32 deep: read, written back */
+    json_t *doc = parse(text);
+    char *again = emit(doc);
+    json_t *back = parse(again);
+    assert_true(json_equal(doc, back));
+    json_decref(doc);
+    json_decref(back);
+    free(again);
+    snprintf(text, sizeof(text), "%s.k = 1\n", key);       /* 33 */
+    refuse(text, "nested too deeply");
+    snprintf(text, sizeof(text), "[%s.k]\n", key);
+    refuse(text, "nested too deeply");
+    snprintf(text, sizeof(text), "[%s]\nk = 1\n", key);   /* a value under a 32-deep table */
+    refuse(text, "nested too deeply");
+    snprintf(text, sizeof(text), "a = [{ %s = 1 }]\n", key);
+    refuse(text, "nested too deeply");
+}
+
 static char *emit(json_t *doc)
 {
     cl_buf b;
@@ -194,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_gramine_manifest),
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_dotted_keys_nest_within_the_bound),
         cmocka_unit_test(test_emit_exact_bytes),
         cmocka_unit_test(test_emit_round_trip),
         cmocka_unit_test(test_emit_refuses),
