@@ -563,7 +563,8 @@ static int emit_table(cl_buf *b, json_t *table, cl_buf *path, int depth, cl_erro
         if ((at > 0 && (rc = cl_buf_append(path, ".", 1)) < 0) ||
             (rc = emit_key(path, keys[i])) < 0)
             break;
-        rc = emit_table(b, v, path, depth + 1, err);
+        if ((rc = emit_table(b, v, path, depth + 1, err)) < 0)
+            break;              /* a path past its bound has been freed */
         path->len = at;
         path->data[at] = '\0';
     }

@@ -217,6 +217,19 @@ static void test_emit_refuses(void **state)
     assert_int_equal(cl_toml_emit(big, &b, &err), CL_ETOOBIG);
     cl_buf_free(&b);
     json_decref(big);
+    cl_error_clear(&err);
+
+    /* tables whose header would pass CL_TOML_KEY_PATH_MAX: refused, not
+     * written past the path's end (the fuzzer's find) */
+    char key[1200];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    json_t *deep = json_pack("{s:{s:{s:{s:{s:b}}}}}", key, key, key, key, "v", 1);
+    cl_buf_init(&b, 1 << 20);
+    assert_int_equal(cl_toml_emit(deep, &b, &err), CL_ETOOBIG);
+    cl_error_clear(&err);
+    cl_buf_free(&b);
+    json_decref(deep);
 }
 
 int main(void)
