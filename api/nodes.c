@@ -533,10 +533,10 @@ static int nodes_heartbeat(cl_req *r, json_t **out)
     return cl_req_row(r, out, res, 0, NULL);
 }
 
-/* POST /v1/nodes/{id}/attest: fresh evidence bound to the node's key */
-/* A renewed certificate for the node, for the CSR of its own key: the old
- * one goes on the CRL as superseded. */
-static int renew(cl_req *r, cl_pg *db, X509_REQ *csr, PGresult *node, json_t *out)
+/* A renewed certificate for the node (now in `state`), for the CSR of its
+ * own key: the old one (serial `old`) goes on the CRL as superseded. */
+static int renew(cl_req *r, cl_pg *db, X509_REQ *csr, const char *old, const char *state,
+                 json_t *out)
 {
     const char *id = cl_req_param(r, "id"), *account = cl_req_principal(r)->account_id;
     char serial[41], expires[32], *pem, *ca_pem;
@@ -544,7 +544,6 @@ static int renew(cl_req *r, cl_pg *db, X509_REQ *csr, PGresult *node, json_t *ou
 
     if ((rc = certify(r, db, csr, id, serial, &pem, &ca_pem, expires)) < 0)
         return rc;
-    const char *old = cl_row_text(node, 0, "cert_serial");
     const char *params[4] = { id, serial, pem, expires };
     const char *crl[2] = { account, old };
     if ((rc = cl_req_exec(r, db, NULL, "UPDATE nodes SET cert_serial = $2, cert_pem = $3,"
@@ -553,7 +552,6 @@ static int renew(cl_req *r, cl_pg *db, X509_REQ *csr, PGresult *node, json_t *ou
                           " reason) VALUES ($1, $2, 'superseded') ON CONFLICT DO NOTHING", 2,
                           crl)) < 0)
         return rc;
-    const char *state = cl_row_text(node, 0, "state");
     json_t *detail = json_pack("{s:s, s:s, s:s}", "cert_serial", serial, "superseded", old,
                                "cert_expires_at", expires);
     if ((rc = node_event(r, db, id, "certificate_renew", state, state, json_incref(detail))) < 0) {
@@ -608,6 +606,7 @@ static int nodes_attest(cl_req *r, json_t **out)
                           "FOR UPDATE OF n")) < 0)
         return rc;
     const char *from = cl_arena_strdup(cl_req_arena(r), cl_row_text(res, 0, "state"));
+    const char *serial = cl_arena_strdup(cl_req_arena(r), cl_row_text(res, 0, "cert_serial"));
     const char *report_id = cl_row_text(report, 0, "id");
     const char *to = accepted ? (strcmp(from, "attestation_failed") == 0 ? "active" : from)
                    : (strcmp(from, "active") == 0 || strcmp(from, "unreachable") == 0
@@ -639,9 +638,7 @@ static int nodes_attest(cl_req *r, json_t **out)
     if (accepted && csr != NULL) {
         renewed = json_object();
         cl_arena_defer(cl_req_arena(r), (cl_arena_dtor)json_decref, renewed);
-        if ((rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",
-                              "")) < 0 ||
-            (rc = renew(r, db, csr, res, renewed)) < 0)
+        if ((rc = renew(r, db, csr, serial, to, renewed)) < 0)
             return rc;
     }
     if ((rc = cl_req_load(r, db, &res, "node", "SELECT " NODE_COLUMNS " FROM nodes n", "n",

@@ -269,6 +269,19 @@ class SimulatedPki(unittest.TestCase):
     def openssl(self, *args, stdin=None):
         return subprocess.run(["openssl", *args], capture_output=True, text=True, input=stdin)
 
+    def verified_certificate(self, answer):
+        """The answer's certificate, written to a file and verified with openssl
+        against the answer's ca_certificate; the file's path."""
+        work = tempfile.mkdtemp(dir=self.tmp)
+        ca, cert = os.path.join(work, "ca.pem"), os.path.join(work, "cert.pem")
+        with open(ca, "w") as f:
+            f.write(answer["ca_certificate"])
+        with open(cert, "w") as f:
+            f.write(answer["certificate"])
+        out = self.openssl("verify", "-CAfile", ca, cert)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        return cert
+
 
 
 class Enrollment(SimulatedPki):
@@ -291,14 +304,7 @@ class Enrollment(SimulatedPki):
         self.assertEqual(node["last_report_id"], node["report"]["id"])
         reports = self.api.ok("GET", f"/v1/attestation-reports?subject=node:{node['id']}")
         self.assertEqual([r["id"] for r in reports["items"]], [node["report"]["id"]])
-        ca = os.path.join(self.tmp, f"ca-{self.account}.pem")
-        cert = os.path.join(self.tmp, f"node-{node['id']}.pem")
-        with open(ca, "w") as f:
-            f.write(node["ca_certificate"])
-        with open(cert, "w") as f:
-            f.write(node["certificate"])
-        out = self.openssl("verify", "-CAfile", ca, cert)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        cert = self.verified_certificate(node)
         text = self.openssl("x509", "-in", cert, "-noout", "-text").stdout
         self.assertIn(f"CN = {node['id']}", text)
         serial = self.openssl("x509", "-in", cert, "-noout", "-serial").stdout
@@ -543,14 +549,8 @@ class Enrollment(SimulatedPki):
         new = attested["cert_serial"]
         self.assertNotEqual(new, old)
         self.assertEqual(self.api.ok("GET", f"/v1/nodes/{nid}")["cert_serial"], new)
-        cert, ca = (os.path.join(self.tmp, f"{nid}-{name}") for name in ("cert.pem", "ca.pem"))
-        with open(cert, "w") as f:
-            f.write(attested["certificate"])
-        with open(ca, "w") as f:
-            f.write(attested["ca_certificate"])
-        out = self.openssl("verify", "-CAfile", ca, cert)
-        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
-        text = self.openssl("x509", "-in", cert, "-noout", "-serial", "-pubkey").stdout
+        cert = self.verified_certificate(attested)
+        text = self.openssl("x509", "-in", cert, "-noout", "-serial").stdout
         self.assertIn(new.upper().lstrip("0"), text.upper())
         crl = os.path.join(self.tmp, f"{nid}-crl.der")
         with open(crl, "wb") as f:

@@ -11,8 +11,8 @@
  * and attest again when it says so, or when the node's certificate expires
  * within --renew-before (the attestation then renews it).  A node the
  * daemon says is revoked enrolls again only when its join-token file holds
- * a new token.  Failures are logged and retried after --retry-interval.  SIGTERM or SIGINT stops
- * it between steps.
+ * a new token.  Failures are logged and retried after --retry-interval.
+ * SIGTERM or SIGINT stops it between steps.
  */
 #include "agent.h"
 #include "config.h"
