@@ -3,12 +3,20 @@
  * gramine-sgx-sigstruct-view and gsc info-image let them; no daemon needed.
  *
  *   cloister enclave measure --manifest APP.manifest.sgx --libpal libpal.so
- *   cloister enclave sigstruct APP.sig
+ *   cloister enclave sigstruct APP.sig | ENCLAVE.signed.so [--sgxs APP.sgxs]
+ *
+ * sigstruct reads a SIGSTRUCT on its own (the 1808-byte .sig of Gramine, EDP
+ * or sgx_sign -dumpfile), or from an SGX SDK signed enclave (Occlum's
+ * libocclum-libos.signed.so and the like); with --sgxs it also measures an
+ * SGXS stream (EDP's .sgxs) and requires the SIGSTRUCT to name that
+ * MRENCLAVE.
  */
 #include "cli.h"
 #include "config.h"
 #include "digest.h"
 #include "sgx/gramine.h"
+#include "sgx/measure.h"
+#include "sgx/sdk_enclave.h"
 #include "sgx/sigstruct.h"
 #include "toml.h"
 
@@ -99,50 +107,101 @@ done:
     return rc;
 }
 
+/* The SIGSTRUCT in path: the file itself, or an SDK signed enclave's;
+ * *source says which.  0, or a CLI exit code after saying why. */
+static int read_sigstruct(const char *path, uint8_t sig[CL_SIGSTRUCT_SIZE], char source[48])
+{
+    uint8_t *bytes;
+    size_t len;
+    cl_sgx_sdk_metadata md;
+    cl_error err = { 0 };
+    int rc;
+
+    if ((rc = cli_read_file(path, FILE_MAX, &bytes, &len)) != 0)
+        return rc;
+    if (len == CL_SIGSTRUCT_SIZE) {
+        memcpy(sig, bytes, CL_SIGSTRUCT_SIZE);
+        snprintf(source, 48, "sigstruct");
+    } else if (cl_sgx_sdk_metadata_read(bytes, len, &md, &err) == 0) {
+        memcpy(sig, md.sigstruct, CL_SIGSTRUCT_SIZE);
+        snprintf(source, 48, "sgx-sdk enclave, metadata %u.%u", md.version_major,
+                 md.version_minor);
+    } else {
+        fprintf(stderr, "cloister: \"%s\" is %zu bytes, not a %d-byte SIGSTRUCT, and not an SGX "
+                "SDK signed enclave: %s\n", path, len, CL_SIGSTRUCT_SIZE, err.message);
+        rc = CLI_EINVALID;
+    }
+    cl_error_clear(&err);
+    free(bytes);
+    return rc;
+}
+
+/* The MRENCLAVE of the SGXS stream in path (hex), or a CLI exit code. */
+static int measure_sgxs(const char *path, char hex[65])
+{
+    uint8_t *bytes, mr[32];
+    size_t len;
+    cl_error err = { 0 };
+    int rc;
+
+    if ((rc = cli_read_file(path, FILE_MAX, &bytes, &len)) != 0)
+        return rc;
+    if (cl_sgx_measure_sgxs(bytes, len, mr, NULL, &err) < 0) {
+        fprintf(stderr, "cloister: \"%s\": %s\n", path, err.message);
+        rc = CLI_EINVALID;
+    }
+    cl_hex(hex, mr, 32);
+    cl_error_clear(&err);
+    free(bytes);
+    return rc;
+}
+
 static int enclave_sigstruct(cli_ctx *c, int argc, char **argv)
 {
     static const cli_column columns[] = {
         { "MRENCLAVE", "mrenclave" }, { "MRSIGNER", "mrsigner" }, { "ISVPRODID", "isvprodid" },
         { "ISVSVN", "isvsvn" }, { "DEBUG", "debug" }, { "ATTRIBUTES", "attributes.flags" },
         { "XFRM", "attributes.xfrm" }, { "MISCSELECT", "miscselect" }, { "DATE", "date" },
-        { "SIGNATURE", "signature" }, { NULL, NULL },
+        { "SIGNATURE", "signature" }, { "SOURCE", "source" }, { "SGXS", "sgxs" }, { NULL, NULL },
     };
-    const char *pos[1];
-    uint8_t *sig = NULL, mrsigner[32];
-    size_t len;
+    const char *pos[1], *sgxs = NULL;
+    const cli_flag flags_given[] = { { "--sgxs", &sgxs, 0, NULL }, { NULL, NULL, 0, NULL } };
+    uint8_t sig[CL_SIGSTRUCT_SIZE], mrsigner[32];
     cl_sigstruct_fields f;
     cl_error err = { 0 };
-    char mr_hex[65], signer_hex[65], date[16], flags[24], xfrm[24], misc[16];
+    char mr_hex[65], signer_hex[65], date[16], flags[24], xfrm[24], misc[16], source[48];
+    char measured[65];
     int npos, rc;
 
-    if ((rc = cli_args(c, &cli_enclave_commands[1], argc, argv, NULL, pos, 1, 1, &npos)) != 0 ||
-        (rc = cli_read_file(pos[0], FILE_MAX, &sig, &len)) != 0)
+    if ((rc = cli_args(c, &cli_enclave_commands[1], argc, argv, flags_given, pos, 1, 1,
+                       &npos)) != 0 ||
+        (rc = read_sigstruct(pos[0], sig, source)) != 0 ||
+        (sgxs != NULL && (rc = measure_sgxs(sgxs, measured)) != 0))
         return rc;
-    if (len != CL_SIGSTRUCT_SIZE) {
-        fprintf(stderr, "cloister: \"%s\" is %zu bytes; a SIGSTRUCT is %d\n", pos[0], len,
-                CL_SIGSTRUCT_SIZE);
-        free(sig);
-        return CLI_EINVALID;
-    }
-    rc = cl_sigstruct_verify(sig, &f, mrsigner, &err);
-    free(sig);
-    if (rc < 0) {
+    if (cl_sigstruct_verify(sig, &f, mrsigner, &err) < 0) {
         fprintf(stderr, "cloister: %s\n", err.message);
         cl_error_clear(&err);
         return CLI_EINVALID;
     }
     cl_hex(mr_hex, f.enclave_hash, 32);
+    if (sgxs != NULL && strcmp(measured, mr_hex) != 0) {
+        fprintf(stderr, "cloister: \"%s\" measures %s, but the SIGSTRUCT signs %s\n", sgxs,
+                measured, mr_hex);
+        return CLI_EINVALID;
+    }
     cl_hex(signer_hex, mrsigner, 32);
     snprintf(date, sizeof(date), "%04d-%02d-%02d", f.year, f.month, f.day);
     snprintf(flags, sizeof(flags), "0x%llx", (unsigned long long)f.attributes_flags);
     snprintf(xfrm, sizeof(xfrm), "0x%llx", (unsigned long long)f.attributes_xfrm);
     snprintf(misc, sizeof(misc), "0x%x", f.miscselect);
-    json_t *out = json_pack("{s:s, s:s, s:i, s:i, s:b, s:{s:s, s:s}, s:s, s:s, s:s}",
+    json_t *out = json_pack("{s:s, s:s, s:i, s:i, s:b, s:{s:s, s:s}, s:s, s:s, s:s, s:s}",
                             "mrenclave", mr_hex, "mrsigner", signer_hex, "isvprodid",
                             f.isvprodid, "isvsvn", f.isvsvn, "debug",
                             (f.attributes_flags & 0x2) != 0, "attributes", "flags", flags,
                             "xfrm", xfrm, "miscselect", misc, "date", date, "signature",
-                            "verified");
+                            "verified", "source", source);
+    if (sgxs != NULL)
+        json_object_set_new(out, "sgxs", json_string("matches"));
     cli_print_one(c, out, columns, "mrenclave");
     json_decref(out);
     return 0;
@@ -155,8 +214,11 @@ const cli_command cli_enclave_commands[] = {
       "the manifest)",
       "cloister enclave measure --manifest app.manifest.sgx --libpal /usr/lib/x86_64-linux-gnu/"
       "gramine/sgx/libpal.so" },
-    { "enclave", "sigstruct", enclave_sigstruct, "FILE.sig",
-      "decode a SIGSTRUCT and verify its signature (offline)",
-      "cloister enclave sigstruct app.sig -o json" },
+    { "enclave", "sigstruct", enclave_sigstruct, "FILE.sig|ENCLAVE.signed.so [--sgxs FILE.sgxs]",
+      "decode a SIGSTRUCT, on its own or in an SGX SDK signed enclave, and verify its "
+      "signature; with --sgxs also that it signs that SGXS stream's MRENCLAVE (offline)",
+      "cloister enclave sigstruct app.sig -o json\n"
+      "  cloister enclave sigstruct libocclum-libos.signed.so\n"
+      "  cloister enclave sigstruct app.sig --sgxs app.sgxs" },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
