@@ -27,6 +27,7 @@
  * build is keyed by the job, so it is recorded once.
  */
 #include "audit.h"
+#include "build_approval.h"
 #include "convert.h"
 #include "digest.h"
 #include "oci_layer.h"
@@ -487,29 +488,14 @@ static int push(conversion *c, cl_error *err)
 /* The build's approval task, and the audit row that says so. */
 static int ask_approval(conversion *c, cl_pg *db, cl_arena *a, cl_error *err)
 {
-    const char *account = cl_job_account(c->j);
-    const char *task[5] = { account, c->build_id, c->app_id, c->mrenclave, c->requested_by };
-    PGresult *res;
+    char task[37];
     int rc;
 
-    if ((rc = cl_pg_exec(&res, db, a,
-            "INSERT INTO tasks (account_id, type, target, details, requested_by, quorum)"
-            " SELECT $1, 'build_approval', 'build:' || $2,"
-            "        jsonb_build_object('build_id', $2::text, 'app_id', $3::text,"
-            "                           'app_name', (SELECT name FROM apps WHERE id = $3::uuid),"
-            "                           'mrenclave', $4::text),"
-            "        $5, coalesce((SELECT quorum FROM approval_policies WHERE account_id = $1), 1)"
-            " RETURNING id", 5, task, err)) < 0)
-        return rc;
-    const char *link[2] = { c->build_id, PQgetvalue(res, 0, 0) };
-    if ((rc = cl_pg_exec(NULL, db, a, "UPDATE builds SET task_id = $2 WHERE id = $1", 2, link,
-                         err)) < 0)
-        return rc;
-    cl_job_log(c->j, "build %s is pending approval (task %s)", c->build_id, link[1]);
-    return cl_audit_append(db, a, err, account, c->requested_by, cl_job_id(c->j),
-                           "task.create", cl_arena_printf(a, "task:%s", link[1]),
-                           json_pack("{s:s, s:s}", "type", "build_approval", "build_id",
-                                     c->build_id));
+    if ((rc = cl_build_ask_approval(db, a, err, cl_job_account(c->j), c->build_id, c->app_id,
+                                    c->mrenclave, c->requested_by, cl_job_id(c->j),
+                                    task)) == 0)
+        cl_job_log(c->j, "build %s is pending approval (task %s)", c->build_id, task);
+    return rc;
 }
 
 /* A new build: pending with its approval task, or awaiting_signature. */
