@@ -8,7 +8,7 @@
  *   input_image      an image reference, tag or digest              (required)
  *   output_image     where the converted image goes: a reference
  *                    without a digest                               (required)
- *   runtime          "gramine"
+ *   runtime          "gramine", "occlum", "scone", "sgx-sdk" or "edp" (lib/runtime.c) (gramine)
  *   enclave_size     bytes, a power of two from 64 MiB to 64 GiB    (512 MiB)
  *   max_threads      1..1024                                        (16)
  *   isvprodid, isvsvn  0..65535                                     (0)
@@ -47,6 +47,7 @@
 #include "oci_ref.h"
 #include "jobs.h"
 #include "resource.h"
+#include "runtime.h"
 #include "tasks.h"
 
 #include <ctype.h>
@@ -238,8 +239,8 @@ static void validate(cl_req *r, json_t *body, const char **text)
         } else if (strcmp(f, "output_image") == 0) {
             image(r, v, f, 0);
         } else if (strcmp(f, "runtime") == 0) {
-            if (!json_is_string(v) || strcmp(json_string_value(v), "gramine") != 0)
-                cl_error_field(cl_req_err(r), f, "must be gramine");
+            if (cl_runtime_find(json_string_value(v)) == NULL)
+                cl_error_field(cl_req_err(r), f, "must be one of %s", cl_runtime_names());
         } else if (strcmp(f, "enclave_size") == 0) {
             long long n = json_integer_value(v);
             if (!json_is_integer(v) || n < 64 * MIB || n > 64 * 1024 * MIB || (n & (n - 1)) != 0)

@@ -21,15 +21,29 @@
  * against the key here before another `convert` job (the first one's
  * parameters and the build's id) rebuilds the image around the signed
  * SIGSTRUCT, pushes it, and makes the build `pending`.
+ *
+ * A build can also be registered from outside (Occlum, SCONE, the SGX SDK,
+ * Fortanix EDP, or Gramine signed elsewhere): POST /v1/apps/{id}/builds
+ * with its SIGSTRUCT and the image that carries the enclave, pinned by
+ * digest.  The SIGSTRUCT's signature is verified and its ISVPRODID, debug
+ * attribute and ISVSVN checked against the app; the build is recorded at
+ * once (201), `pending` with its approval task, like a converted one.  An
+ * app whose runtime is not converted (lib/runtime.c) takes only these.
  */
 #include "daemon.h"
 #include "enclaves.h"
 #include "jobs.h"
+#include "build_approval.h"
+#include "digest.h"
+#include "oci_ref.h"
 #include "resource.h"
+#include "runtime.h"
 #include "sgx/sigstruct.h"
+#include "token.h"
 #include "toml.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -40,7 +54,7 @@
     " b.signing_key_id, b.isvprodid, b.isvsvn, b.debug, b.enclave_size, b.max_threads," \
     " to_char(b.sigstruct_date, 'YYYY-MM-DD') AS sigstruct_date, b.trusted_files, b.task_id," \
     " b.job_id, b.finish_job_id, b.created_by, b.created_at, b.signed_at, b.decided_at," \
-    " b.deprecated_at"
+    " b.deprecated_at, b.origin, b.measured_from"
 
 #define BUILD_SELECT "SELECT " BUILD_COLUMNS " FROM builds b"
 
@@ -68,7 +82,129 @@ static int valid_date(const char *s)
     return tm.tm_mday == d && tm.tm_mon == m - 1;
 }
 
-/* POST /v1/apps/{id}/builds */
+#define ENCLAVE_SIZE_MAX (64LL << 30)
+
+/* The SIGSTRUCT field, decoded and verified; field errors otherwise. */
+static void read_sigstruct(cl_req *r, const char *b64, uint8_t s[CL_SIGSTRUCT_SIZE],
+                           cl_sigstruct_fields *f, uint8_t mrsigner[32])
+{
+    uint8_t raw[CL_SIGSTRUCT_SIZE + 3];
+    size_t len = 0;
+    cl_error why = { 0 };
+
+    if (cl_b64_decode(raw, sizeof(raw), &len, b64) < 0 || len != CL_SIGSTRUCT_SIZE) {
+        cl_error_field(cl_req_err(r), "sigstruct", "must be the %d bytes of a SIGSTRUCT in "
+                       "base64", CL_SIGSTRUCT_SIZE);
+        return;
+    }
+    memcpy(s, raw, CL_SIGSTRUCT_SIZE);
+    if (cl_sigstruct_verify(s, f, mrsigner, &why) < 0)
+        cl_error_field(cl_req_err(r), "sigstruct", "%s", why.message);
+    cl_error_clear(&why);
+}
+
+/* POST /v1/apps/{id}/builds with a SIGSTRUCT: a build made elsewhere. */
+static int builds_register(cl_req *r, json_t **out)
+{
+    static const char *const fields[] = { "sigstruct", "image", "measured_from",
+                                          "enclave_size", NULL };
+    static const char *const sources[] = { "sigstruct", "sgx-sdk-enclave", "sgxs", NULL };
+    const cl_principal *p = cl_req_principal(r);
+    json_t *size = json_object_get(cl_req_body(r), "enclave_size");
+    uint8_t s[CL_SIGSTRUCT_SIZE], mrsigner[32];
+    char mr_hex[65], signer_hex[65], date[16], prodid[8], svn[8], enclave_size[24], task[37];
+    char sig_hex[2 + 2 * CL_SIGSTRUCT_SIZE + 1] = "\\x";
+    cl_sigstruct_fields f = { 0 };
+    cl_oci_ref ref = { 0 };
+    cl_error why = { 0 };
+    PGresult *app, *res;
+    cl_pg *db;
+    int rc;
+
+    cl_body_only(r, fields);
+    const char *b64 = cl_body_string(r, "sigstruct", 1, 4096);
+    const char *image = cl_body_string(r, "image", 1, 700);
+    const char *from = cl_body_enum(r, "measured_from", 0, sources);
+    if (b64 != NULL)
+        read_sigstruct(r, b64, s, &f, mrsigner);
+    if (image != NULL && cl_oci_ref_parse(&ref, image, &why) < 0)
+        cl_error_field(cl_req_err(r), "image", "%s", why.message);
+    else if (image != NULL && ref.digest[0] == '\0')
+        cl_error_field(cl_req_err(r), "image", "must be pinned by digest "
+                       "(REPOSITORY[:TAG]@sha256:...): the build is that image");
+    cl_error_clear(&why);
+    if (size != NULL && (!json_is_integer(size) || json_integer_value(size) < 4096 ||
+                         json_integer_value(size) > ENCLAVE_SIZE_MAX ||
+                         json_integer_value(size) % 4096 != 0))
+        cl_error_field(cl_req_err(r), "enclave_size", "must be a whole number of 4096-byte "
+                       "pages, at most 64 GiB");
+    snprintf(date, sizeof(date), "%04d-%02d-%02d", f.year, f.month, f.day);
+    if (b64 != NULL && cl_req_err(r)->code == 0 && !valid_date(date))
+        cl_error_field(cl_req_err(r), "sigstruct", "its DATE (%s) is not a day", date);
+    if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_begin(r, &db)) < 0 ||
+        (rc = cl_req_load(r, db, &app, "app", "SELECT a.id, a.runtime, a.isvprodid, a.debug,"
+                          " a.min_isvsvn, a.enclave_size, a.max_threads FROM apps a", "a",
+                          "FOR SHARE")) < 0)
+        return rc;
+    /* the app's settings, each broken one named */
+    if (f.isvprodid != strtol(cl_row_text(app, 0, "isvprodid"), NULL, 10))
+        cl_error_field(cl_req_err(r), "sigstruct", "its ISVPRODID is %u; the app's isvprodid "
+                       "is %s", f.isvprodid, cl_row_text(app, 0, "isvprodid"));
+    if ((f.attributes_flags & 0x2) != 0 && strcmp(cl_row_text(app, 0, "debug"), "t") != 0)
+        cl_error_field(cl_req_err(r), "sigstruct", "it signs a debug enclave (ATTRIBUTES.DEBUG),"
+                       " which the app allows only with debug: true");
+    if (f.isvsvn < strtol(cl_row_text(app, 0, "min_isvsvn"), NULL, 10))
+        cl_error_field(cl_req_err(r), "sigstruct", "its ISVSVN %u is below the app's "
+                       "min_isvsvn %s", f.isvsvn, cl_row_text(app, 0, "min_isvsvn"));
+    if ((rc = cl_body_done(r)) < 0)
+        return rc;
+    cl_hex(mr_hex, f.enclave_hash, 32);
+    cl_hex(signer_hex, mrsigner, 32);
+    cl_hex(sig_hex + 2, s, CL_SIGSTRUCT_SIZE);
+    snprintf(prodid, sizeof(prodid), "%u", f.isvprodid);
+    snprintf(svn, sizeof(svn), "%u", f.isvsvn);
+    snprintf(enclave_size, sizeof(enclave_size), "%lld", size != NULL
+             ? (long long)json_integer_value(size)
+             : strtoll(cl_row_text(app, 0, "enclave_size"), NULL, 10));
+    const char *app_id = cl_req_param(r, "id"), *account = p->account_id;
+    const char *repo = cl_arena_printf(cl_req_arena(r), "%s/%s%s%s", ref.registry,
+                                       ref.repository, ref.tag[0] ? ":" : "", ref.tag);
+    const char *params[16] = {
+        account, app_id, cl_row_text(app, 0, "runtime"), from ? from : "sigstruct", repo,
+        ref.digest, mr_hex, signer_hex, prodid, svn,
+        (f.attributes_flags & 0x2) != 0 ? "true" : "false", enclave_size,
+        cl_row_text(app, 0, "max_threads"), date, sig_hex, p->actor,
+    };
+    if ((rc = cl_req_exec(r, db, &res,
+            "INSERT INTO builds (account_id, app_id, state, origin, runtime, measured_from,"
+            "  output_image, output_digest, mrenclave, mrsigner, isvprodid, isvsvn, debug,"
+            "  enclave_size, max_threads, sigstruct_date, sigstruct, created_by, signed_at)"
+            " VALUES ($1, $2, 'pending', 'registered', $3, $4, $5, $6, $7, $8, $9::int,"
+            "  $10::int, $11::boolean, $12::bigint, $13::int, $14::date, $15::bytea, $16, now())"
+            " ON CONFLICT (app_id, mrenclave, mrsigner) WHERE origin = 'registered' DO NOTHING"
+            " RETURNING id", 16, params)) < 0)
+        return rc;
+    if (PQntuples(res) == 0)
+        return cl_req_fail(r, CL_ECONFLICT, "this SIGSTRUCT (MRENCLAVE %s) is already "
+                           "registered for the app", mr_hex);
+    const char *id = cl_arena_strdup(cl_req_arena(r), PQgetvalue(res, 0, 0));
+    if ((rc = cl_audit(r, db, account, "build.register",
+                       cl_arena_printf(cl_req_arena(r), "build:%s", id),
+                       json_pack("{s:s, s:s, s:s, s:s, s:s}", "app_id", app_id, "mrenclave",
+                                 mr_hex, "mrsigner", signer_hex, "measured_from",
+                                 from ? from : "sigstruct", "image", image))) < 0 ||
+        (rc = cl_build_ask_approval(db, cl_req_arena(r), cl_req_err(r), account, id, app_id,
+                                    mr_hex, p->actor, cl_req_id(r), task)) < 0 ||
+        (rc = cl_req_load_id(r, db, &res, "build", BUILD_SELECT, "b", "", id)) < 0 ||
+        (rc = cl_req_commit(r, db)) < 0)
+        return rc;
+    cl_req_status(r, 201);
+    cl_req_set_header(r, "Location", cl_arena_printf(cl_req_arena(r), "/v1/builds/%s", id));
+    return cl_req_row(r, out, res, 0, NULL);
+}
+
+/* POST /v1/apps/{id}/builds: a conversion of the app's image, or, with a
+ * SIGSTRUCT, a build registered from outside */
 static int builds_create(cl_req *r, json_t **out)
 {
     static const char *const fields[] = { "date", NULL };
@@ -80,6 +216,8 @@ static int builds_create(cl_req *r, json_t **out)
     cl_pg *db;
     int rc;
 
+    if (json_object_get(cl_req_body(r), "sigstruct") != NULL)
+        return builds_register(r, out);
     if (cl_req_body(r) != NULL) {
         cl_body_only(r, fields);
         date = cl_body_string(r, "date", 0, 10);
@@ -99,6 +237,11 @@ static int builds_create(cl_req *r, json_t **out)
     if ((rc = cl_req_begin(r, &db)) < 0 ||
         (rc = cl_req_load(r, db, &res, "app", APP_SNAPSHOT, "a", "FOR SHARE")) < 0)
         return rc;
+    const cl_runtime *runtime = cl_runtime_find(cl_row_text(res, 0, "runtime"));
+    if (runtime == NULL || !runtime->converted)
+        return cl_req_fail(r, CL_ECONFLICT, "the app runs under %s, whose builds are "
+                           "registered with their SIGSTRUCT, not converted",
+                           cl_row_text(res, 0, "runtime"));
     json_t *app = cl_row_json(res, 0);
     const char *id = cl_req_param(r, "id");
     if ((rc = cl_job_enqueue(r, db, "convert", cl_arena_printf(cl_req_arena(r), "app:%s", id),
@@ -184,6 +327,9 @@ static int builds_manifest(cl_req *r, json_t **out)
         (rc = cl_req_load(r, db, &res, "build", "SELECT b.manifest FROM builds b", "b", "")) < 0)
         return rc;
     const char *text = cl_row_text(res, 0, "manifest");
+    if (text == NULL)
+        return cl_req_fail(r, CL_ENOTFOUND, "build \"%s\" was registered, not converted: "
+                           "Cloister wrote no manifest for it", cl_req_param(r, "id"));
     if (cl_toml_parse(&doc, text, strlen(text), &why) < 0) {
         cl_error_clear(&why);
         return cl_req_fail(r, CL_ERROR, "the build's manifest could not be read");

@@ -1,7 +1,9 @@
-/* build.c - cloister build create | list | get | manifest | sign |
- * deprecate: converting an app's image into an enclave image, and the
- * builds that records; and cloister signing-key list | import | rotate. */
+/* build.c - cloister build create | register | list | get | manifest |
+ * sign | deprecate: converting an app's image into an enclave image, or
+ * registering one made elsewhere, and the builds that records; and
+ * cloister signing-key list | import | rotate. */
 #include "cli.h"
+#include "config.h"
 #include "digest.h"
 #include "sgx/sigstruct.h"
 #include "token.h"
@@ -22,15 +24,9 @@ static const cli_column columns[] = {
 static int show_build(cli_ctx *c, const char *id)
 {
     char path[256];
-    cli_reply reply;
-    int rc;
 
     snprintf(path, sizeof(path), "/v1/builds/%s", id);
-    if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
-        return rc;
-    cli_print_one(c, reply.body, columns, "id");
-    cli_reply_free(&reply);
-    return 0;
+    return cli_show(c, path, columns, "id");
 }
 
 static int build_create(cli_ctx *c, int argc, char **argv)
@@ -189,25 +185,61 @@ static int build_sign(cli_ctx *c, int argc, char **argv)
     return rc;
 }
 
+/* A build made elsewhere: its SIGSTRUCT read here (from a .sig, an SGX SDK
+ * signed enclave, or a .sig checked against its .sgxs), sent with the image
+ * that carries it. */
+static int build_register(cli_ctx *c, int argc, char **argv)
+{
+    const char *sig_path = NULL, *enclave = NULL, *sgxs = NULL, *image = NULL, *pos[1];
+    const char *size_text = NULL, *source;
+    const cli_flag flags[] = { { "--sig", &sig_path, 0, NULL }, { "--enclave", &enclave, 0, NULL },
+                               { "--sgxs", &sgxs, 0, NULL }, { "--image", &image, 0, NULL },
+                               { "--enclave-size", &size_text, 0, NULL },
+                               { NULL, NULL, 0, NULL } };
+    const cli_command *cmd = &cli_build_commands[6];
+    uint8_t sig[CL_SIGSTRUCT_SIZE];
+    char id[64], path[256], detail[64], b64[((CL_SIGSTRUCT_SIZE + 2) / 3) * 4 + 1];
+    long long size = 0, given = 0;
+    int npos, rc;
+
+    if ((rc = cli_args(c, cmd, argc, argv, flags, pos, 1, 1, &npos)) != 0)
+        return rc;
+    if ((sig_path == NULL) == (enclave == NULL))
+        return cli_usage_error(cmd, "give the SIGSTRUCT: --sig FILE.sig or --enclave FILE");
+    if (sgxs != NULL && sig_path == NULL)
+        return cli_usage_error(cmd, "--sgxs goes with the --sig that signs it");
+    if (image == NULL)
+        return cli_usage_error(cmd, "give the image that carries the enclave, pinned by "
+                               "digest: --image REPOSITORY@sha256:...");
+    if (size_text != NULL && cl_config_parse_size(size_text, &given) < 0)
+        return cli_usage_error(cmd, "--enclave-size must be a size such as 256M or 4G");
+    if ((rc = cli_app_id(c, pos[0], id)) != 0 ||
+        (rc = cli_enclave_sigstruct(sig_path ? sig_path : enclave, sgxs, sig, &source, detail,
+                                    &size)) != 0)
+        return rc;
+    if (size_text != NULL)                      /* the flag wins over what the files say */
+        size = given;
+    cl_b64_encode(b64, sig, sizeof(sig));
+    json_t *body = json_pack("{s:s, s:s, s:s}", "sigstruct", b64, "image", image,
+                             "measured_from", source);
+    if (size > 0)
+        json_object_set_new(body, "enclave_size", json_integer(size));
+    snprintf(path, sizeof(path), "/v1/apps/%s/builds", id);
+    return cli_send_show(c, "POST", path, body, columns, "id");
+}
+
 static int build_deprecate(cli_ctx *c, int argc, char **argv)
 {
     const char *reason = NULL, *pos[1];
     const cli_flag flags[] = { { "--reason", &reason, 0, NULL }, { NULL, NULL, 0, NULL } };
     char path[256];
-    cli_reply reply;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_build_commands[5], argc, argv, flags, pos, 1, 1, &npos)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/builds/%s/deprecate", pos[0]);
-    json_t *body = reason ? json_pack("{s:s}", "reason", reason) : NULL;
-    rc = cli_call(c, "POST", path, body, &reply);
-    json_decref(body);
-    if (rc != 0)
-        return rc;
-    cli_print_one(c, reply.body, columns, "id");
-    cli_reply_free(&reply);
-    return 0;
+    return cli_send_show(c, "POST", path, reason ? json_pack("{s:s}", "reason", reason) : NULL,
+                         columns, "id");
 }
 
 const cli_command cli_build_commands[] = {
@@ -229,6 +261,15 @@ const cli_command cli_build_commands[] = {
     { "build", "deprecate", build_deprecate, "BUILD [--reason TEXT]",
       "withdraw an approved build's approval (admins)",
       "cloister build deprecate 6f1c1c1e-8a8e-4b7f-9d7c-2c1f0b8d2a11 --reason \"CVE fix\"" },
+    { "build", "register", build_register,
+      "APP (--sig FILE.sig [--sgxs FILE.sgxs] | --enclave FILE) --image REF@sha256:DIGEST "
+      "[--enclave-size SIZE]",
+      "register a build made with another runtime's tools (Occlum, SCONE, the SGX SDK, EDP, "
+      "or Gramine signed elsewhere) by its SIGSTRUCT, read here from a .sig or an SGX SDK "
+      "signed enclave (with --sgxs, checked against the EDP stream it signs); the build then "
+      "awaits approval like a converted one",
+      "cloister build register web --enclave build/lib/libocclum-libos.signed.so "
+      "--image registry.example.com/team/web:v1@sha256:5e5e..." },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };
 

@@ -14,6 +14,8 @@
 #ifndef CL_CLI_H
 #define CL_CLI_H
 
+#include "sgx/sigstruct.h"
+
 #include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -153,6 +155,9 @@ void cli_print_one(cli_ctx *c, json_t *obj, const cli_column *columns, const cha
 
 /* GET path and print the object it answers with, as cli_print_one does. */
 int cli_show(cli_ctx *c, const char *path, const cli_column *columns, const char *id_field);
+/* The same for any method, with body (stolen; may be NULL). */
+int cli_send_show(cli_ctx *c, const char *method, const char *path, json_t *body,
+                  const cli_column *columns, const char *id_field);
 
 /* ---- arguments (main.c) ---------------------------------------------- */
 
@@ -185,6 +190,16 @@ extern const cli_command cli_registry_commands[];
 extern const cli_command cli_image_commands[];
 extern const cli_command cli_task_commands[];
 extern const cli_command cli_enclave_commands[];
+
+/* The SIGSTRUCT of an enclave made elsewhere, from path: a .sig on its own
+ * or an SGX SDK signed enclave; with sgxs (may be NULL) that SGXS stream
+ * must measure to the MRENCLAVE it signs (enclave.c).  *source gets
+ * "sigstruct", "sgx-sdk-enclave" or "sgxs" (the API's measured_from),
+ * detail a line for people, *enclave_size the size the metadata or the
+ * stream names (0: neither).  The signature is not checked here.  0, or
+ * a CLI exit code after saying why. */
+int cli_enclave_sigstruct(const char *path, const char *sgxs, uint8_t sig[CL_SIGSTRUCT_SIZE],
+                          const char **source, char detail[64], long long *enclave_size);
 extern const cli_command cli_build_commands[];
 extern const cli_command cli_signing_key_commands[];
 extern const cli_command cli_quote_commands[];

@@ -176,16 +176,23 @@ int cli_list(cli_ctx *c, const char *path, size_t max, json_t **items)
     return rc;
 }
 
-int cli_show(cli_ctx *c, const char *path, const cli_column *columns, const char *id_field)
+int cli_send_show(cli_ctx *c, const char *method, const char *path, json_t *body,
+                  const cli_column *columns, const char *id_field)
 {
     cli_reply reply;
-    int rc;
+    int rc = cli_call(c, method, path, body, &reply);
 
-    if ((rc = cli_call(c, "GET", path, NULL, &reply)) != 0)
+    json_decref(body);
+    if (rc != 0)
         return rc;
     cli_print_one(c, reply.body, columns, id_field);
     cli_reply_free(&reply);
     return 0;
+}
+
+int cli_show(cli_ctx *c, const char *path, const cli_column *columns, const char *id_field)
+{
+    return cli_send_show(c, "GET", path, NULL, columns, id_field);
 }
 
 int cli_read_secret_line(json_t *obj, const char *field, const char *what)

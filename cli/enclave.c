@@ -16,6 +16,7 @@
 #include "digest.h"
 #include "sgx/gramine.h"
 #include "sgx/measure.h"
+#include "sgx/le.h"
 #include "sgx/sdk_enclave.h"
 #include "sgx/sigstruct.h"
 #include "toml.h"
@@ -107,37 +108,8 @@ done:
     return rc;
 }
 
-/* The SIGSTRUCT in path: the file itself, or an SDK signed enclave's;
- * *source says which.  0, or a CLI exit code after saying why. */
-static int read_sigstruct(const char *path, uint8_t sig[CL_SIGSTRUCT_SIZE], char source[48])
-{
-    uint8_t *bytes;
-    size_t len;
-    cl_sgx_sdk_metadata md;
-    cl_error err = { 0 };
-    int rc;
-
-    if ((rc = cli_read_file(path, FILE_MAX, &bytes, &len)) != 0)
-        return rc;
-    if (len == CL_SIGSTRUCT_SIZE) {
-        memcpy(sig, bytes, CL_SIGSTRUCT_SIZE);
-        snprintf(source, 48, "sigstruct");
-    } else if (cl_sgx_sdk_metadata_read(bytes, len, &md, &err) == 0) {
-        memcpy(sig, md.sigstruct, CL_SIGSTRUCT_SIZE);
-        snprintf(source, 48, "sgx-sdk enclave, metadata %u.%u", md.version_major,
-                 md.version_minor);
-    } else {
-        fprintf(stderr, "cloister: \"%s\" is %zu bytes, not a %d-byte SIGSTRUCT, and not an SGX "
-                "SDK signed enclave: %s\n", path, len, CL_SIGSTRUCT_SIZE, err.message);
-        rc = CLI_EINVALID;
-    }
-    cl_error_clear(&err);
-    free(bytes);
-    return rc;
-}
-
-/* The MRENCLAVE of the SGXS stream in path (hex), or a CLI exit code. */
-static int measure_sgxs(const char *path, char hex[65])
+/* The MRENCLAVE (hex) and ECREATE size of the SGXS stream in path. */
+static int measure_sgxs(const char *path, char hex[65], long long *size)
 {
     uint8_t *bytes, mr[32];
     size_t len;
@@ -149,11 +121,57 @@ static int measure_sgxs(const char *path, char hex[65])
     if (cl_sgx_measure_sgxs(bytes, len, mr, NULL, &err) < 0) {
         fprintf(stderr, "cloister: \"%s\": %s\n", path, err.message);
         rc = CLI_EINVALID;
+    } else {
+        cl_hex(hex, mr, 32);
+        *size = (long long)cl_le_get(bytes + 12, 8);    /* the ECREATE record's SIZE */
     }
-    cl_hex(hex, mr, 32);
     cl_error_clear(&err);
     free(bytes);
     return rc;
+}
+
+int cli_enclave_sigstruct(const char *path, const char *sgxs, uint8_t sig[CL_SIGSTRUCT_SIZE],
+                          const char **source, char detail[64], long long *enclave_size)
+{
+    uint8_t *bytes;
+    size_t len;
+    cl_sgx_sdk_metadata md;
+    cl_error err = { 0 };
+    char signed_hex[65], measured[65];
+    int rc;
+
+    *enclave_size = 0;
+    if ((rc = cli_read_file(path, FILE_MAX, &bytes, &len)) != 0)
+        return rc;
+    if (len == CL_SIGSTRUCT_SIZE) {
+        memcpy(sig, bytes, CL_SIGSTRUCT_SIZE);
+        *source = "sigstruct";
+        snprintf(detail, 64, "sigstruct");
+    } else if (cl_sgx_sdk_metadata_read(bytes, len, &md, &err) == 0) {
+        memcpy(sig, md.sigstruct, CL_SIGSTRUCT_SIZE);
+        *source = "sgx-sdk-enclave";
+        *enclave_size = (long long)md.enclave_size;
+        snprintf(detail, 64, "sgx-sdk enclave, metadata %u.%u", md.version_major,
+                 md.version_minor);
+    } else {
+        fprintf(stderr, "cloister: \"%s\" is %zu bytes, not a %d-byte SIGSTRUCT, and not an SGX "
+                "SDK signed enclave: %s\n", path, len, CL_SIGSTRUCT_SIZE, err.message);
+        rc = CLI_EINVALID;
+    }
+    cl_error_clear(&err);
+    free(bytes);
+    if (rc != 0 || sgxs == NULL)
+        return rc;
+    if ((rc = measure_sgxs(sgxs, measured, enclave_size)) != 0)
+        return rc;
+    cl_hex(signed_hex, sig + 960, 32);                  /* ENCLAVEHASH */
+    if (strcmp(measured, signed_hex) != 0) {
+        fprintf(stderr, "cloister: \"%s\" measures %s, but the SIGSTRUCT signs %s\n", sgxs,
+                measured, signed_hex);
+        return CLI_EINVALID;
+    }
+    *source = "sgxs";
+    return 0;
 }
 
 static int enclave_sigstruct(cli_ctx *c, int argc, char **argv)
@@ -169,14 +187,14 @@ static int enclave_sigstruct(cli_ctx *c, int argc, char **argv)
     uint8_t sig[CL_SIGSTRUCT_SIZE], mrsigner[32];
     cl_sigstruct_fields f;
     cl_error err = { 0 };
-    char mr_hex[65], signer_hex[65], date[16], flags[24], xfrm[24], misc[16], source[48];
-    char measured[65];
+    char mr_hex[65], signer_hex[65], date[16], flags[24], xfrm[24], misc[16], source[64];
+    const char *measured_from;
+    long long size;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_enclave_commands[1], argc, argv, flags_given, pos, 1, 1,
                        &npos)) != 0 ||
-        (rc = read_sigstruct(pos[0], sig, source)) != 0 ||
-        (sgxs != NULL && (rc = measure_sgxs(sgxs, measured)) != 0))
+        (rc = cli_enclave_sigstruct(pos[0], sgxs, sig, &measured_from, source, &size)) != 0)
         return rc;
     if (cl_sigstruct_verify(sig, &f, mrsigner, &err) < 0) {
         fprintf(stderr, "cloister: %s\n", err.message);
@@ -184,11 +202,6 @@ static int enclave_sigstruct(cli_ctx *c, int argc, char **argv)
         return CLI_EINVALID;
     }
     cl_hex(mr_hex, f.enclave_hash, 32);
-    if (sgxs != NULL && strcmp(measured, mr_hex) != 0) {
-        fprintf(stderr, "cloister: \"%s\" measures %s, but the SIGSTRUCT signs %s\n", sgxs,
-                measured, mr_hex);
-        return CLI_EINVALID;
-    }
     cl_hex(signer_hex, mrsigner, 32);
     snprintf(date, sizeof(date), "%04d-%02d-%02d", f.year, f.month, f.day);
     snprintf(flags, sizeof(flags), "0x%llx", (unsigned long long)f.attributes_flags);

@@ -276,12 +276,13 @@ async function renderBuild(ctx, id) {
     throw err;
   }
   const awaiting = build.state === 'awaiting_signature';
+  const registered = build.origin === 'registered';
   const [names, keys, task, manifest, sigstruct, pushJob] = await Promise.all([
     api.actorNames(ctx.me, { keys: ctx.can('api_keys.read') }),
     api.getAll('/v1/signing-keys', { max: 500 }).catch(() => []),
     build.state === 'pending' && build.task_id
       ? api.get(`/v1/tasks/${encodeURIComponent(build.task_id)}`).catch(() => null) : null,
-    api.get(`${path}/manifest`).catch((err) => err),
+    registered ? null : api.get(`${path}/manifest`).catch((err) => err),
     api.get(`${path}/sigstruct`).catch((err) => err),
     // Signed already: the job pushing the image, which may still run.
     awaiting && build.finish_job_id
@@ -300,7 +301,8 @@ async function renderBuild(ctx, id) {
   ctx.main.append(
     h('p', { class: 'breadcrumb' }, h('a', { href: '/builds' }, 'Builds'), ' / ', h('code', {}, short)),
     pageHeading(`Build of ${build.app_name}`,
-      h('span', {}, 'Converted from the app ', h('a', { href: `/apps/${build.app_id}` }, build.app_name),
+      h('span', {}, registered ? 'Registered for the app ' : 'Converted from the app ',
+        h('a', { href: `/apps/${build.app_id}` }, build.app_name),
         ' by ', names.get(build.created_by) || build.created_by, ', ', time(build.created_at), '.')));
 
   ctx.main.append(section('build-state-title', 'State', facts([
@@ -328,27 +330,25 @@ async function renderBuild(ctx, id) {
       ['SIGSTRUCT date', build.sigstruct_date],
     ])),
     section('build-images-title', 'Images', facts([
-      ['Input image', h('code', { class: 'reference' }, build.input_image)],
-      ['Input digest', h('code', { class: 'digest' }, build.input_digest)],
+      registered ? null : ['Input image', h('code', { class: 'reference' }, build.input_image)],
+      registered ? null : ['Input digest', h('code', { class: 'digest' }, build.input_digest)],
       ['Output image', h('code', { class: 'reference' }, build.output_image)],
       ['Output digest', build.output_digest ? h('code', { class: 'digest' }, build.output_digest) : notPushed],
       ['Pull reference', build.output_digest
         ? copyable(`${build.output_image}@${build.output_digest}`, 'pull reference', 'pull', 'copy-reference')
         : notPushed.cloneNode(true)],
-      ['Runtime', `${build.runtime === 'gramine' ? 'Gramine' : build.runtime} ${build.runtime_version}`],
-      ['Runtime image', h('code', { class: 'reference' }, build.runtime_image)],
-      ['Runtime digest', h('code', { class: 'digest' }, build.runtime_digest)],
-    ])),
-    trustedFiles(build, manifest),
-    section('build-manifest-title', 'Manifest', manifest instanceof Error
-      ? h('p', { class: 'job-error' }, `Could not load the manifest. ${errorText(manifest)}`)
-      : h('details', { class: 'manifest' },
-        h('summary', {}, 'The Gramine manifest (.manifest.sgx), ',
-          h('span', { class: 'muted' }, formatBytes(new TextEncoder().encode(manifest.manifest).length))),
-        h('pre', { class: 'manifest-text', tabindex: '0', 'aria-label': 'The manifest' },
-          h('code', {}, manifest.manifest)))),
+      ['Runtime', runtimeName(build)],
+      registered ? null : ['Runtime image', h('code', { class: 'reference' }, build.runtime_image)],
+      registered ? null : ['Runtime digest', h('code', { class: 'digest' }, build.runtime_digest)],
+    ])));
+  if (!registered) {
+    ctx.main.append(trustedFiles(build, manifest), manifestSection(manifest));
+  }
+  ctx.main.append(
     section('build-record-title', 'Record', facts([
-      ['Job', h('a', { href: `/jobs/${build.job_id}` }, 'convert ', h('code', {}, build.job_id.slice(0, 8)))],
+      registered
+        ? ['Origin', `Registered: the SIGSTRUCT was read from ${MEASURED_FROM[build.measured_from] || build.measured_from}`]
+        : ['Job', h('a', { href: `/jobs/${build.job_id}` }, 'convert ', h('code', {}, build.job_id.slice(0, 8)))],
       build.finish_job_id ? ['Push job', h('a', { href: `/jobs/${build.finish_job_id}` }, 'convert ',
         h('code', {}, build.finish_job_id.slice(0, 8)))] : null,
       ['Created', time(build.created_at)],
@@ -356,6 +356,31 @@ async function renderBuild(ctx, id) {
       ['ID', h('code', {}, build.id)],
     ])));
   return cleanup;
+}
+
+/* Where a registered build's SIGSTRUCT came from, in words. */
+const MEASURED_FROM = {
+  sigstruct: 'a .sig file',
+  'sgx-sdk-enclave': 'an SGX SDK signed enclave',
+  sgxs: 'a .sig checked against its .sgxs stream',
+};
+
+const RUNTIMES = { gramine: 'Gramine', occlum: 'Occlum', scone: 'SCONE', 'sgx-sdk': 'Intel SGX SDK', edp: 'Fortanix EDP' };
+
+function runtimeName(build) {
+  const name = RUNTIMES[build.runtime] || build.runtime;
+  return build.runtime_version ? `${name} ${build.runtime_version}` : name;
+}
+
+/* The Gramine manifest a conversion wrote. */
+function manifestSection(manifest) {
+  return section('build-manifest-title', 'Manifest', manifest instanceof Error
+    ? h('p', { class: 'job-error' }, `Could not load the manifest. ${errorText(manifest)}`)
+    : h('details', { class: 'manifest' },
+      h('summary', {}, 'The Gramine manifest (.manifest.sgx), ',
+        h('span', { class: 'muted' }, formatBytes(new TextEncoder().encode(manifest.manifest).length))),
+      h('pre', { class: 'manifest-text', tabindex: '0', 'aria-label': 'The manifest' },
+        h('code', {}, manifest.manifest))));
 }
 
 /* The signed SIGSTRUCT to download (gramine-sgx reads it as <entrypoint>.sig),

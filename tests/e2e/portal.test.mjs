@@ -1320,6 +1320,39 @@ test('converts an app and shows the build\'s measurements', async () => {
        permissions: ['clipboard-read', 'clipboard-write'] });
 });
 
+test('shows a registered build: where its SIGSTRUCT came from, and no manifest', async () => {
+  const { account, api } = await accountWithPeople('registered', []);
+  const name = unique('occlum');
+  const image = 'registry.example.com/team/occlum-app';
+  const app = await api.ok('POST', '/v1/apps', {
+    name, input_image: `${image}:v1`, output_image: image, runtime: 'occlum', isvprodid: 65535,
+  }, 201);
+  const sigstruct = readFileSync(path.join(DCAP_DATA, '..', 'sgx', 'test_enclave.sig')).toString('base64');
+  const build = await api.ok('POST', `/v1/apps/${app.id}/builds`, {
+    sigstruct, image: `${image}:v1@sha256:${'5e'.repeat(32)}`, measured_from: 'sgx-sdk-enclave',
+  }, 201);
+
+  await inBrowser('registered-build', async (page) => {
+    await signInAdmin(page);
+    await page.getByLabel('Account', { exact: true }).selectOption({ label: account.name });
+    await notice(page, `Now acting in ${account.name} as admin.`);
+    await page.goto(`/builds/${build.id}`);
+    await settled(page, `Build of ${name}`);
+    await page.getByText('Registered for the app').waitFor();
+    const images = await shownFacts(page.locator('section[aria-labelledby="build-images-title"]'));
+    assert.equal(images.Runtime, 'Occlum');
+    assert.equal(images['Output digest'], `sha256:${'5e'.repeat(32)}`);
+    assert.ok(!('Input image' in images) && !('Runtime image' in images), Object.keys(images).join(', '));
+    const record = await shownFacts(page.locator('section[aria-labelledby="build-record-title"]'));
+    assert.equal(record.Origin, 'Registered: the SIGSTRUCT was read from an SGX SDK signed enclave');
+    assert.ok(!('Job' in record));
+    assert.equal(await page.locator('input[data-field="mrenclave"]').inputValue(), build.mrenclave);
+    for (const id of ['build-manifest-title', 'build-files-title']) {
+      assert.equal(await page.locator(`section[aria-labelledby="${id}"]`).count(), 0, id);
+    }
+  });
+});
+
 const run = promisify(execFile);
 
 /* An enclave signing key as SGX wants it (RSA-3072, exponent 3), made with

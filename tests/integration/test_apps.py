@@ -53,7 +53,7 @@ class Apps(unittest.TestCase):
         _, api, _ = self.account()
         bad = {
             "name": "Web_1", "description": "x" * 1001, "input_image": "nginx@sha256:abc",
-            "output_image": "repo@sha256:" + "a" * 64, "runtime": "occlum",
+            "output_image": "repo@sha256:" + "a" * 64, "runtime": "sgx",
             "enclave_size": 100 * 1024 * 1024, "max_threads": 0, "isvprodid": 70000,
             "isvsvn": -1, "entrypoint": "/bin/sh", "args": [1], "env": {"1BAD": "x"},
             "allowed_domains": ["not a domain"], "encrypted_paths": ["relative/path"],
