@@ -92,6 +92,32 @@ class Deploy(unittest.TestCase):
         return self.kubectl("-n", self.ns, "rollout", "status", f"deployment/{name}",
                             "--timeout=5s")
 
+    def test_a_registered_occlum_build_deploys_as_a_converted_one_does(self):
+        app = self.api.ok("POST", "/v1/apps", {
+            "name": "occ-" + uuid.uuid4().hex[:6], "runtime": "occlum", "isvprodid": 65535,
+            "input_image": "registry.example.com/acme/occlum-app:v1",
+            "output_image": "registry.example.com/acme/occlum-app"}, want=201)
+        with open(os.path.join(os.path.dirname(__file__), "..", "data", "sgx",
+                               "test_enclave.sig"), "rb") as f:
+            sig = base64.b64encode(f.read()).decode()
+        digest = "sha256:" + "5e" * 32
+        build = self.api.ok("POST", f"/v1/apps/{app['id']}/builds", {
+            "sigstruct": sig, "image": f"registry.example.com/acme/occlum-app:v1@{digest}",
+            "measured_from": "sgx-sdk-enclave", "enclave_size": 1 << 30}, want=201)
+        self.api.ok("POST", f"/v1/tasks/{build['task_id']}/approve", {})
+        job = self.api.ok("POST", "/v1/deployments", {
+            "app_id": app["id"], "build_id": build["id"], "cluster_id": self.cluster["id"],
+            "namespace": self.ns, "replicas": 1}, want=202)
+        done = self.wait(job)
+        self.assertEqual(done["state"], "succeeded", done)
+        out = self.rollout_status(app["name"])
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        d = json.loads(self.kubectl("-n", self.ns, "get", "deployment", app["name"], "-o",
+                                    "json").stdout)
+        container = d["spec"]["template"]["spec"]["containers"][0]
+        self.assertEqual(container["image"], f"registry.example.com/acme/occlum-app@{digest}")
+        self.assertEqual(container["resources"]["limits"][EPC], str(1 << 30))
+
     def test_deploy_scale_update_roll_back_and_undeploy(self):
         build, digest = self.build()
         self.api.ok("POST", "/v1/registries", {"name": "out", "host": "registry.example.com",
