@@ -464,7 +464,9 @@ async function renderApp(ctx, id) {
     });
     ctx.main.append(h('div', { class: 'page-actions' },
       h('a', { href: `/apps/${app.id}/edit`, class: 'button button-primary' }, 'Edit'),
-      ctx.can('builds.create') ? convertButton(app, follow) : null,
+      // Only Gramine apps are converted; the other runtimes' builds are
+      // registered by their SIGSTRUCT (cloister build register).
+      ctx.can('builds.create') && app.runtime === 'gramine' ? convertButton(app, follow) : null,
       remove));
   }
 
@@ -582,7 +584,9 @@ function buildsTable(ctx, app, page) {
         cells.attrs = { dataset: { buildId: b.id, state: b.state } };
         return cells;
       }),
-      empty: ctx.can('builds.create') ? 'No builds yet. Convert the app to make one.' : 'No builds yet.',
+      empty: !ctx.can('builds.create') ? 'No builds yet.'
+        : app.runtime === 'gramine' ? 'No builds yet. Convert the app to make one.'
+          : 'No builds yet. Register one made with the runtime\'s own tools: cloister build register.',
     }),
     page.items.length
       ? h('p', { class: 'list-footer' }, h('a', { href: `/builds?app_id=${app.id}` }, `All builds of ${app.name}`))

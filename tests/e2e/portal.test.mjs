@@ -1350,6 +1350,11 @@ test('shows a registered build: where its SIGSTRUCT came from, and no manifest',
     for (const id of ['build-manifest-title', 'build-files-title']) {
       assert.equal(await page.locator(`section[aria-labelledby="${id}"]`).count(), 0, id);
     }
+    // an Occlum app is not converted: its page offers no Convert
+    await page.goto(`/apps/${app.id}`);
+    await settled(page, name);
+    await page.locator(`tbody tr[data-build-id="${build.id}"]`).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Convert' }).count(), 0);
   });
 });
 
