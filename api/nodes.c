@@ -669,6 +669,12 @@ void cl_nodes_watch(cl_daemon *d, cl_pg *db, cl_arena *a)
     int i = 0;
 
     (void)d;
+    /* the signatures seen (daemon/auth.c): a request is accepted while its
+     * Date is within 5 minutes of the clock, so 10 minutes after one was
+     * seen it cannot come again; kept 15 */
+    if (cl_pg_exec(NULL, db, a, "DELETE FROM node_request_signatures"
+                   " WHERE seen_at < now() - interval '15 minutes'", 0, NULL, &err) < 0)
+        goto fail;
     if (cl_pg_exec(NULL, db, a, "BEGIN", 0, NULL, &err) < 0 ||
         cl_pg_exec(&res, db, a,
             "WITH silent AS ("

@@ -177,13 +177,16 @@ static int from_join_token(cl_req *r, cl_principal *p, const char *secret)
 #define NODE_CLOCK_SKEW 300
 
 /* An enrolled node's request, signed with its key (lib/httpsig.h): the
- * node must exist, and be neither revoked nor deactivated. */
+ * node must exist, and be neither revoked nor deactivated, and the
+ * signature must not have been seen before (a replay within the skew). */
 static int from_node_signature(cl_req *r, cl_principal *p)
 {
+    unsigned char replay[32];
+    char replay_hex[65];
     cl_httpsig_request rq = {
         cl_req_method(r), cl_req_path(r), cl_req_header(r, "Date"),
         cl_req_header(r, "Content-Digest"), cl_req_header(r, "Signature-Input"),
-        cl_req_header(r, "Signature"), NULL, 0,
+        cl_req_header(r, "Signature"), NULL, 0, replay,
     };
     char keyid[CL_HTTPSIG_KEYID_MAX + 1];
     unsigned char der[1024];
@@ -191,7 +194,7 @@ static int from_node_signature(cl_req *r, cl_principal *p)
     const char *params[1] = { keyid };
     size_t len = 0;
     EVP_PKEY *key;
-    PGresult *res;
+    PGresult *res, *fresh;
     cl_pg *db;
     int rc;
 
@@ -219,6 +222,16 @@ static int from_node_signature(cl_req *r, cl_principal *p)
                            "with a new join token", keyid);
     if (strcmp(state, "deactivated") == 0)
         return cl_req_fail(r, CL_EFORBIDDEN, "node \"%s\" is deactivated", keyid);
+    cl_hex(replay_hex, replay, sizeof(replay));
+    const char *seen[2] = { keyid, replay_hex };
+    if ((rc = cl_pg_exec(&fresh, db, cl_req_arena(r), "INSERT INTO node_request_signatures"
+                         " (node_id, signature_id) VALUES ($1, decode($2, 'hex'))"
+                         " ON CONFLICT DO NOTHING RETURNING node_id", 2, seen,
+                         cl_req_err(r))) < 0)
+        return rc;
+    if (PQntuples(fresh) != 1)
+        return cl_req_fail(r, CL_EUNAUTHORIZED, "this signed request was sent before: a "
+                           "node signs each request anew");
     p->kind = CL_PRINCIPAL_NODE;
     p->node_id = cl_arena_strdup(cl_req_arena(r), keyid);
     p->account_id = dup_value(r, res, 0);

@@ -13,7 +13,9 @@ struct cl_daemon;
 
 /* One round of the node-watch duty (duty.c): active nodes whose last
  * heartbeat is older than their account's heartbeat timeout become
- * unreachable, each transition a node event and audited. */
+ * unreachable, each transition a node event and audited; the signatures
+ * kept against replays (daemon/auth.c) are forgotten once too old to
+ * matter. */
 void cl_nodes_watch(struct cl_daemon *d, cl_pg *db, cl_arena *a);
 
 /* A node_approval task was decided (api/tasks.c): a node still

@@ -15,6 +15,7 @@
 #include "token.h"
 
 #include <ctype.h>
+#include <openssl/bn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,27 @@ int cl_httpsig_keyid(const char *input, char keyid[CL_HTTPSIG_KEYID_MAX + 1], cl
 
 /* ---- verifying ------------------------------------------------------------------ */
 
+/* SHA-256 of r || min(s, n - s): a signature and its malleated twin alike. */
+static int replay_id(const unsigned char sig[64], unsigned char out[32])
+{
+    static const unsigned char order[32] = {       /* n, P-256's group order */
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2,
+        0xfc, 0x63, 0x25, 0x51 };
+    unsigned char low[64];
+    BIGNUM *n = BN_bin2bn(order, 32, NULL), *s = BN_bin2bn(sig + 32, 32, NULL);
+    BIGNUM *half = BN_new();
+    int ok = n && s && half && BN_rshift1(half, n) &&
+             (BN_cmp(s, half) <= 0 || BN_sub(s, n, s)) && BN_bn2binpad(s, low + 32, 32) == 32;
+
+    memcpy(low, sig, 32);
+    ok = ok && cl_sha256(out, low, sizeof(low)) == 0;
+    BN_free(n);
+    BN_free(s);
+    BN_free(half);
+    return ok;
+}
+
 static long long distance(long long a, long long b)
 {
     return a > b ? a - b : b - a;
@@ -273,5 +295,7 @@ int cl_httpsig_verify(const cl_httpsig_request *rq, EVP_PKEY *key, time_t now, l
     if (!cl_p256_verify(key, sig, text, (size_t)n))
         return cl_error_set(err, CL_EUNAUTHORIZED, "the request's signature is not the "
                             "node's");
+    if (rq->replay_id != NULL && !replay_id(sig, rq->replay_id))
+        return cl_error_set(err, CL_ERROR, "out of memory");
     return 0;
 }

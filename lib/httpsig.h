@@ -38,12 +38,16 @@ void cl_httpsig_digest(char out[64], const void *body, size_t len);
 int cl_httpsig_sign(cl_httpsig_headers *h, EVP_PKEY *key, const char *keyid, const char *method,
                     const char *path, const void *body, size_t len, time_t now, cl_error *err);
 
-/* A request as received; any header may be NULL (absent). */
+/* A request as received; any header may be NULL (absent).  replay_id, when
+ * not NULL, receives on success the SHA-256 of the signature with its s
+ * made the lower of s and n - s, so that the two encodings ECDSA allows of
+ * one signature give one id: what a replay cache keeps. */
 typedef struct cl_httpsig_request {
     const char *method, *path;
     const char *date, *digest, *input, *signature;
     const void *body;
     size_t len;
+    unsigned char *replay_id;           /* 32 bytes, or NULL */
 } cl_httpsig_request;
 
 /* The keyid a Signature-Input names, to find the key by; CL_EINVALID

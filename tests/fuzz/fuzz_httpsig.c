@@ -50,9 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_fields(data, size, f, 7, &copy);
     (void)cl_httpsig_keyid(f[4], keyid, &err);
     cl_error_clear(&err);
+    unsigned char replay[32];
     cl_httpsig_request rq = {
         f[0] ? f[0] : "POST", f[1] ? f[1] : "/", f[2], f[3], f[4], f[5],
-        f[6], f[6] ? size - (size_t)(f[6] - copy) : 0,
+        f[6], f[6] ? size - (size_t)(f[6] - copy) : 0, replay,
     };
     (void)cl_httpsig_verify(&rq, key, NOW + 30, SKEW, &err);
     cl_error_clear(&err);

@@ -246,6 +246,11 @@ class SimulatedPki(unittest.TestCase):
     def signed(self, node, method, path, body=None, key=None, keyid=None):
         """A request signed as a node signs it (RFC 9421, API.md), made here
         with the openssl command rather than the daemon's own code."""
+        data, headers = self.sign(node, method, path, body, key, keyid)
+        return self.d.request(method, path, body=data or None, headers=headers)
+
+    def sign(self, node, method, path, body=None, key=None, keyid=None):
+        """The body and headers of such a request."""
         data = json.dumps(body).encode() if body is not None else b""
         date = email.utils.formatdate(usegmt=True)
         digest = "sha-256=:" + base64.b64encode(hashlib.sha256(data).digest()).decode() + ":"
@@ -260,7 +265,7 @@ class SimulatedPki(unittest.TestCase):
                    "Signature": "sig1=:" + base64.b64encode(ecdsa_raw(der)).decode() + ":"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        return self.d.request(method, path, body=data or None, headers=headers)
+        return data, headers
 
     def signed_json(self, *args, **kwargs):
         status, _, payload = self.signed(*args, **kwargs)
@@ -515,6 +520,28 @@ class Enrollment(SimulatedPki):
         reports = self.api.ok("GET", f"/v1/attestation-reports?subject=node:{nid}")["items"]
         self.assertEqual([r["verdict"] for r in reports], ["accepted", "refused", "accepted",
                                                             "accepted"])
+
+    def test_a_signed_request_is_good_once(self):
+        node = self.enroll_ok(self.token())
+        path = f"/v1/nodes/{node['id']}/heartbeat"
+        data, headers = self.sign(node, "POST", path, {"agent_version": "0.1.0"})
+        self.assertEqual(self.d.request("POST", path, body=data, headers=headers)[0], 200)
+        # the same bytes again, within the clock skew: refused
+        status, _, payload = self.d.request("POST", path, body=data, headers=headers)
+        self.assertEqual(status, 401)
+        self.assertIn("sent before", json.loads(payload)["detail"])
+        # nor does the other encoding ECDSA allows of the same signature pass (s -> n - s)
+        raw = base64.b64decode(headers["Signature"][len("sig1=:"):-1])
+        n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+        s = n - int.from_bytes(raw[32:], "big")
+        twin = dict(headers, Signature="sig1=:" + base64.b64encode(
+            raw[:32] + s.to_bytes(32, "big")).decode() + ":")
+        status, _, payload = self.d.request("POST", path, body=data, headers=twin)
+        self.assertEqual(status, 401)
+        self.assertIn("sent before", json.loads(payload)["detail"])
+        # a request signed anew is fine
+        self.assertEqual(self.signed_json(node, "POST", path, {"agent_version": "0.1.0"})[0],
+                         200)
 
     def test_fresh_evidence_with_a_csr_renews_the_node_certificate(self):
         node = self.enroll_ok(self.token())

@@ -38,7 +38,7 @@ static int setup(void **state)
     assert_int_equal(cl_httpsig_sign(&f->h, f->key, NODE, "POST", PATH, BODY, strlen(BODY),
                                      NOW, &err), 0);
     f->rq = (cl_httpsig_request){ "POST", PATH, f->h.date, f->h.digest, f->h.input,
-                                  f->h.signature, BODY, strlen(BODY) };
+                                  f->h.signature, BODY, strlen(BODY), NULL };
     *state = f;
     return 0;
 }
@@ -132,6 +132,49 @@ static void test_a_changed_request_is_refused(void **state)
     refused(f, rq, NULL, 0, "not the node's");
 }
 
+/* One signature, one replay id, whichever of its two encodings (s or
+ * n - s) arrives; another signature of the same request, another id. */
+static void test_the_replay_id_ignores_the_encoding(void **state)
+{
+    static const unsigned char n[32] = {
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2,
+        0xfc, 0x63, 0x25, 0x51 };
+    fixture *f = *state;
+    unsigned char id[32], twin_id[32], other_id[32], sig[64 + 3];
+    char twin[sizeof(f->h.signature)], b64[89];
+    size_t len = 0;
+    cl_httpsig_headers again;
+    cl_httpsig_request rq = f->rq;
+    cl_error err = { 0 };
+
+    rq.replay_id = id;
+    assert_int_equal(cl_httpsig_verify(&rq, f->key, NOW, 300, &err), 0);
+    /* s -> n - s, by hand, big-endian */
+    memcpy(b64, f->h.signature + 6, 88);
+    b64[88] = '\0';
+    assert_int_equal(cl_b64_decode(sig, sizeof(sig), &len, b64), 0);
+    assert_int_equal(len, 64);
+    for (int i = 31, borrow = 0; i >= 0; i--) {
+        int d = n[i] - sig[32 + i] - borrow;
+        borrow = d < 0;
+        sig[32 + i] = (unsigned char)(d + 256 * borrow);
+    }
+    cl_b64_encode(b64, sig, 64);
+    snprintf(twin, sizeof(twin), "sig1=:%s:", b64);
+    rq.signature = twin;
+    rq.replay_id = twin_id;
+    assert_int_equal(cl_httpsig_verify(&rq, f->key, NOW, 300, &err), 0);
+    assert_memory_equal(id, twin_id, 32);
+    assert_int_equal(cl_httpsig_sign(&again, f->key, NODE, "POST", PATH, BODY, strlen(BODY),
+                                     NOW, &err), 0);
+    rq = f->rq;
+    rq.signature = again.signature;
+    rq.replay_id = other_id;
+    assert_int_equal(cl_httpsig_verify(&rq, f->key, NOW, 300, &err), 0);
+    assert_memory_not_equal(id, other_id, 32);
+}
+
 static void test_missing_stale_and_malformed_headers_are_refused(void **state)
 {
     fixture *f = *state;
@@ -198,6 +241,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_signed_request_verifies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_changed_request_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_replay_id_ignores_the_encoding, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_stale_and_malformed_headers_are_refused,
                                         setup, teardown),
     };
