@@ -40,6 +40,7 @@
 
 #include <errno.h>
 #include <microhttpd.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
@@ -113,12 +114,34 @@ const void *cl_req_raw_body(cl_req *r, size_t *len)
 const cl_principal *cl_req_principal(cl_req *r) { return &r->principal; }
 cl_principal *cl_req_principal_mut(cl_req *r) { return &r->principal; }
 
+/* The last address of an X-Forwarded-For value into out; 0 if it is none. */
+static int forwarded_for(const char *value, char *out, size_t size)
+{
+    const char *comma = strrchr(value, ',');
+    const char *from = comma ? comma + 1 : value;
+    unsigned char addr[sizeof(struct in6_addr)];
+    size_t n;
+
+    from += strspn(from, " \t");
+    n = strcspn(from, " \t");
+    if (n == 0 || n >= size || from[n + strspn(from + n, " \t")] != '\0')
+        return 0;
+    memcpy(out, from, n);
+    out[n] = '\0';
+    return inet_pton(AF_INET, out, addr) == 1 || inet_pton(AF_INET6, out, addr) == 1;
+}
+
 const char *cl_req_client(cl_req *r)
 {
     const union MHD_ConnectionInfo *info;
+    const char *xff;
 
     if (r->client[0] != '\0')
         return r->client;
+    if (r->d->cfg.behind_tls_proxy && (xff = cl_req_header(r, "X-Forwarded-For")) != NULL &&
+        forwarded_for(xff, r->client, sizeof(r->client)))
+        return r->client;
+    r->client[0] = '\0';
     info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (info == NULL || info->client_addr == NULL ||
         getnameinfo(info->client_addr, info->client_addr->sa_family == AF_INET6

@@ -130,7 +130,9 @@ void cl_req_query_each(cl_req *r, cl_query_fn fn, void *ctx);
 /* The value of a cookie; NULL when absent. */
 const char *cl_req_cookie(cl_req *r, const char *name);
 
-/* The client's address as text ("127.0.0.1", "::1"). */
+/* The client's address as text ("127.0.0.1", "::1").  Behind a TLS proxy
+ * (--behind-tls-proxy) it is the last address of X-Forwarded-For, the one
+ * the proxy in front saw, when that is an address; else the peer's. */
 const char *cl_req_client(cl_req *r);
 
 /* The parsed body of a CL_JSON_BODY route (borrowed). */

@@ -20,7 +20,8 @@ const cl_config_setting cl_settings_table[] = {
       "PEM private key for HTTPS" },
     { "behind-tls-proxy", CL_CFG_BOOL, S(behind_tls_proxy), "false", 0, 0,
       "TLS ends at a proxy or ingress in front: serve plain HTTP on a non-loopback address "
-      "(refused otherwise) and send HSTS" },
+      "(refused otherwise), send HSTS, and take the client's address from the last "
+      "X-Forwarded-For entry" },
     { "database-url", CL_CFG_STRING, S(database_url), "postgresql:///cloister", 0, 0,
       "PostgreSQL connection URL or libpq connection string" },
     { "db-pool-size", CL_CFG_INT, S(db_pool_size), "8", 1, 1000,

@@ -189,6 +189,39 @@ class CommandLine(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("needs both --tls-cert and --tls-key", out)
 
+    def test_behind_a_proxy_sign_in_limits_count_the_forwarded_client(self):
+        url, _ = new_database()
+        limits = ("--login-failures-per-address=2", "--login-failures-per-user=1000")
+
+        def attempts(daemon, *forwarded):
+            statuses = []
+            for address in forwarded:
+                status, _, _ = daemon.request(
+                    "POST", "/v1/session", body=b'{"email": "x@example.com", "password": "no"}',
+                    headers={"Content-Type": "application/json", "X-Forwarded-For": address})
+                statuses.append(status)
+            return statuses
+        proxied = Daemon(url, "--behind-tls-proxy", *limits).start()
+        try:
+            # the proxy appends the address it saw; what the client wrote before it is not trusted
+            self.assertEqual(attempts(proxied, "198.51.100.1, 203.0.113.5", "203.0.113.5",
+                                      "198.51.100.1, 203.0.113.5"), [401, 401, 429])
+            # another client behind the same proxy is not held back
+            self.assertEqual(attempts(proxied, "203.0.113.5, 203.0.113.6"), [401])
+            # a value that is no address: the proxy's own address counts
+            self.assertEqual(attempts(proxied, "unknown", "unknown", "unknown"),
+                             [401, 401, 429])
+        finally:
+            proxied.stop()
+            proxied.close()
+        direct = Daemon(new_database()[0], *limits).start()    # no proxy: the header is ignored
+        try:
+            self.assertEqual(attempts(direct, "192.0.2.1", "192.0.2.2", "192.0.2.3"),
+                             [401, 401, 429])
+        finally:
+            direct.stop()
+            direct.close()
+
     def test_per_address_connection_limit(self):
         url, _ = new_database()
         d = Daemon(url, "--per-ip-connections=2").start()
