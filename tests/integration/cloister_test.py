@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import uuid
 
 SOURCE_DIR = os.environ.get("CLOISTER_SOURCE_DIR",
@@ -225,6 +226,32 @@ class Api:
         if status != want:
             raise AssertionError(f"{method} {path}: {status}, wanted {want}: {doc}")
         return doc
+
+
+class AccountTestCase(unittest.TestCase):
+    """Tests against one daemon on a fresh database, its first administrator
+    signed in (self.api) and acting in a new account (self.account) for each
+    test.  Subclasses may set DAEMON_ARGS and DAEMON_ENV."""
+    DAEMON_ARGS = ()
+    DAEMON_ENV = None
+
+    @classmethod
+    def setUpClass(cls):
+        url, cls.dbname = new_database()
+        cls.d = Daemon(url, *cls.DAEMON_ARGS, env=cls.DAEMON_ENV).start()
+        cls.password = create_admin(cls.d)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+        cls.d.close()
+
+    def setUp(self):
+        self.api = Api(self.d)
+        self.api.login("admin@example.com", self.password)
+        self.account = self.api.ok("POST", "/v1/accounts",
+                                   {"name": "t-" + uuid.uuid4().hex[:8]}, want=201)["id"]
+        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
 
 
 def create_admin(daemon, email="admin@example.com"):

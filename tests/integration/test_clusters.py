@@ -13,7 +13,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cloister_test import Api, Daemon, create_admin, new_database, psql  # noqa: E402
+from cloister_test import AccountTestCase, psql  # noqa: E402
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 CLIENT = "3c0e9d6a-5b1f-4e2d-8a7c-9f0e1d2c3b4a"
@@ -31,25 +31,7 @@ def kubeconfig(user, server="https://10.0.0.1:6443"):
             f"users:\n- name: u\n  user:\n{user}")
 
 
-class Clusters(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        url, cls.dbname = new_database()
-        cls.d = Daemon(url).start()
-        cls.password = create_admin(cls.d)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.close()
-
-    def setUp(self):
-        self.api = Api(self.d)
-        self.api.login("admin@example.com", self.password)
-        self.account = self.api.ok("POST", "/v1/accounts",
-                                   {"name": "k-" + uuid.uuid4().hex[:8]}, want=201)["id"]
-        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
-
+class Clusters(AccountTestCase):
     def aks(self, **override):
         body = {"name": "prod", "kind": "aks",
                 "subscription_id": "0b1f6471-1bf0-4dda-aec3-cb9272f09590",

@@ -17,27 +17,15 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cloister_test import Api, Daemon, create_admin, new_database, psql  # noqa: E402
+from cloister_test import (AccountTestCase, Api, Daemon, create_admin, new_database,  # noqa: E402
+                           psql)
 
 
-class Nodes(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        url, cls.dbname = new_database()
-        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": ""}).start()
-        cls.password = create_admin(cls.d)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.close()
+class Nodes(AccountTestCase):
+    DAEMON_ENV = {"CLOISTER_PCS_URL": ""}
 
     def setUp(self):
-        self.api = Api(self.d)
-        self.api.login("admin@example.com", self.password)
-        self.account = self.api.ok("POST", "/v1/accounts",
-                                   {"name": "n-" + uuid.uuid4().hex[:8]}, want=201)["id"]
-        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
+        super().setUp()
         self.tmp = tempfile.mkdtemp(prefix="cl-nodes-")
 
     def test_join_tokens_are_shown_once_and_revoked(self):

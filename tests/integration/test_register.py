@@ -14,7 +14,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from cloister_test import SOURCE_DIR, Api, Daemon, create_admin, new_database  # noqa: E402
+from cloister_test import SOURCE_DIR, AccountTestCase  # noqa: E402
 from sgx_files import sdk_signed_enclave  # noqa: E402
 
 CLI = os.environ.get("CLOISTER_CLI")
@@ -35,25 +35,7 @@ def b64(data):
     return base64.b64encode(data).decode()
 
 
-class Register(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        url, _ = new_database()
-        cls.d = Daemon(url).start()
-        cls.password = create_admin(cls.d)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.close()
-
-    def setUp(self):
-        self.api = Api(self.d)
-        self.api.login("admin@example.com", self.password)
-        account = self.api.ok("POST", "/v1/accounts", {"name": "rg-" + uuid.uuid4().hex[:8]},
-                              want=201)["id"]
-        self.api.ok("POST", "/v1/session/account", {"account_id": account})
-
+class Register(AccountTestCase):
     def app(self, **settings):
         body = {"name": "app-" + uuid.uuid4().hex[:8], "input_image": IMAGE,
                 "output_image": "registry.example.com/team/occlum-app", "runtime": "occlum",
