@@ -16,7 +16,6 @@
 #include "digest.h"
 #include "sgx/gramine.h"
 #include "sgx/measure.h"
-#include "sgx/le.h"
 #include "sgx/sdk_enclave.h"
 #include "sgx/sigstruct.h"
 #include "toml.h"
@@ -108,22 +107,24 @@ done:
     return rc;
 }
 
-/* The MRENCLAVE (hex) and ECREATE size of the SGXS stream in path. */
-static int measure_sgxs(const char *path, char hex[65], long long *size)
+/* The MRENCLAVE (hex) of the SGXS stream in path, and the EPC it takes:
+ * the pages it adds (its ECREATE size is the address range, often more). */
+static int measure_sgxs(const char *path, char hex[65], long long *epc)
 {
     uint8_t *bytes, mr[32];
     size_t len;
+    cl_sgxs_info info;
     cl_error err = { 0 };
     int rc;
 
     if ((rc = cli_read_file(path, FILE_MAX, &bytes, &len)) != 0)
         return rc;
-    if (cl_sgx_measure_sgxs(bytes, len, mr, NULL, &err) < 0) {
+    if (cl_sgx_measure_sgxs(bytes, len, mr, NULL, &info, &err) < 0) {
         fprintf(stderr, "cloister: \"%s\": %s\n", path, err.message);
         rc = CLI_EINVALID;
     } else {
         cl_hex(hex, mr, 32);
-        *size = (long long)cl_le_get(bytes + 12, 8);    /* the ECREATE record's SIZE */
+        *epc = (long long)(info.pages * CL_SGX_PAGE);
     }
     cl_error_clear(&err);
     free(bytes);

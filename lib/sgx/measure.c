@@ -159,10 +159,11 @@ static int zero(const uint8_t *p, size_t n)
  * as given.
  */
 int cl_sgx_measure_sgxs(const uint8_t *s, size_t len, uint8_t mrenclave[32], FILE *reemit,
-                        cl_error *err)
+                        cl_sgxs_info *info, cl_error *err)
 {
     cl_sgx_measure *m = NULL;
     size_t at = RECORD;
+    uint64_t pages = 0;
     int rc;
 
     if (len < RECORD || memcmp(s, "ECREATE\0", 8) != 0 || !zero(s + 20, 44))
@@ -182,6 +183,7 @@ int cl_sgx_measure_sgxs(const uint8_t *s, size_t len, uint8_t mrenclave[32], FIL
                                   (unsigned long long)offset);
             else
                 rc = cl_sgx_measure_page(m, offset, cl_le_get(s + at + 16, 8), NULL, err);
+            pages++;
             at += RECORD;
         } else if (memcmp(s + at, "EEXTEND\0", 8) == 0 && zero(s + at + 16, 48)) {
             uint64_t offset = cl_le_get(s + at + 8, 8);
@@ -198,6 +200,8 @@ int cl_sgx_measure_sgxs(const uint8_t *s, size_t len, uint8_t mrenclave[32], FIL
             rc = cl_error_set(err, CL_EINVALID, "unknown or malformed SGXS record at %zu", at);
         }
     }
+    if (rc == 0 && info != NULL)
+        *info = (cl_sgxs_info){ cl_le_get(s + 12, 8), pages };
     if (rc == 0)
         return cl_sgx_measure_end(m, mrenclave, err);
     cl_sgx_measure_free(m);

@@ -50,11 +50,18 @@ int cl_sgx_measure_unmeasured(cl_sgx_measure *m, uint64_t from, uint64_t to, uin
 int cl_sgx_measure_end(cl_sgx_measure *m, uint8_t mrenclave[32], cl_error *err);
 void cl_sgx_measure_free(cl_sgx_measure *m);
 
+/* What an SGXS stream builds, besides its MRENCLAVE. */
+typedef struct cl_sgxs_info {
+    uint64_t size;          /* ECREATE's SIZE: the enclave's address range */
+    uint64_t pages;         /* pages it adds (EADD): the EPC it takes, in 4096-byte pages */
+} cl_sgxs_info;
+
 /* MRENCLAVE of an SGXS stream (the records above, each EEXTEND with its
  * data), as sgxs-tools writes it, read record by record through the same
  * engine (so a stream re-emitted with cl_sgx_measure_tee is identical);
- * malformed streams are refused. */
+ * malformed streams are refused.  info (may be NULL) gets its size and
+ * pages. */
 int cl_sgx_measure_sgxs(const uint8_t *stream, size_t len, uint8_t mrenclave[32],
-                        FILE *reemit, cl_error *err);
+                        FILE *reemit, cl_sgxs_info *info, cl_error *err);
 
 #endif

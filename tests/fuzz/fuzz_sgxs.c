@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mrenclave[32];
     cl_error err = { 0 };
 
-    (void)cl_sgx_measure_sgxs(data, size, mrenclave, NULL, &err);
+    (void)cl_sgx_measure_sgxs(data, size, mrenclave, NULL, NULL, &err);
     cl_error_clear(&err);
     return 0;
 }

@@ -28,6 +28,7 @@ static void test_sgxs_stream(void **state)
 {
     size_t len;
     uint8_t *s = slurp("sgx/test_enclave.sgxs", &len), mr[32];
+    cl_sgxs_info info;
     cl_error err = { 0 };
     (void)state;
 
@@ -35,7 +36,9 @@ static void test_sgxs_stream(void **state)
     size_t copy_len = 0;
     FILE *out = open_memstream(&copy, &copy_len);
 
-    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, out, &err), 0);
+    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, out, &info, &err), 0);
+    assert_int_equal(info.size, 0x40000);      /* tests/data/sgx/README.md: 9 EADD */
+    assert_int_equal(info.pages, 9);
     fclose(out);
     hex_equal(mr, "784acfd7d5096a8f0fbd3265760bff21b120f62407a9a9e5ba31aa3c8ed198fc");
     /* parsed record by record and re-emitted by the engine: the same bytes */
@@ -43,9 +46,9 @@ static void test_sgxs_stream(void **state)
     assert_memory_equal(copy, s, len);
     free(copy);
     /* a stream cut inside an EEXTEND, or with a damaged record, is refused */
-    assert_int_equal(cl_sgx_measure_sgxs(s, len - 100, mr, NULL, &err), CL_EINVALID);
+    assert_int_equal(cl_sgx_measure_sgxs(s, len - 100, mr, NULL, NULL, &err), CL_EINVALID);
     s[64 + 30] = 1;         /* reserved bytes of the first EADD */
-    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, NULL, &err), CL_EINVALID);
+    assert_int_equal(cl_sgx_measure_sgxs(s, len, mr, NULL, NULL, &err), CL_EINVALID);
     free(s);
 }
 
