@@ -39,7 +39,7 @@ static uint64_t round_up(uint64_t v) { return (v + PAGE - 1) & ~(uint64_t)(PAGE 
 static uint64_t round_down(uint64_t v) { return v & ~(uint64_t)(PAGE - 1); }
 
 typedef struct pal_image {
-    const Elf64_Phdr *load[MAX_SEGMENTS];
+    Elf64_Phdr load[MAX_SEGMENTS];     /* copied out: the file's table may be unaligned */
     int nload;
     uint64_t size;          /* of its area: the highest loaded byte, rounded up */
     uint64_t entry;
@@ -62,8 +62,9 @@ static int read_pal(const uint8_t *elf, size_t len, pal_image *p, cl_error *err)
         (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > len - eh->e_phoff)
         return cl_error_set(err, CL_EINVALID, "libpal.so's program headers lie outside the file");
     for (int i = 0; i < eh->e_phnum; i++) {
-        const Elf64_Phdr *ph = (const Elf64_Phdr *)(elf + eh->e_phoff) + i;
+        Elf64_Phdr segment, *ph = &segment;
 
+        memcpy(ph, elf + eh->e_phoff + (size_t)i * sizeof(*ph), sizeof(*ph));
         if (ph->p_type != PT_LOAD)
             continue;
         if (p->nload == MAX_SEGMENTS)
@@ -76,7 +77,7 @@ static int read_pal(const uint8_t *elf, size_t len, pal_image *p, cl_error *err)
             lowest = ph->p_vaddr;
         if (ph->p_vaddr + ph->p_memsz > highest)
             highest = ph->p_vaddr + ph->p_memsz;
-        p->load[p->nload++] = ph;
+        p->load[p->nload++] = *ph;
     }
     if (p->nload == 0 || round_down(lowest) != 0)
         return cl_error_set(err, CL_EINVALID, "libpal.so must be loaded from vaddr 0");
@@ -93,7 +94,7 @@ static uint64_t pal_page(const uint8_t *elf, const pal_image *p, uint64_t at, ui
 
     memset(page, 0, PAGE);
     for (int i = 0; i < p->nload; i++) {
-        const Elf64_Phdr *ph = p->load[i];
+        const Elf64_Phdr *ph = &p->load[i];
         uint64_t lo = ph->p_vaddr, hi = ph->p_vaddr + ph->p_filesz;
 
         if (!found && at >= round_down(ph->p_vaddr) && at < round_up(ph->p_vaddr + ph->p_memsz)) {
