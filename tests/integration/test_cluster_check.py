@@ -20,7 +20,7 @@ import kubernetes  # noqa: E402
 from cloister_test import Api, Daemon, Worker, create_admin, new_database  # noqa: E402
 
 
-AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
+AKS_SERVER_APP = azure.AKS_SERVER_APP
 
 
 def kubelogin_kubeconfig(kube):
@@ -59,10 +59,7 @@ class ClusterCheck(unittest.TestCase):
         """The API server behind kubelogin: Entra tokens for AKS's server app."""
         if token in cls.kube.tokens:
             return cls.kube.tokens[token]
-        info = cls.azure.token_info(token)
-        if info and not info["expired"] and AKS_SERVER_APP in str(info.get("audience")):
-            return "sp:" + info["client_id"]
-        return None
+        return cls.azure.kubelogin_user(token)
 
     @classmethod
     def tearDownClass(cls):

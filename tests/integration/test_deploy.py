@@ -298,7 +298,7 @@ class DeployAks(unittest.TestCase):
         cls.azure.add_cluster("small")
         cls.azure.add_cluster("renewal")
         cls.azure.quota_cores["standardDCSv3Family"] = 8
-        cls.kube = kubernetes.KubernetesPeer(tokens=lambda t: cls.entra_user(t))
+        cls.kube = kubernetes.KubernetesPeer(tokens=lambda t: cls.azure.kubelogin_user(t))
         for i in (1, 2):
             cls.kube.add_node(f"aks-sgxpool-{i}", labels={"agentpool": "sgxpool"},
                               allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": "8192"},
@@ -319,13 +319,6 @@ class DeployAks(unittest.TestCase):
         cls.worker = Worker(url, cls.d.kek, "--poll-interval=1", "--kinds=deploy,undeploy",
                             f"--azure-login-url={cls.azure.url}", f"--arm-url={cls.azure.url}",
                             f"--azure-ca-file={cls.azure.ca_pem}")
-
-    @classmethod
-    def entra_user(cls, token):
-        info = cls.azure.token_info(token)
-        if info and not info["expired"] and "6dae42f8" in str(info.get("audience")):
-            return "sp:" + info["client_id"]
-        return None
 
     @classmethod
     def tearDownClass(cls):

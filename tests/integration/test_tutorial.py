@@ -85,7 +85,7 @@ class Tutorial(unittest.TestCase):
         # what the doc's az steps make: a tenant with the service principal, the
         # subscription, the resource group and an AKS cluster (Entra ID enabled)
         cls.azure = azure.AzurePeer(resource_group=RG, cluster=AKS, retry_after=1)
-        cls.kube = kubernetes.KubernetesPeer(tokens=cls.entra_user, deadline_scale=0.01)
+        cls.kube = kubernetes.KubernetesPeer(tokens=cls.azure.kubelogin_user, deadline_scale=0.01)
         # the SGX pool's nodes, as AKS labels them once the pool exists
         for i in (1, 2, 3):
             cls.kube.add_node(f"aks-sgxpool-{i}", labels={"agentpool": "sgxpool"},
@@ -119,13 +119,6 @@ class Tutorial(unittest.TestCase):
                             f"--azure-login-url={cls.azure.url}",
                             f"--arm-url={cls.azure.url}",
                             f"--azure-ca-file={cls.azure.ca_pem}")
-
-    @classmethod
-    def entra_user(cls, token):
-        info = cls.azure.token_info(token)
-        if info and not info["expired"] and "6dae42f8" in str(info.get("audience")):
-            return "sp:" + info["client_id"]
-        return None
 
     @classmethod
     def tearDownClass(cls):

@@ -454,6 +454,15 @@ class AzurePeer:
             t = self.tokens.get(token)
             return dict(t, expired=t["expires"] <= time.time()) if t else None
 
+    def kubelogin_user(self, token):
+        """Whom an AKS API server behind kubelogin takes the bearer of token for:
+        "sp:<client id>" for a live token issued for AKS's server application
+        (AKS_SERVER_APP), else None."""
+        info = self.token_info(token)
+        if info and not info["expired"] and AKS_SERVER_APP in str(info.get("audience")):
+            return "sp:" + info["client_id"]
+        return None
+
     def close(self):
         self.server.shutdown()
         self.server.server_close()
