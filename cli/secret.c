@@ -66,7 +66,6 @@ static int secret_set(cli_ctx *c, int argc, char **argv)
     const char *from = "-", *pos[2];
     const cli_flag flags[] = { { "--from-file", &from, 0, NULL }, { NULL, NULL, 0, NULL } };
     char path[256], *value = NULL;
-    cli_reply reply;
     int npos, rc;
 
     if ((rc = cli_args(c, &cli_secret_commands[0], argc, argv, flags, pos, 2, 2, &npos)) != 0 ||
@@ -76,13 +75,7 @@ static int secret_set(cli_ctx *c, int argc, char **argv)
     json_t *body = json_pack("{s:s}", "value", value);
     memset(value, 0, strlen(value));
     free(value);
-    rc = body ? cli_call(c, "PUT", path, body, &reply) : CLI_EUSAGE;
-    json_decref(body);                      /* jansson keeps its own copy of the value */
-    if (rc != 0)
-        return rc;
-    cli_print_one(c, reply.body, secret_columns, "name");
-    cli_reply_free(&reply);
-    return 0;
+    return body ? cli_send_show(c, "PUT", path, body, secret_columns, "name") : CLI_EUSAGE;
 }
 
 static int secret_list(cli_ctx *c, int argc, char **argv)
