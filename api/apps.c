@@ -84,16 +84,6 @@ static void one_of(cl_req *r, json_t *v, const char *field, const char *const *w
 
 /* ---- field rules ------------------------------------------------------- */
 
-static int dns_label(const char *s, size_t len)
-{
-    if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
-            return 0;
-    return 1;
-}
-
 static int dns_name(const char *s)
 {
     size_t len = strlen(s);
@@ -106,7 +96,7 @@ static int dns_name(const char *s)
         const char *dot = strchr(seg, '.');
         size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
 
-        if (!dns_label(seg, n))
+        if (!cl_dns_label(seg, n))
             return 0;
         if (dot == NULL)
             return 1;
@@ -228,7 +218,7 @@ static void validate(cl_req *r, json_t *body, const char **text)
         if (v == NULL || json_is_null(v))
             continue;
         if (strcmp(f, "name") == 0) {
-            if (!json_is_string(v) || !dns_label(json_string_value(v), json_string_length(v)))
+            if (!json_is_string(v) || !cl_dns_label(json_string_value(v), json_string_length(v)))
                 cl_error_field(cl_req_err(r), f, "must be a DNS label: 1 to 63 lower-case "
                                "letters, digits and hyphens, not starting or ending with one");
         } else if (strcmp(f, "description") == 0) {

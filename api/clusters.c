@@ -39,18 +39,6 @@
     " c.last_check, c.checked_at, c.created_by, c.created_at, c.updated_at"
 #define VM_SIZE_MAX 64
 
-static int dns_label(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
-            return 0;
-    return 1;
-}
-
 /* An Azure name: 1 to 90 of [A-Za-z0-9._()-], not ending in a period. */
 static int azure_name(const char *s, size_t max)
 {
@@ -167,7 +155,7 @@ static int clusters_create(cl_req *r, json_t **out)
     cl_body_only(r, fields);
     name = cl_body_string(r, "name", 1, 63);
     kind = cl_body_string(r, "kind", 1, 16);
-    if (name != NULL && !dns_label(name))
+    if (name != NULL && !cl_dns_label(name, strlen(name)))
         cl_error_field(cl_req_err(r), "name", "must be a DNS label");
     if (kind != NULL && strcmp(kind, "kubernetes") == 0) {
         context = cl_body_string(r, "context", 0, 253);

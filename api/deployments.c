@@ -35,18 +35,6 @@
     "SELECT " DEPLOYMENT_COLUMNS ", d.version AS _version FROM deployments d" \
     " JOIN builds b ON b.id = d.build_id"
 
-static int dns_label(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
-            return 0;
-    return 1;
-}
-
 static void replicas_rule(cl_req *r, json_t *v)
 {
     if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -120,9 +108,9 @@ static int deployments_create(cl_req *r, json_t **out)
     ns = cl_body_string(r, "namespace", 1, 63);
     name = cl_body_string(r, "name", 0, 63);
     replicas_rule(r, json_object_get(body, "replicas"));
-    if (ns != NULL && !dns_label(ns))
+    if (ns != NULL && !cl_dns_label(ns, strlen(ns)))
         cl_error_field(cl_req_err(r), "namespace", "must be a DNS label");
-    if (name != NULL && !dns_label(name))
+    if (name != NULL && !cl_dns_label(name, strlen(name)))
         cl_error_field(cl_req_err(r), "name", "must be a DNS label");
     if (ports != NULL && (!json_is_array(ports) || json_array_size(ports) > 16))
         cl_error_field(cl_req_err(r), "ports", "must be at most 16 ports");

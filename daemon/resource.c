@@ -362,6 +362,16 @@ int cl_req_if_match(cl_req *r, const char **version)
 
 /* ---- bodies ---------------------------------------------------------- */
 
+int cl_dns_label(const char *s, size_t len)
+{
+    if (len == 0 || len > 63 || s[0] == '-' || s[len - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '-')
+            return 0;
+    return 1;
+}
+
 size_t cl_utf8_length(const char *s)
 {
     size_t chars = 0;

@@ -137,6 +137,10 @@ int cl_req_if_match(cl_req *r, const char **version);
  */
 const char *cl_body_string(cl_req *r, const char *field, int required, size_t max);
 
+/* Is s[0, len) a DNS-1123 label: 1 to 63 lower-case letters, digits and
+ * hyphens, not starting or ending with a hyphen? */
+int cl_dns_label(const char *s, size_t len);
+
 /* The number of characters (UTF-8 code points) in s. */
 size_t cl_utf8_length(const char *s);
 
