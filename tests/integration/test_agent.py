@@ -170,8 +170,14 @@ class Agent(test_nodes.SimulatedPki):
         second = self.wait_for("a new enrollment", lambda: [
             n for n in self.nodes() if n["id"] != node["id"]])[0]
         self.assertEqual(second["state"], "active")
-        with open(os.path.join(state, "node.json")) as f:
-            self.assertEqual(json.load(f)["node_id"], second["id"])
+
+        def saved_id():             # written once the daemon's answer is in, as above
+            try:
+                with open(os.path.join(state, "node.json")) as f:
+                    return json.load(f)["node_id"]
+            except (OSError, ValueError):
+                return None
+        self.wait_for("the new identity saved", lambda: saved_id() == second["id"])
 
     def test_a_bad_token_is_reported_and_dcap_needs_an_enclave(self):
         state = tempfile.mkdtemp(dir=self.tmp)
