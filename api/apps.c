@@ -43,6 +43,7 @@
  * PATCH takes any subset; null resets an optional field to its default.
  * Reads carry an ETag and PATCH honours If-Match.
  */
+#include "buf.h"
 #include "daemon.h"
 #include "oci_ref.h"
 #include "jobs.h"
@@ -106,8 +107,7 @@ static int dns_name(const char *s)
 
 static int absolute_path(const char *s)
 {
-    return s[0] == '/' && strlen(s) <= 4096 && strstr(s, "/../") == NULL &&
-           (strlen(s) < 3 || strcmp(s + strlen(s) - 3, "/..") != 0) && strchr(s, '\n') == NULL;
+    return cl_path_absolute(s, 4096);
 }
 
 static void string_list(cl_req *r, json_t *v, const char *field, size_t max_items,

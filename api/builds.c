@@ -29,6 +29,9 @@
  * attribute and ISVSVN checked against the app; the build is recorded at
  * once (201), `pending` with its approval task, like a converted one.  An
  * app whose runtime is not converted (lib/runtime.c) takes only these.
+ * What the runtime needs to start the image (runtime_config) is checked by
+ * the runtime's own file (lib/runtime/), which may also say how much EPC
+ * the enclave commits; an enclave_size given with the request wins.
  */
 #include "daemon.h"
 #include "enclaves.h"
@@ -54,7 +57,7 @@
     " b.signing_key_id, b.isvprodid, b.isvsvn, b.debug, b.enclave_size, b.max_threads," \
     " to_char(b.sigstruct_date, 'YYYY-MM-DD') AS sigstruct_date, b.trusted_files, b.task_id," \
     " b.job_id, b.finish_job_id, b.created_by, b.created_at, b.signed_at, b.decided_at," \
-    " b.deprecated_at, b.origin, b.measured_from"
+    " b.deprecated_at, b.origin, b.measured_from, b.runtime_config"
 
 #define BUILD_SELECT "SELECT " BUILD_COLUMNS " FROM builds b"
 
@@ -107,10 +110,11 @@ static void read_sigstruct(cl_req *r, const char *b64, uint8_t s[CL_SIGSTRUCT_SI
 static int builds_register(cl_req *r, json_t **out)
 {
     static const char *const fields[] = { "sigstruct", "image", "measured_from",
-                                          "enclave_size", NULL };
+                                          "enclave_size", "runtime_config", NULL };
     static const char *const sources[] = { "sigstruct", "sgx-sdk-enclave", "sgxs", NULL };
     const cl_principal *p = cl_req_principal(r);
     json_t *size = json_object_get(cl_req_body(r), "enclave_size");
+    json_t *config = json_object_get(cl_req_body(r), "runtime_config");
     uint8_t s[CL_SIGSTRUCT_SIZE], mrsigner[32];
     char mr_hex[65], signer_hex[65], date[16], prodid[8], svn[8], enclave_size[24], task[37];
     char sig_hex[2 + 2 * CL_SIGSTRUCT_SIZE + 1] = "\\x";
@@ -143,9 +147,10 @@ static int builds_register(cl_req *r, json_t **out)
         cl_error_field(cl_req_err(r), "sigstruct", "its DATE (%s) is not a day", date);
     if ((rc = cl_body_done(r)) < 0 || (rc = cl_req_begin(r, &db)) < 0 ||
         (rc = cl_req_load(r, db, &app, "app", "SELECT a.id, a.runtime, a.isvprodid, a.debug,"
-                          " a.min_isvsvn, a.enclave_size, a.max_threads FROM apps a", "a",
-                          "FOR SHARE")) < 0)
+                          " a.min_isvsvn, a.enclave_size, a.max_threads, a.attestation"
+                          " FROM apps a", "a", "FOR SHARE")) < 0)
         return rc;
+    const char *app_id = cl_req_param(r, "id"), *account = p->account_id;
     /* the app's settings, each broken one named */
     if (f.isvprodid != strtol(cl_row_text(app, 0, "isvprodid"), NULL, 10))
         cl_error_field(cl_req_err(r), "sigstruct", "its ISVPRODID is %u; the app's isvprodid "
@@ -156,6 +161,18 @@ static int builds_register(cl_req *r, json_t **out)
     if (f.isvsvn < strtol(cl_row_text(app, 0, "min_isvsvn"), NULL, 10))
         cl_error_field(cl_req_err(r), "sigstruct", "its ISVSVN %u is below the app's "
                        "min_isvsvn %s", f.isvsvn, cl_row_text(app, 0, "min_isvsvn"));
+    /* what the runtime needs to start the image, by the runtime's own rules */
+    const cl_runtime *runtime = cl_runtime_find(cl_row_text(app, 0, "runtime"));
+    const cl_runtime_build told = {
+        .app_id = app_id, .isvprodid = f.isvprodid, .isvsvn = f.isvsvn,
+        .debug = (f.attributes_flags & 0x2) != 0,
+        .attested = strcmp(cl_row_text(app, 0, "attestation"), "cloister") == 0,
+    };
+    long long epc = runtime ? runtime->check(json_is_null(config) ? NULL : config, &told,
+                                             cl_req_err(r)) : 0;
+    if (size == NULL && epc > ENCLAVE_SIZE_MAX)
+        cl_error_field(cl_req_err(r), "runtime_config", "asks for %lld bytes of EPC, more than "
+                       "64 GiB", epc);
     if ((rc = cl_body_done(r)) < 0)
         return rc;
     cl_hex(mr_hex, f.enclave_hash, 32);
@@ -165,24 +182,28 @@ static int builds_register(cl_req *r, json_t **out)
     snprintf(svn, sizeof(svn), "%u", f.isvsvn);
     snprintf(enclave_size, sizeof(enclave_size), "%lld", size != NULL
              ? (long long)json_integer_value(size)
-             : strtoll(cl_row_text(app, 0, "enclave_size"), NULL, 10));
-    const char *app_id = cl_req_param(r, "id"), *account = p->account_id;
+             : epc > 0 ? epc : strtoll(cl_row_text(app, 0, "enclave_size"), NULL, 10));
     const char *repo = cl_arena_printf(cl_req_arena(r), "%s/%s%s%s", ref.registry,
                                        ref.repository, ref.tag[0] ? ":" : "", ref.tag);
-    const char *params[16] = {
+    char *config_text = json_is_object(config) ? json_dumps(config, JSON_COMPACT) : NULL;
+    if (config_text != NULL)
+        cl_arena_defer(cl_req_arena(r), free, config_text);
+    const char *params[17] = {
         account, app_id, cl_row_text(app, 0, "runtime"), from ? from : "sigstruct", repo,
         ref.digest, mr_hex, signer_hex, prodid, svn,
         (f.attributes_flags & 0x2) != 0 ? "true" : "false", enclave_size,
-        cl_row_text(app, 0, "max_threads"), date, sig_hex, p->actor,
+        cl_row_text(app, 0, "max_threads"), date, sig_hex, p->actor, config_text,
     };
     if ((rc = cl_req_exec(r, db, &res,
             "INSERT INTO builds (account_id, app_id, state, origin, runtime, measured_from,"
             "  output_image, output_digest, mrenclave, mrsigner, isvprodid, isvsvn, debug,"
-            "  enclave_size, max_threads, sigstruct_date, sigstruct, created_by, signed_at)"
+            "  enclave_size, max_threads, sigstruct_date, sigstruct, created_by, signed_at,"
+            "  runtime_config)"
             " VALUES ($1, $2, 'pending', 'registered', $3, $4, $5, $6, $7, $8, $9::int,"
-            "  $10::int, $11::boolean, $12::bigint, $13::int, $14::date, $15::bytea, $16, now())"
+            "  $10::int, $11::boolean, $12::bigint, $13::int, $14::date, $15::bytea, $16, now(),"
+            "  $17::jsonb)"
             " ON CONFLICT (app_id, mrenclave, mrsigner) WHERE origin = 'registered' DO NOTHING"
-            " RETURNING id", 16, params)) < 0)
+            " RETURNING id", 17, params)) < 0)
         return rc;
     if (PQntuples(res) == 0)
         return cl_req_fail(r, CL_ECONFLICT, "this SIGSTRUCT (MRENCLAVE %s) is already "

@@ -33,6 +33,7 @@
 #include "attestation.h"
 #include "daemon.h"
 #include "enclaves.h"
+#include "json.h"
 #include "pki.h"
 #include "resource.h"
 #include "tasks.h"
@@ -87,17 +88,6 @@ static int csr_names(cl_req *r, X509_REQ *csr, const char ***out)
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     *out = names;
     return names == NULL ? cl_req_fail(r, CL_ERROR, "out of memory") : rc;
-}
-
-static int listed(json_t *list, const char *s)
-{
-    size_t i;
-    json_t *v;
-
-    json_array_foreach(list, i, v)
-        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-            return 1;
-    return 0;
 }
 
 /* The build the enclave is, by the app's identity rule; its id into
@@ -183,9 +173,9 @@ static int app_rules(cl_req *r, cl_pg *db, PGresult *app, PGresult *node, PGresu
     json_t *allowed = cl_row_value(app, 0, PQfnumber(app, "allowed_domains"));
     json_t *approved = cl_row_value(app, 0, PQfnumber(app, "approved_domains"));
     for (size_t i = 0; names[i] != NULL; i++) {
-        if (listed(approved, names[i]))
+        if (cl_json_has_string(approved, names[i]))
             continue;
-        if (listed(allowed, names[i])) {
+        if (cl_json_has_string(allowed, names[i])) {
             if ((rc = cl_tasks_sync_domains(r, db, cl_row_text(app, 0, "id"))) < 0)
                 break;
             json_array_append_new(reasons, json_sprintf("the domain %s awaits approval (its "

@@ -39,16 +39,12 @@ typedef struct app_flags {
 static int body_from(const cli_command *cmd, app_flags *f, const char *name, json_t **out)
 {
     json_t *body;
-    json_error_t jerr;
 
     *out = NULL;
     if (f->file != NULL) {
-        body = json_load_file(f->file, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(body)) {
-            json_decref(body);
-            return cli_usage_error(cmd, "\"%s\" is not a JSON object (line %d: %s)", f->file,
-                                   jerr.line, jerr.text);
-        }
+        int rc = cli_read_json_object(f->file, &body);
+        if (rc != 0)
+            return rc;
     } else {
         body = json_object();
     }

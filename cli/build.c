@@ -185,21 +185,47 @@ static int build_sign(cli_ctx *c, int argc, char **argv)
     return rc;
 }
 
+/* The runtime_config to send: --runtime-config's object, with
+ * --occlum-json's file as its occlum_json; NULL when neither is given. */
+static int runtime_config(const char *path, const char *occlum_json, json_t **out)
+{
+    json_t *occlum = NULL;
+    int rc;
+
+    *out = NULL;
+    if (path != NULL && (rc = cli_read_json_object(path, out)) != 0)
+        return rc;
+    if (occlum_json != NULL) {
+        if ((rc = cli_read_json_object(occlum_json, &occlum)) != 0) {
+            json_decref(*out);
+            *out = NULL;
+            return rc;
+        }
+        if (*out == NULL)
+            *out = json_object();
+        json_object_set_new(*out, "occlum_json", occlum);
+    }
+    return 0;
+}
+
 /* A build made elsewhere: its SIGSTRUCT read here (from a .sig, an SGX SDK
  * signed enclave, or a .sig checked against its .sgxs), sent with the image
- * that carries it. */
+ * that carries it and what its runtime needs to start it. */
 static int build_register(cli_ctx *c, int argc, char **argv)
 {
     const char *sig_path = NULL, *enclave = NULL, *sgxs = NULL, *image = NULL, *pos[1];
-    const char *size_text = NULL, *source;
+    const char *size_text = NULL, *config_path = NULL, *occlum_json = NULL, *source;
     const cli_flag flags[] = { { "--sig", &sig_path, 0, NULL }, { "--enclave", &enclave, 0, NULL },
                                { "--sgxs", &sgxs, 0, NULL }, { "--image", &image, 0, NULL },
                                { "--enclave-size", &size_text, 0, NULL },
+                               { "--runtime-config", &config_path, 0, NULL },
+                               { "--occlum-json", &occlum_json, 0, NULL },
                                { NULL, NULL, 0, NULL } };
     const cli_command *cmd = &cli_build_commands[6];
     uint8_t sig[CL_SIGSTRUCT_SIZE];
     char id[64], path[256], detail[64], b64[((CL_SIGSTRUCT_SIZE + 2) / 3) * 4 + 1];
     long long size = 0, given = 0;
+    json_t *config = NULL;
     int npos, rc;
 
     if ((rc = cli_args(c, cmd, argc, argv, flags, pos, 1, 1, &npos)) != 0)
@@ -215,15 +241,23 @@ static int build_register(cli_ctx *c, int argc, char **argv)
         return cli_usage_error(cmd, "--enclave-size must be a size such as 256M or 4G");
     if ((rc = cli_app_id(c, pos[0], id)) != 0 ||
         (rc = cli_enclave_sigstruct(sig_path ? sig_path : enclave, sgxs, sig, &source, detail,
-                                    &size)) != 0)
+                                    &size)) != 0 ||
+        (rc = runtime_config(config_path, occlum_json, &config)) != 0)
         return rc;
-    if (size_text != NULL)                      /* the flag wins over what the files say */
+    /* the flag wins over what the files say; an SDK enclave's metadata only
+     * bounds its EPC (its size rounded up to a power of two), so a runtime
+     * configuration that can say better (Occlum.json) is left to say it */
+    if (size_text != NULL)
         size = given;
+    else if (config != NULL && strcmp(source, "sgx-sdk-enclave") == 0)
+        size = 0;
     cl_b64_encode(b64, sig, sizeof(sig));
     json_t *body = json_pack("{s:s, s:s, s:s}", "sigstruct", b64, "image", image,
                              "measured_from", source);
     if (size > 0)
         json_object_set_new(body, "enclave_size", json_integer(size));
+    if (config != NULL)
+        json_object_set_new(body, "runtime_config", config);
     snprintf(path, sizeof(path), "/v1/apps/%s/builds", id);
     return cli_send_show(c, "POST", path, body, columns, "id");
 }
@@ -263,12 +297,15 @@ const cli_command cli_build_commands[] = {
       "cloister build deprecate 6f1c1c1e-8a8e-4b7f-9d7c-2c1f0b8d2a11 --reason \"CVE fix\"" },
     { "build", "register", build_register,
       "APP (--sig FILE.sig [--sgxs FILE.sgxs] | --enclave FILE) --image REF@sha256:DIGEST "
-      "[--enclave-size SIZE]",
+      "[--runtime-config FILE.json] [--occlum-json Occlum.json] [--enclave-size SIZE]",
       "register a build made with another runtime's tools (Occlum, SCONE, the SGX SDK, EDP, "
       "or Gramine signed elsewhere) by its SIGSTRUCT, read here from a .sig or an SGX SDK "
-      "signed enclave (with --sgxs, checked against the EDP stream it signs); the build then "
+      "signed enclave (with --sgxs, checked against the EDP stream it signs), with what its "
+      "runtime needs to start the image (--runtime-config, a JSON object; --occlum-json adds "
+      "the instance's Occlum.json to it; docs/runtimes.md has each runtime's); the build then "
       "awaits approval like a converted one",
       "cloister build register web --enclave build/lib/libocclum-libos.signed.so "
+      "--occlum-json Occlum.json --runtime-config occlum-run.json "
       "--image registry.example.com/team/web:v1@sha256:5e5e..." },
     { NULL, NULL, NULL, NULL, NULL, NULL },
 };

@@ -133,6 +133,11 @@ int cli_exit_for_status(long status);
  * CLI_EUSAGE, with a message, when it cannot be read. */
 int cli_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
 
+/* A file holding one JSON object (duplicate keys refused), of at most
+ * 1 MiB, into *out; CLI_EUSAGE, with a message naming the fault, when it
+ * holds anything else. */
+int cli_read_json_object(const char *path, json_t **out);
+
 int cli_config_load(cli_ctx *c);
 int cli_config_save(cli_ctx *c);
 /* The current profile's object in c->config (created when missing). */

@@ -31,6 +31,26 @@ static int config_dir(char *out, size_t size)
     return snprintf(out, size, "%s/.config/cloister", home) < (int)size ? 0 : -1;
 }
 
+int cli_read_json_object(const char *path, json_t **out)
+{
+    uint8_t *text;
+    size_t len;
+    json_error_t jerr;
+    int rc;
+
+    if ((rc = cli_read_file(path, 1 << 20, &text, &len)) != 0)
+        return rc;
+    *out = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (json_is_object(*out))
+        return 0;
+    fprintf(stderr, "cloister: \"%s\" is not a JSON object (line %d: %s)\n", path,
+            *out ? 0 : jerr.line, *out ? "another kind of value" : jerr.text);
+    json_decref(*out);
+    *out = NULL;
+    return CLI_EUSAGE;
+}
+
 int cli_config_load(cli_ctx *c)
 {
     char dir[4000];

@@ -112,6 +112,14 @@ char *cl_bytes_to_str(const void *p, size_t n)
     return s;
 }
 
+int cl_path_absolute(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    return s[0] == '/' && n <= max && strstr(s, "/../") == NULL &&
+           (n < 3 || strcmp(s + n - 3, "/..") != 0) && strchr(s, '\n') == NULL;
+}
+
 ssize_t cl_mem_read(void *ctx, const void **buf)
 {
     cl_mem_source *m = ctx;

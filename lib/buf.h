@@ -32,6 +32,10 @@ char *cl_buf_take(cl_buf *b, size_t *len);
  * (strndup reads its source as a string); NULL when out of memory. */
 char *cl_bytes_to_str(const void *p, size_t n);
 
+/* s is an absolute path of at most max bytes, on one line, with no ".."
+ * component: a path inside an image or an enclave, as an app names it. */
+int cl_path_absolute(const char *s, size_t max);
+
 /* Bytes in memory handed out by a pull reader (cl_fs_read_fn's shape):
  * all of them on the first call, then 0. */
 typedef struct cl_mem_source {

@@ -73,3 +73,14 @@ char *cl_json_canonical(const json_t *value)
 {
     return json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
+
+int cl_json_has_string(const json_t *list, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(list, i, v)
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return 1;
+    return 0;
+}

@@ -34,4 +34,7 @@ size_t cl_json_depth(const char *data, size_t len, size_t max_depth);
 /* Compact, key-sorted serialisation, malloc'd; NULL on failure. */
 char *cl_json_canonical(const json_t *value);
 
+/* list is an array holding the string s. */
+int cl_json_has_string(const json_t *list, const char *s);
+
 #endif

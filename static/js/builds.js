@@ -338,6 +338,7 @@ async function renderBuild(ctx, id) {
         ? copyable(`${build.output_image}@${build.output_digest}`, 'pull reference', 'pull', 'copy-reference')
         : notPushed.cloneNode(true)],
       ['Runtime', runtimeName(build)],
+      build.runtime_config ? ['Runtime configuration', runtimeConfig(build.runtime_config)] : null,
       registered ? null : ['Runtime image', h('code', { class: 'reference' }, build.runtime_image)],
       registered ? null : ['Runtime digest', h('code', { class: 'digest' }, build.runtime_digest)],
     ])));
@@ -370,6 +371,15 @@ const RUNTIMES = { gramine: 'Gramine', occlum: 'Occlum', scone: 'SCONE', 'sgx-sd
 function runtimeName(build) {
   const name = RUNTIMES[build.runtime] || build.runtime;
   return build.runtime_version ? `${name} ${build.runtime_version}` : name;
+}
+
+/* What a registered build's runtime needs to start its image (the
+ * instance directory and Occlum.json, the .sgxs, ...), as it was given. */
+function runtimeConfig(config) {
+  return h('details', { class: 'manifest' },
+    h('summary', {}, 'How the image starts (runtime_config)'),
+    h('pre', { class: 'manifest-text', tabindex: '0', 'aria-label': 'The runtime configuration' },
+      h('code', {}, JSON.stringify(config, null, 2))));
 }
 
 /* The Gramine manifest a conversion wrote. */

@@ -1328,8 +1328,18 @@ test('shows a registered build: where its SIGSTRUCT came from, and no manifest',
     name, input_image: `${image}:v1`, output_image: image, runtime: 'occlum', isvprodid: 65535,
   }, 201);
   const sigstruct = readFileSync(path.join(DCAP_DATA, '..', 'sgx', 'test_enclave.sig')).toString('base64');
+  const runtimeConfig = {
+    instance_dir: '/occlum_instance', entrypoint: ['/bin/web'],
+    occlum_json: {
+      resource_limits: { user_space_size: '256MB', kernel_space_heap_size: '32MB',
+                         kernel_space_stack_size: '1MB', max_num_of_threads: 32 },
+      metadata: { product_id: 65535, version_number: 0, debuggable: false },
+      env: { default: [`CLOISTER_APP_ID=${app.id}`], untrusted: ['CLOISTER_NODE_IP'] },
+    },
+  };
   const build = await api.ok('POST', `/v1/apps/${app.id}/builds`, {
     sigstruct, image: `${image}:v1@sha256:${'5e'.repeat(32)}`, measured_from: 'sgx-sdk-enclave',
+    runtime_config: runtimeConfig,
   }, 201);
 
   await inBrowser('registered-build', async (page) => {
@@ -1343,6 +1353,9 @@ test('shows a registered build: where its SIGSTRUCT came from, and no manifest',
     assert.equal(images.Runtime, 'Occlum');
     assert.equal(images['Output digest'], `sha256:${'5e'.repeat(32)}`);
     assert.ok(!('Input image' in images) && !('Runtime image' in images), Object.keys(images).join(', '));
+    await page.getByText('How the image starts (runtime_config)').click();
+    assert.deepEqual(JSON.parse(await page.getByLabel('The runtime configuration').textContent()),
+                     runtimeConfig);
     const record = await shownFacts(page.locator('section[aria-labelledby="build-record-title"]'));
     assert.equal(record.Origin, 'Registered: the SIGSTRUCT was read from an SGX SDK signed enclave');
     assert.ok(!('Job' in record));

@@ -1,5 +1,7 @@
 """SGX files the tests assemble rather than keep: an enclave as the SGX SDK's
-sgx_sign leaves it, around a real SIGSTRUCT of tests/data."""
+sgx_sign leaves it, around a real SIGSTRUCT of tests/data, and the Occlum.json
+and runtime_config of an Occlum instance signed with test_enclave.sig's
+ISVPRODID, ISVSVN and attributes."""
 import struct
 
 
@@ -24,3 +26,26 @@ def sdk_signed_enclave(sigstruct, version=(2, 4)):
     header = (b"\x7fELF\x02\x01\x01" + bytes(9)
               + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, shoff, 0, 64, 0, 0, 64, 4, 3))
     return header + body + headers
+
+
+# Occlum.json's sizes as Occlum's template writes them; the EPC they commit
+# without EDMM: user space + kernel heap + 32 threads x (kernel stack + TCS,
+# SSA and TLS pages) + the libOS allowance
+OCCLUM_EPC = (256 << 20) + (32 << 20) + 32 * ((1 << 20) + 4 * 4096) + (32 << 20)
+
+
+def occlum_json(app_id, **metadata):
+    return {
+        "resource_limits": {"user_space_size": "256MB", "kernel_space_heap_size": "32MB",
+                            "kernel_space_stack_size": "1MB", "max_num_of_threads": 32},
+        "metadata": {"product_id": 65535, "version_number": 0, "debuggable": False,
+                     **metadata},
+        "entry_points": ["/bin"],
+        "env": {"default": ["OCCLUM=yes", f"CLOISTER_APP_ID={app_id}"],
+                "untrusted": ["CLOISTER_NODE_IP"]},
+    }
+
+
+def occlum_config(app_id, **metadata):
+    return {"instance_dir": "/occlum_instance", "entrypoint": ["/bin/web", "--port", "8443"],
+            "occlum_json": occlum_json(app_id, **metadata)}

@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 import kubernetes  # noqa: E402
 from cloister_test import Api, Daemon, Worker, create_admin, new_database, psql  # noqa: E402
+from sgx_files import OCCLUM_EPC, occlum_config  # noqa: E402
 
 EPC = "sgx.intel.com/epc"
 
@@ -103,7 +104,9 @@ class Deploy(unittest.TestCase):
         digest = "sha256:" + "5e" * 32
         build = self.api.ok("POST", f"/v1/apps/{app['id']}/builds", {
             "sigstruct": sig, "image": f"registry.example.com/acme/occlum-app:v1@{digest}",
-            "measured_from": "sgx-sdk-enclave", "enclave_size": 1 << 30}, want=201)
+            "measured_from": "sgx-sdk-enclave",
+            "runtime_config": occlum_config(app["id"])}, want=201)
+        self.assertEqual(build["enclave_size"], OCCLUM_EPC)
         self.api.ok("POST", f"/v1/tasks/{build['task_id']}/approve", {})
         job = self.api.ok("POST", "/v1/deployments", {
             "app_id": app["id"], "build_id": build["id"], "cluster_id": self.cluster["id"],
@@ -114,9 +117,26 @@ class Deploy(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         d = json.loads(self.kubectl("-n", self.ns, "get", "deployment", app["name"], "-o",
                                     "json").stdout)
-        container = d["spec"]["template"]["spec"]["containers"][0]
+        pod = d["spec"]["template"]["spec"]
+        container = pod["containers"][0]
         self.assertEqual(container["image"], f"registry.example.com/acme/occlum-app@{digest}")
-        self.assertEqual(container["resources"]["limits"][EPC], str(1 << 30))
+        # the EPC Occlum.json's limits commit, requested and limited
+        self.assertEqual(container["resources"]["limits"][EPC], str(OCCLUM_EPC))
+        self.assertEqual(container["resources"]["requests"][EPC], str(OCCLUM_EPC))
+        # occlum run from the instance, cloister-init first inside the enclave
+        self.assertEqual(container["command"], ["occlum", "run"])
+        self.assertEqual(container["args"],
+                         ["/bin/cloister-init", "--", "/bin/web", "--port", "8443"])
+        self.assertEqual(container["workingDir"], "/occlum_instance")
+        env = {e["name"]: e for e in container["env"]}
+        self.assertEqual(env["CLOISTER_NODE_IP"]["valueFrom"]["fieldRef"]["fieldPath"],
+                         "status.hostIP")
+        self.assertEqual(env["SGX_AESM_ADDR"]["value"], "1")
+        # quotes through the node's aesmd (AKS's quote helper)
+        self.assertEqual(container["volumeMounts"],
+                         [{"name": "aesmd", "mountPath": "/var/run/aesmd"}])
+        self.assertEqual(pod["volumes"], [{"name": "aesmd", "hostPath": {
+            "path": "/var/run/aesmd", "type": "Directory"}}])
 
     def test_deploy_scale_update_roll_back_and_undeploy(self):
         build, digest = self.build()

@@ -23,6 +23,7 @@
  */
 #include "deploy.h"
 #include "oci_ref.h"
+#include "runtime.h"
 #include "seal.h"
 #include "token.h"
 
@@ -40,8 +41,9 @@
 #define DEPLOYMENT_ROW \
     "SELECT d.cluster_id, d.name, d.namespace, d.replicas, d.ports, d.app_id, d.build_id," \
     "  b.output_image, b.output_digest, b.mrenclave, b.enclave_size, c.kind, c.node_pool," \
-    "  c.last_check->>'epc_resource', d.state" \
+    "  c.last_check->>'epc_resource', d.state, b.runtime, b.runtime_config, a.attestation" \
     " FROM deployments d JOIN builds b ON b.id = d.build_id" \
+    " JOIN apps a ON a.id = d.app_id" \
     " JOIN clusters c ON c.id = d.cluster_id WHERE d.id = $1 AND d.account_id = $2"
 
 static int exec(PGconn *db, const char *sql, int n, const char *const *params, PGresult **out,
@@ -318,7 +320,7 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
     PGresult *row = NULL;
     cl_kube kube = { 0 };
     json_t *facts = NULL, *objects = NULL, *selector = NULL, *tolerations = NULL;
-    json_t *ports = NULL, *pool = NULL, *sgx = NULL;
+    json_t *ports = NULL, *pool = NULL, *sgx = NULL, *config = NULL;
     char image[1024], msg[512], *pull = NULL;
     const char *resource = NULL;
     json_int_t nodes = 0;
@@ -357,6 +359,7 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
     ports = json_loads(PQgetvalue(row, 0, 4), 0, NULL);
     pool = PQgetisnull(row, 0, 12) ? NULL : json_loads(PQgetvalue(row, 0, 12), 0, NULL);
     pool_placement(pool, &selector, &tolerations);
+    config = PQgetisnull(row, 0, 16) ? NULL : json_loads(PQgetvalue(row, 0, 16), 0, NULL);
     cl_deploy_spec spec = {
         .deployment_id = id, .name = name, .namespace = ns,
         .app_id = PQgetvalue(row, 0, 5), .build_id = PQgetvalue(row, 0, 6),
@@ -365,7 +368,14 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
         .ports = ports, .epc_resource = resource,
         .epc_bytes = strtoll(PQgetvalue(row, 0, 10), NULL, 10),
         .node_selector = selector, .tolerations = tolerations,
+        .runtime = cl_runtime_find(PQgetvalue(row, 0, 15)), .runtime_config = config,
+        .attested = strcmp(PQgetvalue(row, 0, 17), "cloister") == 0,
     };
+    if (spec.runtime == NULL) {
+        rc = cl_error_set(err, CL_EINVALID, "the build's runtime \"%s\" is not one this "
+                          "worker knows", PQgetvalue(row, 0, 15));
+        goto failed;
+    }
     char pull_name[300];
     snprintf(pull_name, sizeof(pull_name), "%s-pull", name);
     if ((pull = pull_config(db, j, PQgetvalue(row, 0, 7), err)) != NULL) {
@@ -423,6 +433,7 @@ done:
     json_decref(ports);
     json_decref(pool);
     json_decref(sgx);
+    json_decref(config);
     cl_kube_close(&kube);
     PQclear(row);
     PQfinish(db);

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "http_client.h"
 #include "kubeconfig.h"
+#include "runtime.h"
 #include "worker.h"
 
 #include <jansson.h>
@@ -143,6 +144,9 @@ typedef struct cl_deploy_spec {
     json_t *tolerations;        /* for its taints (borrowed; may be NULL) */
     const char *pull_secret;    /* the image-pull Secret's name, or NULL */
     const char *docker_config;  /* its .dockerconfigjson */
+    const cl_runtime *runtime;  /* shapes the container (lib/runtime/) */
+    const json_t *runtime_config; /* the build's, or NULL */
+    int attested;               /* the app attests with cloister-init */
 } cl_deploy_spec;
 
 /* The objects, in the order they are applied (a new array). */

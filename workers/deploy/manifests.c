@@ -7,13 +7,16 @@
  *   Secret      kubernetes.io/dockerconfigjson for the output registry,
  *               when it needs credentials (as data: stringData, which the
  *               server does not keep, would conflict at every apply)
- *   Deployment  the converted image pinned by digest; the EPC resource the
+ *   Deployment  the build's image pinned by digest; the EPC resource the
  *               nodes advertise, requested and limited (sgx.intel.com/epc in
  *               bytes, or kubernetes.azure.com/sgx_epc_mem_in_MiB in MiB),
  *               by default the build's enclave size; the SGX pool's node
  *               selector and toleration; the node agent's address from the
  *               downward API (status.hostIP) for cloister-init; labels with
- *               the app and build, annotations with the MRENCLAVE
+ *               the app and build, annotations with the MRENCLAVE; and
+ *               whatever the build's runtime needs to start its image
+ *               (command, working directory, environment, mounts), which
+ *               the runtime's own file adds (lib/runtime/)
  *   Service     the ports, to the Deployment's pods
  *
  * Every object carries the label dev.cloister/deployment, which is how an
@@ -69,6 +72,12 @@ static json_t *deployment(const cl_deploy_spec *s)
         "resources", "requests", epc(s), "limits", epc(s));
     json_t *pod = json_pack("{s:[o], s:o}", "containers", container, "nodeSelector",
                             s->node_selector ? json_incref(s->node_selector) : json_object());
+    cl_runtime_pod shaped = {
+        .config = s->runtime_config, .app_id = s->app_id, .attested = s->attested,
+        .container = container, .pod = pod,
+    };
+    if (s->runtime != NULL)
+        s->runtime->shape(&shaped);
     if (json_array_size(s->tolerations) > 0)
         json_object_set(pod, "tolerations", s->tolerations);
     if (s->pull_secret != NULL)

@@ -8,7 +8,9 @@
  *   cloister-init [--] PROGRAM [ARG ...]
  *
  * It is configured by its environment, which the converter writes into the
- * enclave's manifest (so that it is measured):
+ * enclave's manifest (so that it is measured); in an Occlum instance, which
+ * runs it as `occlum run /bin/cloister-init -- PROGRAM ...`, the instance's
+ * Occlum.json holds it (env.default, measured; lib/runtime/occlum.c):
  *
  *   CLOISTER_APP_ID           the app (required)
  *   CLOISTER_AGENT            the agent, IP:PORT; default $CLOISTER_NODE_IP:9092,
@@ -17,7 +19,8 @@
  *   CLOISTER_DIR              where to write (/run/cloister)
  *   CLOISTER_SECRETS_ENV      1: secrets also as environment variables
  *   CLOISTER_ON_FAILURE       retry (with back-off, the default) or exit
- *   CLOISTER_ATTESTATION_DIR  Gramine's attestation files (/dev/attestation)
+ *   CLOISTER_ATTESTATION_DIR  Gramine's attestation files (/dev/attestation);
+ *                             without them, inside Occlum, its /dev/sgx
  *   CLOISTER_SIMULATION_PKI_KEYS, CLOISTER_SIMULATION_MRENCLAVE
  *                             without SGX: quotes from a simulated PKI
  *                             (lib/sgx/simulate.c), for tests
@@ -50,6 +53,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -127,47 +131,50 @@ static int read_all(const char *path, uint8_t **out, size_t *len, size_t max)
     return 0;
 }
 
-/* A quote for the 64 bytes of report data: from Gramine, or simulated. */
-static int quote_for(const uint8_t data[64], uint8_t **quote, size_t *len)
+/* A simulated quote (lib/sgx/simulate.c), from the PKI whose keys are in
+ * keys_file: for tests, and for daemons that trust the simulation root. */
+static int simulated_quote(const char *keys_file, const uint8_t data[64], uint8_t **quote,
+                           size_t *len)
 {
-    const char *keys_file = getenv("CLOISTER_SIMULATION_PKI_KEYS");
+    const char *mr = getenv("CLOISTER_SIMULATION_MRENCLAVE");
+    cl_sim_options o;
+    cl_sim_enclave e;
+    cl_sim_pki *pki = NULL;
+    cl_error err = { 0 };
+    uint8_t *keys = NULL;
+    size_t klen = 0;
+    int rc;
 
-    if (keys_file != NULL && keys_file[0] != '\0') {
-        const char *mr = getenv("CLOISTER_SIMULATION_MRENCLAVE");
-        cl_sim_options o;
-        cl_sim_enclave e;
-        cl_sim_pki *pki = NULL;
-        cl_error err = { 0 };
-        uint8_t *keys = NULL;
-        size_t klen = 0;
-        int rc;
-
-        cl_sim_defaults(&o, &e);
-        memcpy(e.reportdata, data, 64);
-        if (mr != NULL && (strlen(mr) != 64 || cl_unhex(e.mrenclave, 32, mr) < 0)) {
-            say("CLOISTER_SIMULATION_MRENCLAVE must be 64 hex digits");
-            return -1;
-        }
-        if (read_all(keys_file, &keys, &klen, 64 * 1024) < 0 ||
-            (keys = realloc(keys, klen + 1)) == NULL) {
-            say("cannot read the simulated PKI's keys \"%s\"", keys_file);
-            free(keys);
-            return -1;
-        }
-        keys[klen] = '\0';
-        o.keys_pem = (const char *)keys;
-        rc = cl_sim_pki_new(&pki, &o, &err);
-        OPENSSL_cleanse(keys, klen);
-        free(keys);
-        if (rc == 0)
-            rc = cl_sim_quote(pki, 4, &e, quote, len, &err);
-        if (rc < 0)
-            say("no simulated quote: %s", err.message);
-        cl_sim_pki_free(pki);
-        cl_error_clear(&err);
-        return rc < 0 ? -1 : 0;
+    cl_sim_defaults(&o, &e);
+    memcpy(e.reportdata, data, 64);
+    if (mr != NULL && (strlen(mr) != 64 || cl_unhex(e.mrenclave, 32, mr) < 0)) {
+        say("CLOISTER_SIMULATION_MRENCLAVE must be 64 hex digits");
+        return -1;
     }
-    const char *dir = env_or("CLOISTER_ATTESTATION_DIR", "/dev/attestation");
+    if (read_all(keys_file, &keys, &klen, 64 * 1024) < 0 ||
+        (keys = realloc(keys, klen + 1)) == NULL) {
+        say("cannot read the simulated PKI's keys \"%s\"", keys_file);
+        free(keys);
+        return -1;
+    }
+    keys[klen] = '\0';
+    o.keys_pem = (const char *)keys;
+    rc = cl_sim_pki_new(&pki, &o, &err);
+    OPENSSL_cleanse(keys, klen);
+    free(keys);
+    if (rc == 0)
+        rc = cl_sim_quote(pki, 4, &e, quote, len, &err);
+    if (rc < 0)
+        say("no simulated quote: %s", err.message);
+    cl_sim_pki_free(pki);
+    cl_error_clear(&err);
+    return rc < 0 ? -1 : 0;
+}
+
+/* Gramine's quote: the report data written to, and the quote read from,
+ * its attestation pseudo-files. */
+static int gramine_quote(const char *dir, const uint8_t data[64], uint8_t **quote, size_t *len)
+{
     char path[512];
     FILE *f;
 
@@ -183,6 +190,72 @@ static int quote_for(const uint8_t data[64], uint8_t **quote, size_t *len)
         return -1;
     }
     return 0;
+}
+
+/* Occlum's quote: its libOS serves DCAP quotes through ioctls on /dev/sgx
+ * (Occlum's occlum_dcap.h: the size, then the quote for 64 bytes of report
+ * data), which its PAL gets from the SGX SDK's quote library, through the
+ * node's aesmd. */
+struct occlum_quote_arg {
+    const uint8_t *report_data;             /* sgx_report_data_t, 64 bytes */
+    uint32_t *quote_len;                    /* in: the buffer's size; out: the quote's */
+    uint8_t *quote_buf;
+};
+
+#define OCCLUM_QUOTE_SIZE _IOR('s', 7, uint32_t)
+#define OCCLUM_QUOTE _IOWR('s', 8, struct occlum_quote_arg)
+
+static int occlum_quote(int fd, const uint8_t data[64], uint8_t **quote, size_t *len)
+{
+    uint32_t size = 0;
+
+    if (ioctl(fd, OCCLUM_QUOTE_SIZE, &size) < 0) {
+        say("Occlum's /dev/sgx gives no quote size (%s): is DCAP set up on this node?",
+            strerror(errno));
+        return -1;
+    }
+    if (size == 0 || size > QUOTE_MAX) {
+        say("Occlum's /dev/sgx gives a quote size of %u bytes", size);
+        return -1;
+    }
+    struct occlum_quote_arg arg = { data, &size, malloc(size) };
+    if (arg.quote_buf == NULL || ioctl(fd, OCCLUM_QUOTE, &arg) < 0 || size == 0) {
+        say("Occlum's /dev/sgx made no quote (%s)", arg.quote_buf ? strerror(errno)
+                                                                  : "out of memory");
+        free(arg.quote_buf);
+        return -1;
+    }
+    *quote = arg.quote_buf;
+    *len = size;
+    return 0;
+}
+
+/* A quote for the 64 bytes of report data, from whichever enclave runtime
+ * this is: Gramine (/dev/attestation), Occlum (/dev/sgx, a character
+ * device only inside Occlum), or simulated when told. */
+static int quote_for(const uint8_t data[64], uint8_t **quote, size_t *len)
+{
+    const char *keys_file = getenv("CLOISTER_SIMULATION_PKI_KEYS");
+    const char *dir = getenv("CLOISTER_ATTESTATION_DIR");
+    struct stat st;
+
+    if (keys_file != NULL && keys_file[0] != '\0')
+        return simulated_quote(keys_file, data, quote, len);
+    if (dir != NULL && dir[0] != '\0')
+        return gramine_quote(dir, data, quote, len);
+    if (stat("/dev/attestation", &st) == 0)
+        return gramine_quote("/dev/attestation", data, quote, len);
+    int fd = open("/dev/sgx", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISCHR(st.st_mode)) {
+        int rc = occlum_quote(fd, data, quote, len);
+        close(fd);
+        return rc;
+    }
+    if (fd >= 0)
+        close(fd);
+    say("nothing here makes quotes: neither Gramine's /dev/attestation nor Occlum's /dev/sgx; "
+        "is this an SGX enclave with remote attestation enabled?");
+    return -1;
 }
 
 /* ---- attesting ------------------------------------------------------------------------ */

@@ -1,7 +1,8 @@
 /* Unit tests: the objects a deployment applies (workers/deploy/manifests.c):
  * the image by digest, the EPC request under the name the nodes advertise
  * and in its unit, the node agent's address from the downward API, the
- * SGX pool's selector and toleration, the labels undeploy relies on. */
+ * SGX pool's selector and toleration, the labels undeploy relies on; and
+ * what each runtime (lib/runtime/) adds to start its image. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -119,11 +120,152 @@ static void test_aks_epc_in_mib_and_no_service_without_ports(void **state)
     json_decref(ports);
 }
 
+/* The Deployment's container and pod spec for a build of runtime with
+ * config (JSON text, or NULL); all is kept for json_decref. */
+static json_t *shaped(const char *runtime, const char *config, int attested, json_t **all,
+                      json_t **pod)
+{
+    json_t *ports = json_array(), *c = config ? json_loads(config, 0, NULL) : NULL;
+    cl_deploy_spec s = spec("sgx.intel.com/epc", ports, NULL, NULL);
+
+    s.runtime = cl_runtime_find(runtime);
+    s.runtime_config = c;
+    s.attested = attested;
+    assert_non_null(s.runtime);
+    *all = cl_deploy_objects(&s);
+    json_decref(c);
+    json_decref(ports);
+    *pod = json_object_get(json_object_get(json_object_get(find(*all, "Deployment"), "spec"),
+                                           "template"), "spec");
+    return json_array_get(json_object_get(*pod, "containers"), 0);
+}
+
+/* the value of the container's environment variable name, or NULL */
+static const char *env(json_t *container, const char *name)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach(json_object_get(container, "env"), i, e)
+        if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0)
+            return json_string_value(json_object_get(e, "value"));
+    return NULL;
+}
+
+static void test_gramine_images_start_themselves_and_quote_through_aesmd(void **state)
+{
+    json_t *all, *pod, *c = shaped("gramine", NULL, 1, &all, &pod);
+    (void)state;
+
+    assert_null(json_object_get(c, "command"));         /* the image's gramine-sgx */
+    assert_null(json_object_get(c, "args"));
+    assert_string_equal(at(c, "volumeMounts.0.mountPath"), "/var/run/aesmd");
+    assert_string_equal(at(pod, "volumes.0.hostPath.path"), "/var/run/aesmd");
+    assert_null(env(c, "SGX_AESM_ADDR"));               /* Gramine opens the socket itself */
+    json_decref(all);
+    c = shaped("gramine", NULL, 0, &all, &pod);         /* no attestation, no socket */
+    assert_null(json_object_get(c, "volumeMounts"));
+    assert_null(json_object_get(pod, "volumes"));
+    json_decref(all);
+}
+
+static void test_occlum_runs_its_instance_with_cloister_init_first(void **state)
+{
+    const char *config = "{\"instance_dir\": \"/srv/inst\", \"init\": \"/bin/ci\","
+                         " \"entrypoint\": [\"/bin/web\", \"-v\"], \"occlum_json\": {}}";
+    json_t *all, *pod, *c = shaped("occlum", config, 1, &all, &pod);
+    (void)state;
+
+    assert_string_equal(at(c, "command.0"), "occlum");
+    assert_string_equal(at(c, "command.1"), "run");
+    assert_int_equal(json_array_size(json_object_get(c, "args")), 4);
+    assert_string_equal(at(c, "args.0"), "/bin/ci");
+    assert_string_equal(at(c, "args.1"), "--");
+    assert_string_equal(at(c, "args.2"), "/bin/web");
+    assert_string_equal(at(c, "args.3"), "-v");
+    assert_string_equal(at(c, "workingDir"), "/srv/inst");
+    assert_string_equal(env(c, "SGX_AESM_ADDR"), "1");
+    assert_string_equal(at(c, "volumeMounts.0.name"), "aesmd");
+    json_decref(all);
+    c = shaped("occlum", config, 0, &all, &pod);        /* the app as it is, no quotes */
+    assert_int_equal(json_array_size(json_object_get(c, "args")), 2);
+    assert_string_equal(at(c, "args.0"), "/bin/web");
+    assert_null(env(c, "SGX_AESM_ADDR"));
+    assert_null(json_object_get(pod, "volumes"));
+    json_decref(all);
+}
+
+static void test_scone_runs_in_hardware_with_its_las_and_cas(void **state)
+{
+    json_t *all, *pod, *c = shaped("scone", "{\"command\": [\"/usr/bin/python3\", \"app.py\"],"
+                                   " \"cas_addr\": \"cas.example.com\", \"config_id\":"
+                                   " \"shop/web\"}", 1, &all, &pod);
+    (void)state;
+
+    assert_string_equal(at(c, "command.1"), "app.py");
+    assert_string_equal(env(c, "SCONE_MODE"), "HW");
+    /* the node's address, expanded by Kubernetes from the variable set before it */
+    assert_string_equal(at(c, "env.0.name"), "CLOISTER_NODE_IP");
+    assert_string_equal(env(c, "SCONE_LAS_ADDR"), "$(CLOISTER_NODE_IP)");
+    assert_string_equal(env(c, "SCONE_CAS_ADDR"), "cas.example.com");
+    assert_string_equal(env(c, "SCONE_CONFIG_ID"), "shop/web");
+    assert_string_equal(env(c, "CLOISTER_APP_ID"), "a1");
+    assert_null(env(c, "SCONE_HEAP"));                  /* fixed at signing */
+    assert_null(json_object_get(pod, "volumes"));
+    json_decref(all);
+}
+
+static void test_edp_runs_the_stream_beside_its_signature(void **state)
+{
+    json_t *all, *pod, *c = shaped("edp", "{\"sgxs\": \"/app/enclave/app.sgxs\", \"args\":"
+                                   " [\"--port\", \"8443\"], \"quoting\": \"aesmd\"}", 1,
+                                   &all, &pod);
+    (void)state;
+
+    assert_string_equal(at(c, "command.0"), "ftxsgx-runner");
+    assert_string_equal(at(c, "command.1"), "/app/enclave/app.sgxs");
+    assert_string_equal(at(c, "args.1"), "8443");
+    assert_string_equal(at(c, "workingDir"), "/app/enclave");
+    assert_string_equal(at(pod, "volumes.0.name"), "aesmd");
+    assert_null(env(c, "SGX_AESM_ADDR"));               /* aesm-client finds the socket */
+    json_decref(all);
+    c = shaped("edp", "{\"sgxs\": \"/app.sgxs\", \"runner\": \"/opt/runner\"}", 1, &all,
+               &pod);
+    assert_string_equal(at(c, "command.0"), "/opt/runner");
+    assert_string_equal(at(c, "workingDir"), "/");
+    assert_null(json_object_get(c, "args"));
+    assert_null(json_object_get(pod, "volumes"));       /* the stock runner makes no quotes */
+    json_decref(all);
+}
+
+static void test_sgx_sdk_hosts_quote_out_of_process_unless_told(void **state)
+{
+    json_t *all, *pod, *c = shaped("sgx-sdk", NULL, 1, &all, &pod);
+    (void)state;
+
+    assert_null(json_object_get(c, "command"));
+    assert_string_equal(env(c, "SGX_AESM_ADDR"), "1");
+    assert_string_equal(at(pod, "volumes.0.hostPath.type"), "Directory");
+    json_decref(all);
+    c = shaped("sgx-sdk", "{\"command\": [\"/app/host\"], \"working_dir\": \"/app\","
+               " \"quoting\": \"none\"}", 1, &all, &pod);
+    assert_string_equal(at(c, "command.0"), "/app/host");
+    assert_string_equal(at(c, "workingDir"), "/app");
+    assert_null(env(c, "SGX_AESM_ADDR"));
+    assert_null(json_object_get(pod, "volumes"));
+    json_decref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_objects_for_intels_device_plugin),
         cmocka_unit_test(test_aks_epc_in_mib_and_no_service_without_ports),
+        cmocka_unit_test(test_gramine_images_start_themselves_and_quote_through_aesmd),
+        cmocka_unit_test(test_occlum_runs_its_instance_with_cloister_init_first),
+        cmocka_unit_test(test_scone_runs_in_hardware_with_its_las_and_cas),
+        cmocka_unit_test(test_edp_runs_the_stream_beside_its_signature),
+        cmocka_unit_test(test_sgx_sdk_hosts_quote_out_of_process_unless_told),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
