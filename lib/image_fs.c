@@ -356,15 +356,34 @@ int cl_fs_apply_memory(cl_fs_tree *t, const void *data, size_t len, cl_error *er
     return cl_fs_apply(t, cl_mem_read, &m, err);
 }
 
-int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, cl_error *err)
+/* The whiteout member name (normalised) hides path from the layers below:
+ * it whites out path or a directory above it, or makes a directory above
+ * it opaque. */
+static bool hides(const char *name, const char *path)
+{
+    const char *slash = strrchr(name, '/'), *base = slash + 1;
+    size_t dir = (size_t)(slash - name), n;
+
+    if (strcmp(base, OPAQUE) == 0)
+        return strncmp(path, name, dir) == 0 && path[dir] == '/' && path[dir + 1] != '\0';
+    base += strlen(WHITEOUT);
+    n = strlen(base);
+    return strncmp(path, name, dir) == 0 && path[dir] == '/' &&
+           strncmp(path + dir + 1, base, n) == 0 &&
+           (path[dir + 1 + n] == '\0' || path[dir + 1 + n] == '/');
+}
+
+int cl_fs_layer_file(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out,
+                     cl_fs_verdict *verdict, cl_error *err)
 {
     struct archive_entry *ae;
     pull src = { read, ctx, false };
     struct archive *a = open_layer(&src);
     char name[CL_FS_PATH_MAX];
-    bool found = false;
+    bool found = false, hidden = false;
     int r = ARCHIVE_OK, rc = 0;
 
+    *verdict = CL_FS_PASSES;
     if (a == NULL)
         return cl_error_set(err, CL_ERROR, "out of memory");
     while (rc == 0 && (r = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
@@ -374,7 +393,13 @@ int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, 
         int d;
 
         if (normalise(archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "", name,
-                      NULL) < 0 || strcmp(name, path) != 0)
+                      NULL) < 0)
+            continue;
+        if (strncmp(strrchr(name, '/') + 1, WHITEOUT, strlen(WHITEOUT)) == 0) {
+            hidden = hidden || hides(name, path);
+            continue;
+        }
+        if (strcmp(name, path) != 0)
             continue;
         if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae) != NULL) {
             rc = cl_error_set(err, CL_EINVALID, "\"%s\" is not a regular file in its layer",
@@ -396,7 +421,17 @@ int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, 
         rc = cl_error_set(err, src.failed ? CL_ERROR : CL_EINVALID, "layer: %s",
                           archive_error_string(a));
     archive_read_free(a);
-    if (rc == 0 && !found)
+    if (rc == 0)        /* a layer's own files stand over its whiteouts */
+        *verdict = found ? CL_FS_ADDS : hidden ? CL_FS_HIDES : CL_FS_PASSES;
+    return rc;
+}
+
+int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, cl_error *err)
+{
+    cl_fs_verdict verdict;
+    int rc = cl_fs_layer_file(read, ctx, path, out, &verdict, err);
+
+    if (rc == 0 && verdict != CL_FS_ADDS)
         rc = cl_error_set(err, CL_ENOTFOUND, "the layer has no file \"%s\"", path);
     return rc;
 }

@@ -68,6 +68,15 @@ int cl_fs_apply_memory(cl_fs_tree *t, const void *data, size_t len, cl_error *er
  * bytes, not just their hash, a conversion needs (libpal.so). */
 int cl_fs_extract(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out, cl_error *err);
 
+/* What one layer does to the regular file at path, as the layers above
+ * the one it came from are read, top down, to find a file in the final
+ * tree: it ADDS it (its bytes, bounded as above, in out), HIDES it from
+ * the layers below (a whiteout of it or of a directory above it, or an
+ * opaque directory above it, and no file of its own), or PASSES. */
+typedef enum { CL_FS_PASSES, CL_FS_ADDS, CL_FS_HIDES } cl_fs_verdict;
+int cl_fs_layer_file(cl_fs_read_fn read, void *ctx, const char *path, cl_buf *out,
+                     cl_fs_verdict *verdict, cl_error *err);
+
 /* The entry at exactly path (no symlinks followed), or NULL. */
 const cl_fs_entry *cl_fs_lookup(const cl_fs_tree *t, const char *path);
 

@@ -16,6 +16,7 @@
 #ifndef CL_OCI_BLOB_H
 #define CL_OCI_BLOB_H
 
+#include "buf.h"
 #include "oci.h"
 
 #include <stdint.h>
@@ -37,6 +38,13 @@ ssize_t cl_oci_blob_read(void *blob, const void **buf);
  * digest; CL_EINVALID when it did not (or passed max), CL_EUNAVAILABLE
  * when the transfer broke.  NULL is a no-op. */
 int cl_oci_blob_close(cl_oci_blob *b, cl_error *err);
+
+/* The regular file at path in img's final tree (bounded by out's max),
+ * read from the top layer down, each layer's digest checked;
+ * CL_ENOTFOUND, saying so, when no layer adds it or a layer above the one
+ * that does deletes it. */
+int cl_oci_image_file(cl_oci_client *c, const cl_oci_image *img, const char *path,
+                      cl_buf *out, cl_error *err);
 
 /* Bytes read so far. */
 uint64_t cl_oci_blob_size(const cl_oci_blob *b);

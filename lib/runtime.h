@@ -14,7 +14,10 @@
  *                           SIGSTRUCT and the app, and the EPC the enclave
  *                           commits when the configuration tells it;
  *   how its image starts    the command, working directory, environment
- *                           and mounts of the deployment's container.
+ *                           and mounts of the deployment's container;
+ *   where the image keeps   the file that holds the SIGSTRUCT, which the
+ *   its enclave             deploy job reads from the registry to check
+ *                           that the image carries the registered build.
  *
  * The API (api/builds.c) calls check when a build is registered; the
  * deploy job (workers/deploy/manifests.c) calls shape for every container
@@ -47,6 +50,13 @@ typedef struct cl_runtime_pod {
     json_t *pod;                /* the pod's spec, for volumes */
 } cl_runtime_pod;
 
+/* Where a runtime keeps the enclave's SIGSTRUCT in its image. */
+typedef enum {
+    CL_RUNTIME_UNSEEN,          /* it cannot say */
+    CL_RUNTIME_SIGSTRUCT,       /* a .sig: the 1808 bytes themselves */
+    CL_RUNTIME_SDK_ENCLAVE,     /* an SGX SDK signed enclave, in its metadata */
+} cl_runtime_evidence;
+
 typedef struct cl_runtime {
     const char *name;           /* as apps name it: "gramine", "occlum", ... */
     int converted;              /* builds also come from convert jobs */
@@ -58,6 +68,11 @@ typedef struct cl_runtime {
     /* Add what the runtime's image needs to start: command and arguments,
      * working directory, environment, mounts. */
     void (*shape)(cl_runtime_pod *p);
+    /* The file of the image that holds a registered build's SIGSTRUCT,
+     * from its runtime_config, into path (at most size bytes), and which
+     * kind of file it is; the deploy job checks that the image carries
+     * the build.  NULL, or CL_RUNTIME_UNSEEN, when the runtime cannot say. */
+    cl_runtime_evidence (*signed_file)(const json_t *config, char *path, size_t size);
 } cl_runtime;
 
 /* The runtime called name, or NULL. */

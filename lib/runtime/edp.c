@@ -11,8 +11,9 @@
  *
  * which loads the signature beside the stream (app.sgxs -> app.sig).  Where
  * that file is missing the runner does not stop: it signs the enclave with
- * a dummy debug signature, an enclave no attestation will accept, so the
- * image must carry app.sig beside app.sgxs; docs/runtimes.md says so.
+ * a dummy debug signature, an enclave no attestation will accept.  So the
+ * deploy job reads app.sig from the image and refuses to deploy an image
+ * without it, or with another SIGSTRUCT than the one registered.
  *
  * runtime_config:
  *
@@ -29,6 +30,7 @@
 #include "runtime.h"
 #include "buf.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const quoting[] = { "none", "aesmd", NULL };
@@ -79,8 +81,19 @@ static void shape(cl_runtime_pod *p)
         cl_runtime_aesmd(p, 0);
 }
 
+/* The runner's coresident signature: app.sgxs -> app.sig. */
+static cl_runtime_evidence signed_file(const json_t *config, char *path, size_t size)
+{
+    const char *sgxs = json_string_value(json_object_get(config, "sgxs"));
+    size_t n = sgxs ? strlen(sgxs) : 0;
+
+    if (n < 6 || (size_t)snprintf(path, size, "%.*s.sig", (int)(n - 5), sgxs) >= size)
+        return CL_RUNTIME_UNSEEN;
+    return CL_RUNTIME_SIGSTRUCT;
+}
+
 const cl_runtime cl_runtime_edp = {
     .name = "edp", .converted = 0,
     .what = "Fortanix EDP: registered with the .sig of the .sgxs",
-    .check = check, .shape = shape,
+    .check = check, .shape = shape, .signed_file = signed_file,
 };

@@ -26,6 +26,10 @@
  * libOS's own code and data come on top, allowed for here as
  * LIBOS_ALLOWANCE; --enclave-size at registration overrides the sum.
  *
+ * The deploy job checks that the image's
+ * INSTANCE_DIR/build/lib/libocclum-libos.signed.so carries the registered
+ * SIGSTRUCT.
+ *
  * Attesting, cloister-init runs first inside the enclave as
  * `occlum run /bin/cloister-init -- PROGRAM ARGS`, configured by the
  * trusted environment the instance was measured with: Occlum.json's
@@ -229,8 +233,19 @@ static void shape(cl_runtime_pod *p)
         cl_runtime_aesmd(p, 1);
 }
 
+/* `occlum build` leaves the signed libOS in the instance's build/lib. */
+static cl_runtime_evidence signed_file(const json_t *config, char *path, size_t size)
+{
+    const char *dir = json_string_value(json_object_get(config, "instance_dir"));
+
+    if (dir == NULL || (size_t)snprintf(path, size, "%s/build/lib/libocclum-libos.signed.so",
+                                        strcmp(dir, "/") == 0 ? "" : dir) >= size)
+        return CL_RUNTIME_UNSEEN;
+    return CL_RUNTIME_SDK_ENCLAVE;
+}
+
 const cl_runtime cl_runtime_occlum = {
     .name = "occlum", .converted = 0,
     .what = "Occlum: registered with the SIGSTRUCT of libocclum-libos.signed.so",
-    .check = check, .shape = shape,
+    .check = check, .shape = shape, .signed_file = signed_file,
 };

@@ -9,6 +9,8 @@
  *
  *   command       the host program and its arguments (else the image's)
  *   working_dir   where the host program resolves the enclave's path
+ *   enclave       where the signed enclave sits in the image, for the deploy
+ *                 job to check that it carries the registered SIGSTRUCT
  *   quoting       "aesmd" (default): quotes from the node's aesmd, the
  *                 out-of-process quoting enclave AKS's quote helper runs,
  *                 which the SDK's quote library uses when SGX_AESM_ADDR
@@ -22,13 +24,14 @@
  */
 #include "runtime.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const quoting[] = { "aesmd", "none", NULL };
 
 static long long check(const json_t *config, const cl_runtime_build *b, cl_error *err)
 {
-    static const char *const keys[] = { "command", "working_dir", "quoting", NULL };
+    static const char *const keys[] = { "command", "working_dir", "quoting", "enclave", NULL };
     (void)b;
 
     if (config == NULL)
@@ -36,6 +39,7 @@ static long long check(const json_t *config, const cl_runtime_build *b, cl_error
     cl_runtime_only(config, keys, err);
     cl_runtime_argv(config, "command", 0, 0, err);
     cl_runtime_path(config, "working_dir", 0, err);
+    cl_runtime_path(config, "enclave", 0, err);
     cl_runtime_choice(config, "quoting", quoting, err);
     return 0;
 }
@@ -55,8 +59,17 @@ static void shape(cl_runtime_pod *p)
         cl_runtime_aesmd(p, 1);
 }
 
+static cl_runtime_evidence signed_file(const json_t *config, char *path, size_t size)
+{
+    const char *enclave = json_string_value(json_object_get(config, "enclave"));
+
+    if (enclave == NULL || (size_t)snprintf(path, size, "%s", enclave) >= size)
+        return CL_RUNTIME_UNSEEN;
+    return CL_RUNTIME_SDK_ENCLAVE;
+}
+
 const cl_runtime cl_runtime_sgx_sdk = {
     .name = "sgx-sdk", .converted = 0,
     .what = "Intel SGX SDK: registered with the signed enclave's SIGSTRUCT",
-    .check = check, .shape = shape,
+    .check = check, .shape = shape, .signed_file = signed_file,
 };

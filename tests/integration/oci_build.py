@@ -60,6 +60,13 @@ def push(layout, tag, host, repo, creds=None):
                    capture_output=True)
 
 
+def digest(host, repo):
+    """The manifest digest the registry holds for repo (REPOSITORY:TAG)."""
+    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{host}/{repo}"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["Digest"]
+
+
 def pull_unpacked(host, repo, dest, creds=None):
     """Copy host/repo into an OCI layout under dest and unpack it; returns
     (rootfs path, the image's config, its manifest)."""

@@ -19,7 +19,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 import kubernetes  # noqa: E402
 from cloister_test import Api, Daemon, Worker, create_admin, new_database, psql  # noqa: E402
-from sgx_files import OCCLUM_EPC, occlum_config  # noqa: E402
+from oci_build import build_image, digest, push  # noqa: E402
+from registry import Registry  # noqa: E402
+from sgx_files import OCCLUM_EPC, occlum_config, sdk_signed_enclave  # noqa: E402
 
 EPC = "sgx.intel.com/epc"
 
@@ -37,9 +39,36 @@ class Deploy(unittest.TestCase):
         cls.d = Daemon(url).start()
         cls.password = create_admin(cls.d)
         cls.worker = Worker(url, cls.d.kek, "--poll-interval=1", "--kinds=deploy,undeploy")
+        cls.registered_images()
+
+    @classmethod
+    def registered_images(cls):
+        """Images for registered builds, in a real registry: an Occlum instance
+        with its signed libOS, and EDP streams with their .sig, without it, and
+        with another build's."""
+        cls.reg = Registry()
+        data = os.path.join(os.path.dirname(__file__), "..", "data")
+        cls.sig = pathlib.Path(data, "sgx", "test_enclave.sig").read_bytes()
+        sgxs = pathlib.Path(data, "sgx", "test_enclave.sgxs").read_bytes()
+        layout = os.path.join(cls.tmp, "images")
+        images = {
+            "occlum": {"/occlum_instance/build/lib/libocclum-libos.signed.so":
+                       sdk_signed_enclave(cls.sig), "/occlum_instance/Occlum.json": b"{}"},
+            "edp": {"/app/app.sgxs": sgxs, "/app/app.sig": cls.sig},
+            "edp-unsigned": {"/app/app.sgxs": sgxs},
+            "edp-other": {"/app/app.sgxs": sgxs, "/app/app.sig": pathlib.Path(
+                data, "gramine", "case-dev.sig").read_bytes()},
+        }
+        cls.images = {}
+        for tag, files in images.items():
+            build_image(layout, tag, [{"/bin/sh": b"#!/bin/sh\n"}, files])
+            push(layout, tag, cls.reg.host, f"team/enclave:{tag}")
+            cls.images[tag] = (f"{cls.reg.host}/team/enclave",
+                               digest(cls.reg.host, f"team/enclave:{tag}"))
 
     @classmethod
     def tearDownClass(cls):
+        cls.reg.close()
         cls.worker.close()
         cls.d.stop()
         cls.d.close()
@@ -93,25 +122,32 @@ class Deploy(unittest.TestCase):
         return self.kubectl("-n", self.ns, "rollout", "status", f"deployment/{name}",
                             "--timeout=5s")
 
-    def test_a_registered_occlum_build_deploys_as_a_converted_one_does(self):
+    def register(self, runtime, tag, config, **settings):
+        """An approved build of a new app of runtime, registered with the
+        image `tag` of registered_images and test_enclave.sig."""
+        self.api.call("POST", "/v1/registries", {"name": "local", "host": self.reg.host,
+                                                 "tls": False})
+        repo, at = self.images[tag]
         app = self.api.ok("POST", "/v1/apps", {
-            "name": "occ-" + uuid.uuid4().hex[:6], "runtime": "occlum", "isvprodid": 65535,
-            "input_image": "registry.example.com/acme/occlum-app:v1",
-            "output_image": "registry.example.com/acme/occlum-app"}, want=201)
-        with open(os.path.join(os.path.dirname(__file__), "..", "data", "sgx",
-                               "test_enclave.sig"), "rb") as f:
-            sig = base64.b64encode(f.read()).decode()
-        digest = "sha256:" + "5e" * 32
+            "name": runtime + "-" + uuid.uuid4().hex[:6], "runtime": runtime,
+            "isvprodid": 65535, "input_image": f"{repo}:{tag}", "output_image": repo,
+            **settings}, want=201)
         build = self.api.ok("POST", f"/v1/apps/{app['id']}/builds", {
-            "sigstruct": sig, "image": f"registry.example.com/acme/occlum-app:v1@{digest}",
-            "measured_from": "sgx-sdk-enclave",
-            "runtime_config": occlum_config(app["id"])}, want=201)
-        self.assertEqual(build["enclave_size"], OCCLUM_EPC)
+            "sigstruct": base64.b64encode(self.sig).decode(), "image": f"{repo}:{tag}@{at}",
+            "runtime_config": config(app["id"]) if callable(config) else config}, want=201)
         self.api.ok("POST", f"/v1/tasks/{build['task_id']}/approve", {})
+        return app, build
+
+    def deploy(self, app, build):
         job = self.api.ok("POST", "/v1/deployments", {
             "app_id": app["id"], "build_id": build["id"], "cluster_id": self.cluster["id"],
             "namespace": self.ns, "replicas": 1}, want=202)
-        done = self.wait(job)
+        return self.wait(job)
+
+    def test_a_registered_occlum_build_deploys_as_a_converted_one_does(self):
+        app, build = self.register("occlum", "occlum", occlum_config)
+        self.assertEqual(build["enclave_size"], OCCLUM_EPC)
+        done = self.deploy(app, build)
         self.assertEqual(done["state"], "succeeded", done)
         out = self.rollout_status(app["name"])
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
@@ -119,7 +155,8 @@ class Deploy(unittest.TestCase):
                                     "json").stdout)
         pod = d["spec"]["template"]["spec"]
         container = pod["containers"][0]
-        self.assertEqual(container["image"], f"registry.example.com/acme/occlum-app@{digest}")
+        repo, at = self.images["occlum"]
+        self.assertEqual(container["image"], f"{repo}@{at}")
         # the EPC Occlum.json's limits commit, requested and limited
         self.assertEqual(container["resources"]["limits"][EPC], str(OCCLUM_EPC))
         self.assertEqual(container["resources"]["requests"][EPC], str(OCCLUM_EPC))
@@ -137,6 +174,32 @@ class Deploy(unittest.TestCase):
                          [{"name": "aesmd", "mountPath": "/var/run/aesmd"}])
         self.assertEqual(pod["volumes"], [{"name": "aesmd", "hostPath": {
             "path": "/var/run/aesmd", "type": "Directory"}}])
+        logs = self.api.ok("GET", f"/v1/jobs/{done['id']}/events")
+        self.assertIn("carries the registered enclave in /occlum_instance/build/lib/"
+                      "libocclum-libos.signed.so", json.dumps(logs))
+
+    def test_an_image_without_the_registered_enclave_is_not_deployed(self):
+        config = {"sgxs": "/app/app.sgxs", "args": ["--port", "8443"]}
+        app, build = self.register("edp", "edp", config)
+        done = self.deploy(app, build)
+        self.assertEqual(done["state"], "succeeded", done)
+        container = json.loads(self.kubectl("-n", self.ns, "get", "deployment", app["name"],
+                                            "-o", "json").stdout)["spec"]["template"]["spec"][
+                                                "containers"][0]
+        self.assertEqual((container["command"], container["args"], container["workingDir"]),
+                         (["ftxsgx-runner", "/app/app.sgxs"], ["--port", "8443"], "/app"))
+        # without app.sig beside app.sgxs the runner would sign the enclave with a
+        # dummy debug key; with another build's .sig it would run another enclave
+        for tag, words in (("edp-unsigned", "the image does not carry the registered "
+                            "enclave: the image has no \"/app/app.sig\""),
+                           ("edp-other", "the image's \"/app/app.sig\" holds another "
+                            "SIGSTRUCT (MRENCLAVE")):
+            app, build = self.register("edp", tag, config)
+            done = self.deploy(app, build)
+            self.assertEqual((done["state"], done["attempts"]), ("failed", 1), done)
+            self.assertIn(words, done["error"])
+            out = self.kubectl("-n", self.ns, "get", "deployment", app["name"])
+            self.assertNotEqual(out.returncode, 0, "nothing is applied: " + out.stdout)
 
     def test_deploy_scale_update_roll_back_and_undeploy(self):
         build, digest = self.build()

@@ -22,6 +22,7 @@
  * left as they are.
  */
 #include "deploy.h"
+#include "digest.h"
 #include "oci_ref.h"
 #include "runtime.h"
 #include "seal.h"
@@ -41,7 +42,8 @@
 #define DEPLOYMENT_ROW \
     "SELECT d.cluster_id, d.name, d.namespace, d.replicas, d.ports, d.app_id, d.build_id," \
     "  b.output_image, b.output_digest, b.mrenclave, b.enclave_size, c.kind, c.node_pool," \
-    "  c.last_check->>'epc_resource', d.state, b.runtime, b.runtime_config, a.attestation" \
+    "  c.last_check->>'epc_resource', d.state, b.runtime, b.runtime_config, a.attestation," \
+    "  b.origin, encode(b.sigstruct, 'hex')" \
     " FROM deployments d JOIN builds b ON b.id = d.build_id" \
     " JOIN apps a ON a.id = d.app_id" \
     " JOIN clusters c ON c.id = d.cluster_id WHERE d.id = $1 AND d.account_id = $2"
@@ -341,6 +343,25 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
         goto done;
     }
     const char *ns = PQgetvalue(row, 0, 2), *name = PQgetvalue(row, 0, 1);
+    const cl_runtime *runtime = cl_runtime_find(PQgetvalue(row, 0, 15));
+    if (runtime == NULL) {
+        rc = cl_error_set(err, CL_EINVALID, "the build's runtime \"%s\" is not one this "
+                          "worker knows", PQgetvalue(row, 0, 15));
+        goto failed;
+    }
+    config = PQgetisnull(row, 0, 16) ? NULL : json_loads(PQgetvalue(row, 0, 16), 0, NULL);
+    pinned(image, sizeof(image), PQgetvalue(row, 0, 7), PQgetvalue(row, 0, 8));
+    if (strcmp(PQgetvalue(row, 0, 18), "registered") == 0) {
+        uint8_t sig[CL_SIGSTRUCT_SIZE];
+        cl_job_phase(j, "checking the image");
+        if (cl_unhex(sig, sizeof(sig), PQgetvalue(row, 0, 19)) < 0) {
+            rc = cl_error_set(err, CL_ERROR, "the build's SIGSTRUCT is not %d bytes",
+                              CL_SIGSTRUCT_SIZE);
+            goto failed;
+        }
+        if ((rc = cl_deploy_check_image(j, runtime, config, image, sig, err)) < 0)
+            goto failed;
+    }
     if ((rc = cl_cluster_prepare(j, db, PQgetvalue(row, 0, 0), err)) < 0)
         goto failed;
     cl_job_phase(j, "reaching the cluster");
@@ -355,11 +376,9 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
                           "(sgx.intel.com/epc or kubernetes.azure.com/sgx_epc_mem_in_MiB)");
         goto failed;
     }
-    pinned(image, sizeof(image), PQgetvalue(row, 0, 7), PQgetvalue(row, 0, 8));
     ports = json_loads(PQgetvalue(row, 0, 4), 0, NULL);
     pool = PQgetisnull(row, 0, 12) ? NULL : json_loads(PQgetvalue(row, 0, 12), 0, NULL);
     pool_placement(pool, &selector, &tolerations);
-    config = PQgetisnull(row, 0, 16) ? NULL : json_loads(PQgetvalue(row, 0, 16), 0, NULL);
     cl_deploy_spec spec = {
         .deployment_id = id, .name = name, .namespace = ns,
         .app_id = PQgetvalue(row, 0, 5), .build_id = PQgetvalue(row, 0, 6),
@@ -368,14 +387,9 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
         .ports = ports, .epc_resource = resource,
         .epc_bytes = strtoll(PQgetvalue(row, 0, 10), NULL, 10),
         .node_selector = selector, .tolerations = tolerations,
-        .runtime = cl_runtime_find(PQgetvalue(row, 0, 15)), .runtime_config = config,
+        .runtime = runtime, .runtime_config = config,
         .attested = strcmp(PQgetvalue(row, 0, 17), "cloister") == 0,
     };
-    if (spec.runtime == NULL) {
-        rc = cl_error_set(err, CL_EINVALID, "the build's runtime \"%s\" is not one this "
-                          "worker knows", PQgetvalue(row, 0, 15));
-        goto failed;
-    }
     char pull_name[300];
     snprintf(pull_name, sizeof(pull_name), "%s-pull", name);
     if ((pull = pull_config(db, j, PQgetvalue(row, 0, 7), err)) != NULL) {

@@ -10,6 +10,7 @@
 #include "http_client.h"
 #include "kubeconfig.h"
 #include "runtime.h"
+#include "sgx/sigstruct.h"
 #include "worker.h"
 
 #include <jansson.h>
@@ -151,6 +152,15 @@ typedef struct cl_deploy_spec {
 
 /* The objects, in the order they are applied (a new array). */
 json_t *cl_deploy_objects(const cl_deploy_spec *s);
+
+/* ---- the registered image (carried.c) --------------------------------------------- */
+
+/* A registered build's image, read from its registry, carries its enclave:
+ * the file its runtime keeps the SIGSTRUCT in holds sig.  0 when it does,
+ * or when the runtime cannot say where that file is (logged); CL_ENOTFOUND
+ * or CL_EINVALID, saying what the image holds instead, when it does not. */
+int cl_deploy_check_image(cl_job *j, const cl_runtime *runtime, const json_t *config,
+                          const char *image, const uint8_t sig[CL_SIGSTRUCT_SIZE], cl_error *err);
 
 /* ---- rollouts (rollout.c) ---------------------------------------------------- */
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "digest.h"
 #include "image_fs.h"
 #include "layer.h"
@@ -224,9 +225,55 @@ static void test_excluded_paths(void **state)
     assert_true(cl_fs_excluded("/proc/1", ex));
 }
 
+/* What a layer of the members does to path (cl_fs_layer_file), and the
+ * bytes when it adds the file. */
+static cl_fs_verdict layer_verdict(const char *path, const member *m, size_t n, cl_buf *out)
+{
+    uint8_t *bytes = malloc(LAYER_MAX);
+    cl_mem_source src = { bytes, layer(bytes, m, n) };
+    cl_fs_verdict verdict = CL_FS_ADDS;
+    cl_error err = { 0 };
+
+    cl_buf_reset(out);
+    assert_int_equal(cl_fs_layer_file(cl_mem_read, &src, path, out, &verdict, &err), 0);
+    free(bytes);
+    return verdict;
+}
+
+#define VERDICT(path, out, ...) \
+    layer_verdict(path, (const member[]){ __VA_ARGS__ }, \
+                  sizeof((const member[]){ __VA_ARGS__ }) / sizeof(member), out)
+
+static void test_one_file_read_top_down(void **state)
+{
+    cl_buf out;
+    (void)state;
+
+    cl_buf_init(&out, 64);
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, "app/app.sgxs", "s" },
+                             { F, "app/app.sig", "sig" }), CL_FS_ADDS);
+    assert_string_equal(out.data, "sig");
+    /* whited out itself, or a directory above it, or below an opaque one */
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, "app/.wh.app.sig", "" }), CL_FS_HIDES);
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, ".wh.app", "" }), CL_FS_HIDES);
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, "app/.wh..wh..opq", "" }),
+                     CL_FS_HIDES);
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, ".wh..wh..opq", "" }), CL_FS_HIDES);
+    /* a layer's own file stands over its whiteouts; others' names pass */
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, "app/.wh..wh..opq", "" },
+                             { F, "app/app.sig", "new" }), CL_FS_ADDS);
+    assert_string_equal(out.data, "new");
+    assert_int_equal(VERDICT("/app/app.sig", &out, { F, "app/.wh.app.sigx", "" },
+                             { F, ".wh.ap", "" }, { F, "app/app.sig2", "x" },
+                             { F, "apps/.wh..wh..opq", "" }), CL_FS_PASSES);
+    assert_int_equal(VERDICT("/app", &out, { F, "app/.wh..wh..opq", "" }), CL_FS_PASSES);
+    cl_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_file_read_top_down),
         cmocka_unit_test(test_files_dirs_and_links),
         cmocka_unit_test(test_upper_layers_replace),
         cmocka_unit_test(test_whiteouts_delete_lower_layers_only),
