@@ -60,7 +60,8 @@ static const json_t *at(const json_t *o, const char *a, const char *b)
 static long long parse_size(const json_t *v)
 {
     if (json_is_integer(v))
-        return json_integer_value(v) > 0 ? json_integer_value(v) : -1;
+        return json_integer_value(v) > 0 && json_integer_value(v) <= 64 * GIB
+               ? json_integer_value(v) : -1;
     if (!json_is_string(v))
         return -1;
     const char *s = json_string_value(v);
@@ -121,8 +122,10 @@ static long long epc(const json_t *occlum, cl_error *err)
     if (edmm && threads > 16 && json_object_get(rl, "init_num_of_threads") == NULL)
         threads = 16;
     if (threads < 1 || threads > 4096)
-        cl_error_field(err, "runtime_config", "occlum_json.resource_limits.max_num_of_threads "
-                       "must be a whole number from 1 to 4096");
+        cl_error_field(err, "runtime_config", "occlum_json.resource_limits.%s must be a whole "
+                       "number from 1 to 4096", t != NULL && edmm &&
+                       json_object_get(rl, "init_num_of_threads") == t
+                       ? "init_num_of_threads" : "max_num_of_threads");
     if (user < 0 || heap < 0 || stack < 0 || threads < 1 || threads > 4096)
         return 0;
     long long total = user + heap + threads * (stack + THREAD_PAGES_BYTES) + LIBOS_ALLOWANCE;

@@ -193,7 +193,7 @@ class Deploy(unittest.TestCase):
         for tag, words in (("edp-unsigned", "the image does not carry the registered "
                             "enclave: the image has no \"/app/app.sig\""),
                            ("edp-other", "the image's \"/app/app.sig\" holds another "
-                            "SIGSTRUCT (MRENCLAVE")):
+                            "SIGSTRUCT than the one registered: MRENCLAVE")):
             app, build = self.register("edp", tag, config)
             done = self.deploy(app, build)
             self.assertEqual((done["state"], done["attempts"]), ("failed", 1), done)

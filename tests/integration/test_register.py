@@ -249,6 +249,8 @@ class Register(AccountTestCase):
              "env.untrusted must list \"CLOISTER_NODE_IP\""),
             (occlum, changed(occlum_json__resource_limits__user_space_size="lots"),
              "resource_limits.user_space_size must be a size such as \"256MB\""),
+            (occlum, changed(occlum_json__resource_limits__user_space_size=1 << 62),
+             "resource_limits.user_space_size must be a size such as \"256MB\", at most 64GB"),
             (occlum, changed(occlum_json__resource_limits__max_num_of_threads=0),
              "max_num_of_threads must be a whole number from 1 to 4096"),
             (occlum, changed(shell="bash"), "has no field \"shell\""),

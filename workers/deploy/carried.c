@@ -43,9 +43,8 @@ static int holds(cl_runtime_evidence kind, const cl_buf *file, const char *path,
         return 0;
     cl_hex(mine, sig + 960, 32);                        /* ENCLAVEHASH */
     cl_hex(theirs, found + 960, 32);
-    return cl_error_set(err, CL_EINVALID, "the image's \"%s\" holds another SIGSTRUCT "
-                        "(MRENCLAVE %s) than the build registered (MRENCLAVE %s)", path,
-                        theirs, mine);
+    return cl_error_set(err, CL_EINVALID, "the image's \"%s\" holds another SIGSTRUCT than "
+                        "the one registered: MRENCLAVE %s, not %s", path, theirs, mine);
 }
 
 int cl_deploy_check_image(cl_job *j, const cl_runtime *runtime, const json_t *config,
