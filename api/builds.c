@@ -27,7 +27,9 @@
  * with its SIGSTRUCT and the image that carries the enclave, pinned by
  * digest.  The SIGSTRUCT's signature is verified and its ISVPRODID, debug
  * attribute and ISVSVN checked against the app; the build is recorded at
- * once (201), `pending` with its approval task, like a converted one.  An
+ * once (201), `pending` with its approval task, like a converted one; a
+ * SIGSTRUCT is registered once per app, again only after that build was
+ * rejected or deprecated.  An
  * app whose runtime is not converted (lib/runtime.c) takes only these.
  * What the runtime needs to start the image (runtime_config) is checked by
  * the runtime's own file (lib/runtime/), which may also say how much EPC
@@ -202,12 +204,15 @@ static int builds_register(cl_req *r, json_t **out)
             " VALUES ($1, $2, 'pending', 'registered', $3, $4, $5, $6, $7, $8, $9::int,"
             "  $10::int, $11::boolean, $12::bigint, $13::int, $14::date, $15::bytea, $16, now(),"
             "  $17::jsonb)"
-            " ON CONFLICT (app_id, mrenclave, mrsigner) WHERE origin = 'registered' DO NOTHING"
+            " ON CONFLICT (app_id, mrenclave, mrsigner)"
+            "  WHERE origin = 'registered' AND state NOT IN ('rejected', 'deprecated')"
+            " DO NOTHING"
             " RETURNING id", 17, params)) < 0)
         return rc;
     if (PQntuples(res) == 0)
         return cl_req_fail(r, CL_ECONFLICT, "this SIGSTRUCT (MRENCLAVE %s) is already "
-                           "registered for the app", mr_hex);
+                           "registered for the app; to register it again (with another "
+                           "runtime_config), deny its approval or deprecate it first", mr_hex);
     const char *id = cl_arena_strdup(cl_req_arena(r), PQgetvalue(res, 0, 0));
     if ((rc = cl_audit(r, db, account, "build.register",
                        cl_arena_printf(cl_req_arena(r), "build:%s", id),

@@ -323,14 +323,15 @@ class Init(Enclaves):
             self.assertLess(time.time(), deadline, self.agent.output())
             time.sleep(0.1)
 
-    def run_init(self, mrenclave=MRENCLAVE, on_failure="exit"):
+    def run_init(self, mrenclave=MRENCLAVE, on_failure="exit", simulated=True):
         run_dir = tempfile.mkdtemp(dir=self.tmp)
         env = {"PATH": os.environ["PATH"], "CLOISTER_APP_ID": self.app["id"],
                "CLOISTER_AGENT": f"127.0.0.1:{self.port}", "CLOISTER_DOMAINS": "api.example.com",
                "CLOISTER_DIR": run_dir, "CLOISTER_SECRETS_ENV": "1",
-               "CLOISTER_ON_FAILURE": on_failure,
-               "CLOISTER_SIMULATION_PKI_KEYS": os.path.join(self.sim, "pki-keys.pem"),
-               "CLOISTER_SIMULATION_MRENCLAVE": mrenclave, "APP_SETTING": "kept"}
+               "CLOISTER_ON_FAILURE": on_failure, "APP_SETTING": "kept"}
+        if simulated:
+            env.update({"CLOISTER_SIMULATION_PKI_KEYS": os.path.join(self.sim, "pki-keys.pem"),
+                        "CLOISTER_SIMULATION_MRENCLAVE": mrenclave})
         script = ('echo "file=$(cat $CLOISTER_DIR/secrets/DB_PASSWORD)"; '
                   'echo "env=$DB_PASSWORD"; echo "setting=$APP_SETTING"; echo "args=$*"; '
                   'openssl verify -CAfile $CLOISTER_DIR/chain.pem -verify_hostname '
@@ -358,6 +359,17 @@ class Init(Enclaves):
         res, run_dir = self.run_init(mrenclave="cd" * 32)
         self.assertEqual(res.returncode, 1)
         self.assertIn("no build of the app has MRENCLAVE " + "cd" * 32, res.stderr)
+        self.assertIn("does not start", res.stderr)
+        self.assertNotIn("file=", res.stdout)
+        self.assertFalse(os.path.exists(os.path.join(run_dir, "cert.pem")))
+
+    @unittest.skipIf(os.path.exists("/dev/attestation") or os.path.exists("/dev/sgx"),
+                     "this machine has an attestation device")
+    def test_outside_an_enclave_it_says_nothing_makes_quotes(self):
+        res, run_dir = self.run_init(simulated=False)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("nothing here makes quotes: neither Gramine's /dev/attestation nor "
+                      "Occlum's /dev/sgx", res.stderr)
         self.assertIn("does not start", res.stderr)
         self.assertNotIn("file=", res.stdout)
         self.assertFalse(os.path.exists(os.path.join(run_dir, "cert.pem")))

@@ -83,12 +83,24 @@ class Register(AccountTestCase):
                                            runtime_config=occlum_config(app["id"]))
         self.assertEqual(status, 409, problem)
         self.assertIn("already registered", problem["detail"])
+        self.assertIn("deny its approval or deprecate it first", problem["detail"])
         # approval as for any build
         task = self.api.ok("GET", f"/v1/tasks/{build['task_id']}")
         self.assertEqual((task["type"], task["details"]["mrenclave"]),
                          ("build_approval", MRENCLAVE))
         self.api.ok("POST", f"/v1/tasks/{task['id']}/approve", {})
         self.assertEqual(self.api.ok("GET", f"/v1/builds/{build['id']}")["state"], "approved")
+        status, _, problem = self.register(app["id"], sig,
+                                           runtime_config=occlum_config(app["id"]))
+        self.assertEqual(status, 409, problem)
+        # once deprecated (or denied), it registers again, with what was wrong put right
+        self.api.ok("POST", f"/v1/builds/{build['id']}/deprecate", {"reason": "wrong entry"})
+        config = occlum_config(app["id"])
+        config["entrypoint"] = ["/bin/web", "--port", "9443"]
+        status, _, again = self.register(app["id"], sig, runtime_config=config)
+        self.assertEqual((status, again["state"], again["runtime_config"]["entrypoint"][2]),
+                         (201, "pending", "9443"), again)
+        self.assertNotEqual(again["id"], build["id"])
         actions = [e["action"] for e in self.api.ok("GET", "/v1/audit?limit=20")["items"]]
         for action in ("build.register", "task.create"):
             self.assertIn(action, actions)
