@@ -290,7 +290,8 @@ static int jobs_create(cl_req *r, json_t **out)
     return cl_job_accepted(r, job, out);
 }
 
-/* GET /v1/workers */
+/* GET /v1/workers: the workers are the instance's, shared by every
+ * account; the jobs each runs are counted for the caller's account only. */
 static int workers_list(cl_req *r, json_t **out)
 {
     PGresult *res;
@@ -305,9 +306,10 @@ static int workers_list(cl_req *r, json_t **out)
             "       w.state <> 'stopped' AND w.heartbeat_at > now() - interval '90 seconds'"
             "         AS alive,"
             "       (SELECT count(*) FROM jobs j WHERE j.lease_owner = w.id"
-            "           AND j.state = 'running')::int AS running"
+            "           AND j.state = 'running' AND j.account_id = $1)::int AS running"
             "  FROM workers w WHERE w.heartbeat_at > now() - interval '1 day'"
-            " ORDER BY w.started_at DESC LIMIT 500", 0, NULL)) < 0)
+            " ORDER BY w.started_at DESC LIMIT 500", 1,
+            (const char *[]){ cl_req_principal(r)->account_id })) < 0)
         return rc;
     items = json_array();
     for (int i = 0; i < PQntuples(res); i++)

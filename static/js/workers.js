@@ -14,7 +14,7 @@ const COLUMNS = [
   { label: 'Status' },
   { label: 'Kinds' },
   { label: 'Slots' },
-  { label: 'Running' },
+  { label: 'Running (this account)' },
   { label: 'Last heartbeat' },
   { label: 'Started' },
 ];
@@ -40,7 +40,7 @@ export async function render(ctx) {
     const slots = workers.filter((w) => w.alive).reduce((n, w) => n + w.slots, 0);
     const running = workers.reduce((n, w) => n + w.running, 0);
     summary.textContent = `${alive} of ${workers.length} worker${workers.length === 1 ? '' : 's'} alive, ` +
-      `${running} job${running === 1 ? '' : 's'} running in ${slots} slot${slots === 1 ? '' : 's'}.`;
+      `${running} of this account's job${running === 1 ? '' : 's'} running; ${slots} slot${slots === 1 ? '' : 's'} in all.`;
   };
 
   draw((await api.get('/v1/workers')).items);

@@ -230,6 +230,23 @@ class Queue(unittest.TestCase):
         self.assertTrue(mine[0]["alive"])
         self.assertEqual(mine[0]["slots"], 3)
         self.assertEqual(mine[0]["kinds"], ["noop"])
+        # the jobs it runs are counted for their own account only: another
+        # account does not learn how busy this one is
+        other = api.ok("POST", "/v1/accounts", {"name": "q-" + uuid.uuid4().hex[:8]},
+                       want=201)["id"]
+        jobs = self.enqueue(n=2, account=account, ms=30000)
+        for job in jobs:
+            self.wait_for(job, {"running"})
+
+        def running():
+            return [x["running"] for x in api.ok("GET", "/v1/workers")["items"]
+                    if x["id"] == mine[0]["id"]][0]
+        self.assertEqual(running(), 2)
+        api.ok("POST", "/v1/session/account", {"account_id": other})
+        self.assertEqual(running(), 0)
+        api.ok("POST", "/v1/session/account", {"account_id": account})
+        for job in jobs:
+            api.ok("POST", f"/v1/jobs/{job}/cancel")
         w.stop()
         mine = [x for x in api.ok("GET", "/v1/workers")["items"] if x["id"] == mine[0]["id"]]
         self.assertEqual(mine[0]["state"], "stopped")
