@@ -6,7 +6,8 @@
  * which deletes what Cloister applied and nothing else.
  *
  *   POST /v1/deployments                {app_id, build_id, cluster_id,
- *                                         namespace, name?, replicas?, ports?}
+ *                                         namespace, name?, replicas?, ports?,
+ *                                         progress_deadline?}
  *   POST /v1/deployments/{id}/scale     {replicas}
  *   POST /v1/deployments/{id}/update    {build_id}: another approved build
  *   POST /v1/deployments/{id}/rollback  the build it ran before
@@ -29,7 +30,8 @@
 
 #define DEPLOYMENT_COLUMNS \
     "d.id, d.app_id, d.build_id, d.previous_build_id, d.cluster_id, d.name, d.namespace," \
-    " d.replicas, d.ports, d.state, d.status, d.job_id, d.created_by, d.created_at," \
+    " d.replicas, d.ports, d.progress_deadline, d.state, d.status, d.job_id, d.created_by," \
+    " d.created_at," \
     " d.updated_at, b.state = 'deprecated' AS build_deprecated"
 #define DEPLOYMENT_SELECT \
     "SELECT " DEPLOYMENT_COLUMNS ", d.version AS _version FROM deployments d" \
@@ -91,11 +93,13 @@ static int queue(cl_req *r, cl_pg *db, const char *id, const char *kind, const c
 static int deployments_create(cl_req *r, json_t **out)
 {
     static const char *const fields[] = { "app_id", "build_id", "cluster_id", "namespace",
-                                          "name", "replicas", "ports", NULL };
+                                          "name", "replicas", "ports", "progress_deadline",
+                                          NULL };
     const cl_principal *p = cl_req_principal(r);
     json_t *body = cl_req_body(r), *ports = json_object_get(body, "ports"), *port;
+    json_t *deadline = json_object_get(body, "progress_deadline");
     const char *app, *build, *cluster, *ns, *name;
-    char replicas[16], *ports_text;
+    char replicas[16], seconds[16], *ports_text;
     PGresult *res, *app_row;
     size_t i;
     cl_pg *db;
@@ -112,6 +116,9 @@ static int deployments_create(cl_req *r, json_t **out)
         cl_error_field(cl_req_err(r), "namespace", "must be a DNS label");
     if (name != NULL && !cl_dns_label(name, strlen(name)))
         cl_error_field(cl_req_err(r), "name", "must be a DNS label");
+    if (deadline != NULL && (!json_is_integer(deadline) || json_integer_value(deadline) < 60 ||
+                             json_integer_value(deadline) > 86400))
+        cl_error_field(cl_req_err(r), "progress_deadline", "must be from 60 to 86400 seconds");
     if (ports != NULL && (!json_is_array(ports) || json_array_size(ports) > 16))
         cl_error_field(cl_req_err(r), "ports", "must be at most 16 ports");
     json_array_foreach(ports, i, port) {
@@ -130,16 +137,18 @@ static int deployments_create(cl_req *r, json_t **out)
         return rc;
     snprintf(replicas, sizeof(replicas), "%lld", json_object_get(body, "replicas")
              ? (long long)json_integer_value(json_object_get(body, "replicas")) : 1LL);
+    snprintf(seconds, sizeof(seconds), "%lld",
+             deadline ? (long long)json_integer_value(deadline) : 600LL);
     ports_text = json_dumps(ports ? ports : json_array(), JSON_COMPACT);
     cl_arena_defer(cl_req_arena(r), free, ports_text);
-    const char *params[9] = { p->account_id, app, build, cluster,
-                              name ? name : cl_row_text(app_row, 0, "name"), ns, replicas,
-                              ports_text, p->actor };
+    const char *params[10] = { p->account_id, app, build, cluster,
+                               name ? name : cl_row_text(app_row, 0, "name"), ns, replicas,
+                               ports_text, p->actor, seconds };
     rc = cl_req_exec(r, db, &res,
         "INSERT INTO deployments (account_id, app_id, build_id, cluster_id, name, namespace,"
-        "  replicas, ports, state, created_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8::jsonb, 'deploying', $9) RETURNING id",
-        9, params);
+        "  replicas, ports, state, created_by, progress_deadline)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7::int, $8::jsonb, 'deploying', $9, $10::int)"
+        " RETURNING id", 10, params);
     if (rc == CL_ECONFLICT) {
         cl_error_clear(cl_req_err(r));
         cl_error_field(cl_req_err(r), "name", "a deployment of that name is in that namespace "

@@ -184,6 +184,11 @@ int cli_args(cli_ctx *c, const cli_command *cmd, int argc, char **argv,
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* text as a whole number from min to max into *out; else a usage error
+ * naming what (a flag or an argument) and the range. */
+int cli_whole(const cli_command *cmd, const char *what, const char *text, long min, long max,
+              long *out);
+
 extern const cli_command cli_session_commands[];
 extern const cli_command cli_account_commands[];
 extern const cli_command cli_member_commands[];

@@ -44,41 +44,54 @@ static int change(cli_ctx *c, const char *method, const char *path, json_t *body
 
 static int deploy_create(cli_ctx *c, int argc, char **argv)
 {
+    const cli_command *cmd = &cli_deploy_commands[0];
     const char *build = NULL, *cluster = NULL, *ns = NULL, *name = NULL, *replicas = NULL;
-    const char *port = NULL, *wait = NULL, *pos[1];
+    const char *port = NULL, *deadline = NULL, *wait = NULL, *pos[1];
     json_t *ports = json_array();
     const cli_flag flags[] = {
         { "--build", &build, 0, NULL }, { "--cluster", &cluster, 0, NULL },
         { "--namespace", &ns, 0, NULL }, { "--name", &name, 0, NULL },
         { "--replicas", &replicas, 0, NULL }, { "--port", &port, 0, ports },
+        { "--progress-deadline", &deadline, 0, NULL },
         { "--wait", &wait, 1, NULL }, { NULL, NULL, 0, NULL },
     };
     char app[64], cluster_id[64];
-    json_t *body = NULL;
+    json_t *body = NULL, *p;
+    long n;
     size_t i;
-    json_t *p;
     int npos, rc;
 
-    if ((rc = cli_args(c, &cli_deploy_commands[0], argc, argv, flags, pos, 1, 1, &npos)) != 0)
+    if ((rc = cli_args(c, cmd, argc, argv, flags, pos, 1, 1, &npos)) != 0)
         goto done;
     if (build == NULL || cluster == NULL || ns == NULL) {
-        rc = cli_usage_error(&cli_deploy_commands[0], "give --build, --cluster and --namespace");
+        rc = cli_usage_error(cmd, "give --build, --cluster and --namespace");
         goto done;
+    }
+    body = json_pack("{s:s, s:s, s:[]}", "build_id", build, "namespace", ns, "ports");
+    if (name != NULL)
+        json_object_set_new(body, "name", json_string(name));
+    if (replicas != NULL) {
+        if ((rc = cli_whole(cmd, "--replicas", replicas, 0, 100, &n)) != 0)
+            goto done;
+        json_object_set_new(body, "replicas", json_integer(n));
+    }
+    if (deadline != NULL) {
+        if ((rc = cli_whole(cmd, "--progress-deadline", deadline, 60, 86400, &n)) != 0)
+            goto done;
+        json_object_set_new(body, "progress_deadline", json_integer(n));
+    }
+    json_array_foreach(ports, i, p) {
+        if ((rc = cli_whole(cmd, "--port", json_string_value(p), 1, 65535, &n)) != 0)
+            goto done;
+        json_array_append_new(json_object_get(body, "ports"), json_pack("{s:I}", "port",
+                                                                        (json_int_t)n));
     }
     if ((rc = cli_app_id(c, pos[0], app)) != 0 ||
         (rc = cli_find(c, "/v1/clusters?limit=500", "id", "name", 0, cluster, "cluster",
                        cluster_id, sizeof(cluster_id))) != 0)
         goto done;
-    body = json_pack("{s:s, s:s, s:s, s:s, s:[]}", "app_id", app, "build_id", build,
-                     "cluster_id", cluster_id, "namespace", ns, "ports");
-    if (name != NULL)
-        json_object_set_new(body, "name", json_string(name));
-    if (replicas != NULL)
-        json_object_set_new(body, "replicas", json_integer(strtol(replicas, NULL, 10)));
-    json_array_foreach(ports, i, p)
-        json_array_append_new(json_object_get(body, "ports"),
-                              json_pack("{s:I}", "port",
-                                        (json_int_t)strtol(json_string_value(p), NULL, 10)));
+    json_object_set_new(body, "app_id", json_string(app));
+    json_object_set_new(body, "cluster_id", json_string(cluster_id));
     rc = change(c, "POST", "/v1/deployments", body, wait != NULL);
 done:
     json_decref(body);
@@ -125,9 +138,12 @@ static int deploy_change(cli_ctx *c, const cli_command *cmd, int argc, char **ar
     if ((rc = cli_args(c, cmd, argc, argv, flags, pos, npos_want, npos_want, &npos)) != 0)
         return rc;
     snprintf(path, sizeof(path), "/v1/deployments/%s%s", pos[0], suffix);
-    if (field != NULL && strcmp(field, "replicas") == 0)
-        body = json_pack("{s:I}", field, (json_int_t)strtol(pos[1], NULL, 10));
-    else if (field != NULL)
+    if (field != NULL && strcmp(field, "replicas") == 0) {
+        long n;
+        if ((rc = cli_whole(cmd, "REPLICAS", pos[1], 0, 100, &n)) != 0)
+            return rc;
+        body = json_pack("{s:I}", field, (json_int_t)n);
+    } else if (field != NULL)
         body = json_pack("{s:s}", field, pos[1]);
     rc = change(c, method, path, body, wait != NULL);
     json_decref(body);
@@ -158,8 +174,10 @@ static int deploy_rm(cli_ctx *c, int argc, char **argv)
 const cli_command cli_deploy_commands[] = {
     { "deploy", "create", deploy_create,
       "APP --build BUILD --cluster CLUSTER --namespace NS [--name NAME] [--replicas N] "
-      "[--port PORT ...] [--wait]",
-      "deploy an approved build of the app to a cluster and follow the rollout",
+      "[--port PORT ...] [--progress-deadline SECONDS] [--wait]",
+      "deploy an approved build of the app to a cluster and follow the rollout (a rollout "
+      "that makes no progress for --progress-deadline seconds, 600 by default, has failed; "
+      "large enclaves start slowly)",
       "cloister deploy create web --build $BUILD --cluster prod --namespace shop --port 8443 "
       "--wait" },
     { "deploy", "list", deploy_list, "", "list the account's deployments",

@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,19 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
         fputc('\n', stderr);
     }
     return CLI_EUSAGE;
+}
+
+int cli_whole(const cli_command *cmd, const char *what, const char *text, long min, long max,
+              long *out)
+{
+    char *end;
+
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || *out < min || *out > max)
+        return cli_usage_error(cmd, "%s must be a whole number from %ld to %ld", what, min,
+                               max);
+    return 0;
 }
 
 int cli_args(cli_ctx *c, const cli_command *cmd, int argc, char **argv,

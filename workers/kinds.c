@@ -218,7 +218,8 @@ const cl_job_kind cl_job_kinds[] = {
     { "image.inspect", image_inspect, 3, 300, 2000, 30000 },
     { "convert", cl_convert_run, 3, 3600, 5000, 60000 },
     { "cluster.check", cl_cluster_check, 3, 120, 2000, 30000 },
-    { "deploy", cl_deploy_run, 5, 600, 2000, 30000 },
+    /* a deploy follows its rollout until Kubernetes judges it (deploy.c) */
+    { "deploy", cl_deploy_run, 5, 6 * 3600 + 600, 2000, 30000 },
     { "undeploy", cl_undeploy_run, 5, 300, 2000, 30000 },
     { NULL, NULL, 0, 0, 0, 0 },
 };

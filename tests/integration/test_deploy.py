@@ -300,10 +300,29 @@ class Deploy(unittest.TestCase):
                                  text=True, env=env, timeout=120)
             self.assertEqual(res.returncode, code, res.stdout + res.stderr)
             return res.stdout
+        for flag, value, words in (("--replicas", "two", "--replicas must be a whole number "
+                                    "from 0 to 100"), ("--port", "443x", "--port must be"),
+                                   ("--progress-deadline", "30", "from 60 to 86400")):
+            res = subprocess.run([os.environ["CLOISTER_CLI"], "deploy", "create",
+                                  self.app["name"], "--build", build, "--cluster", "lab",
+                                  "--namespace", self.ns, flag, value], capture_output=True,
+                                 text=True, env=env, timeout=60)
+            self.assertEqual(res.returncode, 2, res.stderr)
+            self.assertIn(words, res.stderr)
         out = run("-o", "json", "deploy", "create", self.app["name"], "--build", build,
-                  "--cluster", "lab", "--namespace", self.ns, "--port", "443", "--wait")
+                  "--cluster", "lab", "--namespace", self.ns, "--port", "443",
+                  "--progress-deadline", "1800", "--wait")
         dep = json.loads(out)
-        self.assertEqual((dep["state"], dep["ports"]), ("available", [{"port": 443}]))
+        self.assertEqual((dep["state"], dep["ports"], dep["progress_deadline"]),
+                         ("available", [{"port": 443}], 1800))
+        got = json.loads(self.kubectl("-n", self.ns, "get", "deployment", self.app["name"],
+                                      "-o", "json").stdout)
+        self.assertEqual(got["spec"]["progressDeadlineSeconds"], 1800)
+        status, _, problem = self.api.call("POST", "/v1/deployments", {
+            "app_id": self.app["id"], "build_id": build, "cluster_id": self.cluster["id"],
+            "namespace": self.ns, "name": "hasty", "progress_deadline": 59})
+        self.assertEqual(status, 422, problem)
+        self.assertEqual(problem["errors"][0]["field"], "progress_deadline")
         self.assertEqual([d["id"] for d in json.loads(run("-o", "json", "deploy", "list"))],
                          [dep["id"]])
         self.assertEqual(json.loads(run("-o", "json", "deploy", "scale", dep["id"], "2",

@@ -35,7 +35,12 @@
 #include <string.h>
 #include <time.h>
 
-#define ROLLOUT_LIMIT_S 540             /* within the job's 600 s */
+/* A rollout is followed until Kubernetes says it is done or has made no
+ * progress for the deployment's progress_deadline, as `kubectl rollout
+ * status` follows it; a rollout that keeps progressing may take long (many
+ * replicas of a large enclave), so this is only a backstop, within the
+ * deploy kind's time limit (kinds.c). */
+#define ROLLOUT_LIMIT_S (6 * 3600)
 #define WATCH_S 20
 #define LINE_MAX_BYTES (4u * 1024 * 1024)
 
@@ -43,7 +48,7 @@
     "SELECT d.cluster_id, d.name, d.namespace, d.replicas, d.ports, d.app_id, d.build_id," \
     "  b.output_image, b.output_digest, b.mrenclave, b.enclave_size, c.kind, c.node_pool," \
     "  c.last_check->>'epc_resource', d.state, b.runtime, b.runtime_config, a.attestation," \
-    "  b.origin, encode(b.sigstruct, 'hex')" \
+    "  b.origin, encode(b.sigstruct, 'hex'), d.progress_deadline" \
     " FROM deployments d JOIN builds b ON b.id = d.build_id" \
     " JOIN apps a ON a.id = d.app_id" \
     " JOIN clusters c ON c.id = d.cluster_id WHERE d.id = $1 AND d.account_id = $2"
@@ -383,7 +388,8 @@ int cl_deploy_run(cl_job *j, json_t **result, cl_error *err)
         .deployment_id = id, .name = name, .namespace = ns,
         .app_id = PQgetvalue(row, 0, 5), .build_id = PQgetvalue(row, 0, 6),
         .mrenclave = PQgetvalue(row, 0, 9), .image = image,
-        .replicas = (int)strtol(PQgetvalue(row, 0, 3), NULL, 10), .progress_deadline = 600,
+        .replicas = (int)strtol(PQgetvalue(row, 0, 3), NULL, 10),
+        .progress_deadline = (int)strtol(PQgetvalue(row, 0, 20), NULL, 10),
         .ports = ports, .epc_resource = resource,
         .epc_bytes = strtoll(PQgetvalue(row, 0, 10), NULL, 10),
         .node_selector = selector, .tolerations = tolerations,
