@@ -38,6 +38,8 @@ export const DNS_RULE = 'use lower-case letters, digits and hyphens, at most 63,
                         'letter or digit';
 const PORTS_MAX = 16;
 const REPLICAS_MAX = 100;
+const DEADLINE_MIN = 60;
+const DEADLINE_MAX = 86400;
 const GONE = new Set(['deleting', 'deleted']);
 
 const none = (text) => h('span', { class: 'muted' }, text);
@@ -294,12 +296,18 @@ function deployForm(ctx, apps, clusters) {
   const ports = field({ label: 'Ports', name: 'ports', autocomplete: 'off',
                        hint: 'The ports the Service opens, separated by commas, e.g. 8443.',
                        attrs: { spellcheck: 'false', inputmode: 'numeric' } });
+  const deadline = field({ label: 'Progress deadline (seconds)', name: 'progress_deadline', kind: 'number',
+                          value: '600',
+                          hint: 'A rollout that makes no progress this long has failed. Large enclaves start ' +
+                                'slowly: allow them more.',
+                          attrs: { min: String(DEADLINE_MIN), max: String(DEADLINE_MAX), step: '1',
+                                   inputmode: 'numeric' } });
   const submit = h('button', { type: 'submit', class: 'button button-primary' }, 'Deploy');
   const form = h('form', { class: 'form deploy-form', novalidate: true, 'aria-labelledby': 'deploy-form-title' },
     formMessage(),
     h('div', { class: 'form-grid' }, app.wrap, build.wrap),
     h('div', { class: 'form-grid' }, cluster.wrap, namespace.wrap, name.wrap),
-    h('div', { class: 'form-grid form-grid-narrow' }, replicas.wrap, ports.wrap),
+    h('div', { class: 'form-grid form-grid-narrow' }, replicas.wrap, ports.wrap, deadline.wrap),
     h('div', { class: 'form-actions' }, submit,
       h('a', { href: '/deployments', class: 'button button-secondary' }, 'Cancel')));
 
@@ -356,6 +364,7 @@ function deployForm(ctx, apps, clusters) {
     else if (n) body.name = n;
     if (!replicas.input.value.trim()) problems.replicas = `enter how many replicas, from 0 to ${REPLICAS_MAX}`;
     else body.replicas = count(replicas.input.value);
+    if (deadline.input.value.trim()) body.progress_deadline = count(deadline.input.value);
     const p = parsePorts(ports.input.value);
     if (p.error) problems.ports = p.error;
     else if (p.value.length) body.ports = p.value;
@@ -649,6 +658,7 @@ function factsSection(d, { appName, clusterName, builds, names }) {
       ['Build', h('span', { class: 'reference-line' }, buildRef(builds, d.build_id), b ? buildStateBadge(b) : null)],
       ['Previous build', buildRef(builds, d.previous_build_id)],
       ['Replicas', String(d.replicas)],
+      ['Progress deadline', `${d.progress_deadline} seconds`],
       ['Ports', d.ports && d.ports.length ? codeList(d.ports.map((p) => String(p.port))) : none('None')],
       ['Last job', d.job_id ? h('a', { href: `/jobs/${d.job_id}` }, 'job ', shortId(d.job_id)) : null],
     ], { cls: 'deployment-facts' })),

@@ -2861,6 +2861,11 @@ test('deploys an approved build from the app\'s page, follows the rollout live, 
     await page.getByLabel('Namespace').fill('shop');
     await page.getByLabel('Replicas').fill('2');
     await page.getByLabel('Ports').fill('8443');
+    await page.getByLabel('Progress deadline (seconds)').fill('30');      // refused by the server
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.locator('input[name="progress_deadline"][aria-invalid="true"]').waitFor();
+    assert.match(await page.locator('form.deploy-form').textContent(), /from 60 to 86400 seconds/);
+    await page.getByLabel('Progress deadline (seconds)').fill('1200');
     await page.getByRole('button', { name: 'Deploy' }).click();
 
     // The deployment's page follows the rollout, in kubectl's words.
@@ -2877,9 +2882,10 @@ test('deploys an approved build from the app\'s page, follows the rollout live, 
     assert.deepEqual(await shownFacts(status),
                      { State: 'Available', Message: `deployment "${name}" successfully rolled out`, Image: image });
     dep = await api.ok('GET', `/v1/deployments/${id}`);
-    assert.deepEqual([dep.state, dep.namespace, dep.replicas, dep.ports, dep.build_id], ['available', 'shop', 2,
-                     [{ port: 8443 }], newer]);
+    assert.deepEqual([dep.state, dep.namespace, dep.replicas, dep.ports, dep.build_id, dep.progress_deadline],
+                     ['available', 'shop', 2, [{ port: 8443 }], newer, 1200]);
     const applied = (await k.get(`/apis/apps/v1/namespaces/shop/deployments/${name}`)).body;
+    assert.equal(applied.spec.progressDeadlineSeconds, 1200);
     assert.equal(applied.spec.template.spec.containers[0].image, image);
     assert.equal(applied.status.availableReplicas, 2);
     assert.equal(await page.getByRole('button', { name: 'Roll back' }).isDisabled(), true);
@@ -2934,7 +2940,7 @@ test('deploys an approved build from the app\'s page, follows the rollout live, 
     assert.equal((await k.get(`/apis/apps/v1/namespaces/shop/deployments/${name}`)).status, 404);
     assert.equal((await k.get(`/api/v1/namespaces/shop/services/${name}`)).status, 404);
     assert.equal((await k.get('/api/v1/namespaces/shop')).status, 200);
-  });
+  }, { expected: [BOOT_401, { status: 422, path: '/v1/deployments' }] });
 });
 
 test('a failing rollout shows its problems; a deprecated build is flagged; a cluster in use is not removed',
