@@ -34,10 +34,13 @@ export class ApiError extends Error {
     this.detail = detail;
     this.requestId = problem.request_id || (headers && headers.get('X-Request-Id')) || '';
     this.problem = problem;
-    // For a 422: {field: message}; for a 400 naming a query parameter, that one.
+    // For a 422: {field: message} (a field's several faults joined with
+    // "; "); for a 400 naming a query parameter, that one.
     this.fields = {};
     for (const e of problem.errors || []) {
-      if (e && e.field) this.fields[e.field] = e.message || 'is not valid';
+      if (!e || !e.field) continue;
+      const message = e.message || 'is not valid';
+      this.fields[e.field] = e.field in this.fields ? `${this.fields[e.field]}; ${message}` : message;
     }
     if (problem.where && problem.where.parameter)
       this.fields[problem.where.parameter] = detail || 'is not valid';

@@ -1,6 +1,7 @@
 // apps.js - the applications of the account the session acts in: the list
-// (/apps), one app (/apps/<id>), the create form (/apps/new) and the edit
-// form (/apps/<id>/edit).
+// (/apps), one app (/apps/<id>), the create form (/apps/new), the edit
+// form (/apps/<id>/edit) and registering a build (/apps/<id>/register,
+// register_build.js).
 //
 // An app names an image to convert (input_image), where the converted image
 // goes (output_image) and how it runs in its enclave. The forms have every
@@ -36,6 +37,7 @@ import * as api from './api.js';
 import { enclaveSections } from './app_enclaves.js';
 import { buildStateBadge, shortHash } from './builds.js';
 import { appDeployments } from './deployments.js';
+import { renderRegister } from './register_build.js';
 import { ENDED, followJob, inspectionFacts } from './jobs.js';
 import { busy, checkboxField, clearFormErrors, codeList, confirmDialog, dataTable, errorPanel,
          errorText, facts, field, fieldset, formatBytes, formMessage, h, notify, pageHeading,
@@ -59,6 +61,10 @@ export async function render(ctx) {
   if (ctx.sub.length === 1 && first === 'new') return renderCreate(ctx);
   if (ctx.sub.length === 1) return renderApp(ctx, first);
   if (ctx.sub.length === 2 && second === 'edit') return renderEdit(ctx, first);
+  if (ctx.sub.length === 2 && second === 'register') {
+    const loaded = await loadApp(ctx, first);
+    return loaded ? renderRegister(ctx, loaded.body) : null;
+  }
   ctx.main.append(pageHeading('Page not found'),
     h('p', {}, 'There is no page at this address. ', h('a', { href: '/apps' }, 'See the apps'), '.'));
   return null;
@@ -464,9 +470,12 @@ async function renderApp(ctx, id) {
     });
     ctx.main.append(h('div', { class: 'page-actions' },
       h('a', { href: `/apps/${app.id}/edit`, class: 'button button-primary' }, 'Edit'),
-      // Only Gramine apps are converted; the other runtimes' builds are
-      // registered by their SIGSTRUCT (cloister build register).
+      // Only Gramine apps are converted; every runtime's builds can be
+      // registered by their SIGSTRUCT, the other runtimes' only so.
       ctx.can('builds.create') && app.runtime === 'gramine' ? convertButton(app, follow) : null,
+      ctx.can('builds.create')
+        ? h('a', { href: `/apps/${app.id}/register`, class: 'button button-secondary' }, 'Register a build')
+        : null,
       remove));
   }
 
@@ -586,7 +595,8 @@ function buildsTable(ctx, app, page) {
       }),
       empty: !ctx.can('builds.create') ? 'No builds yet.'
         : app.runtime === 'gramine' ? 'No builds yet. Convert the app to make one.'
-          : 'No builds yet. Register one made with the runtime\'s own tools: cloister build register.',
+          : 'No builds yet. Register one made with the runtime\'s own tools: Register a build, ' +
+            'or cloister build register.',
     }),
     page.items.length
       ? h('p', { class: 'list-footer' }, h('a', { href: `/builds?app_id=${app.id}` }, `All builds of ${app.name}`))

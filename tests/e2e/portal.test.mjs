@@ -1320,7 +1320,7 @@ test('converts an app and shows the build\'s measurements', async () => {
        permissions: ['clipboard-read', 'clipboard-write'] });
 });
 
-test('shows a registered build: where its SIGSTRUCT came from, and no manifest', async () => {
+test('shows a registered build (where its SIGSTRUCT came from, no manifest) and registers another from the app page', async () => {
   const { account, api } = await accountWithPeople('registered', []);
   const name = unique('occlum');
   const image = 'registry.example.com/team/occlum-app';
@@ -1368,7 +1368,47 @@ test('shows a registered build: where its SIGSTRUCT came from, and no manifest',
     await settled(page, name);
     await page.locator(`tbody tr[data-build-id="${build.id}"]`).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Convert' }).count(), 0);
-  });
+
+    // Register another build from the page: the .sig read here, the runtime's template
+    await page.getByRole('link', { name: 'Register a build' }).click();
+    await settled(page, `Register a build of ${name}`);
+    const form = page.locator('form.register-form');
+    const sigInput = page.getByLabel('SIGSTRUCT (.sig)');
+    await sigInput.setInputFiles({ name: 'cut.sig', mimeType: 'application/octet-stream',
+                                   buffer: Buffer.from(sigstruct, 'base64').subarray(0, 1000) });
+    await page.getByLabel('Image').fill(`${image}:v2@sha256:${'6f'.repeat(32)}`);
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.locator('input[name="sigstruct"][aria-invalid="true"]').waitFor();
+    assert.match(await form.textContent(), /A \.sig is 1808 bytes and this file is 1000/);
+    // the Occlum template names the app, so only what differs from the build is refused
+    const config = JSON.parse(await page.getByLabel('Runtime configuration (JSON)').inputValue());
+    assert.equal(config.occlum_json.env.default[0], `CLOISTER_APP_ID=${app.id}`);
+    config.occlum_json.metadata.version_number = 3;
+    await page.getByLabel('Runtime configuration (JSON)').fill(JSON.stringify(config));
+    await sigInput.setInputFiles({ name: 'web.sig', mimeType: 'application/octet-stream',
+                                   buffer: Buffer.from(sigstruct, 'base64') });
+    await page.getByRole('button', { name: 'Register' }).click();
+    await page.locator('textarea[name="runtime_config"][aria-invalid="true"]').waitFor();
+    assert.match(await form.textContent(), /version_number is 3, but the SIGSTRUCT's ISVSVN is 0/);
+    assert.equal(await page.getByText('Runtime configuration (JSON) (optional)').count(), 0);   // Occlum needs one
+    config.occlum_json.metadata.version_number = 0;
+    await page.getByLabel('Runtime configuration (JSON)').fill(JSON.stringify(config));
+    await page.getByRole('button', { name: 'Register' }).click();
+    // the same SIGSTRUCT is pending already: the form says how to register it again
+    await page.locator('form.register-form .form-message', { hasText: 'already registered' }).waitFor();
+    assert.match(await form.locator('.form-message').textContent(),
+                 /deny its approval or deprecate it first/);
+    await api.ok('POST', `/v1/tasks/${build.task_id}/deny`, {});
+    await page.getByRole('button', { name: 'Register' }).click();
+    await notice(page, `A build of ${name} was registered; it awaits approval.`);
+    await settled(page, `Build of ${name}`);
+    const registered = (await api.ok('GET', `/v1/apps/${app.id}/builds`)).items;
+    assert.equal(registered.length, 2);
+    assert.deepEqual([registered[0].output_digest, registered[0].state, registered[0].measured_from,
+                      registered[0].runtime_config.occlum_json.metadata.version_number],
+                     [`sha256:${'6f'.repeat(32)}`, 'pending', 'sigstruct', 0]);
+  }, { expected: [BOOT_401, { status: 422, path: `/v1/apps/${app.id}/builds` },
+                   { status: 409, path: `/v1/apps/${app.id}/builds` }] });
 });
 
 const run = promisify(execFile);
