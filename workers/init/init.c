@@ -151,12 +151,14 @@ static int simulated_quote(const char *keys_file, const uint8_t data[64], uint8_
         say("CLOISTER_SIMULATION_MRENCLAVE must be 64 hex digits");
         return -1;
     }
+    uint8_t *grown = NULL;
     if (read_all(keys_file, &keys, &klen, 64 * 1024) < 0 ||
-        (keys = realloc(keys, klen + 1)) == NULL) {
+        (grown = realloc(keys, klen + 1)) == NULL) {
         say("cannot read the simulated PKI's keys \"%s\"", keys_file);
         free(keys);
         return -1;
     }
+    keys = grown;
     keys[klen] = '\0';
     o.keys_pem = (const char *)keys;
     rc = cl_sim_pki_new(&pki, &o, &err);
