@@ -15,7 +15,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "peers"))
 from maa import MaaPeer, b64url  # noqa: E402
 from pcs import PcsPeer  # noqa: E402
-from cloister_test import SOURCE_DIR, Api, Daemon, create_admin, new_database  # noqa: E402
+from cloister_test import (SOURCE_DIR, AccountTestCase, Api, Daemon,  # noqa: E402
+                           create_admin, new_database)
 
 CLI = os.environ.get("CLOISTER_CLI")
 DATA = os.path.join(SOURCE_DIR, "tests", "data", "dcap")
@@ -47,27 +48,15 @@ def rfc3339(seconds):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
-class Attestation(unittest.TestCase):
+class Attestation(AccountTestCase):
+    DAEMON_ENV = {"CLOISTER_PCS_URL": ""}                   # collateral imported only
+
     @classmethod
     def setUpClass(cls):
-        url, _ = new_database()
-        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": ""}).start()     # imported only
-        cls.password = create_admin(cls.d)
+        super().setUpClass()
         cls.root = Api(cls.d)
         cls.root.login("admin@example.com", cls.password)
         cls.root.ok("POST", "/v1/collateral", collateral_body("dcap-qvl-2025", "processor"))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.close()
-
-    def setUp(self):
-        self.api = Api(self.d)
-        self.api.login("admin@example.com", self.password)
-        self.account = self.api.ok("POST", "/v1/accounts",
-                                   {"name": "att-" + uuid.uuid4().hex[:8]}, want=201)["id"]
-        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
 
     def verify(self, case, want=201, **extra):
         body = {"quote": base64.b64encode(read(case, "quote.bin")).decode(),

@@ -401,17 +401,8 @@ class DeployAks(unittest.TestCase):
         cls.azure.add_cluster("renewal")
         cls.azure.quota_cores["standardDCSv3Family"] = 8
         cls.kube = kubernetes.KubernetesPeer(tokens=lambda t: cls.azure.kubelogin_user(t))
-        for i in (1, 2):
-            cls.kube.add_node(f"aks-sgxpool-{i}", labels={"agentpool": "sgxpool"},
-                              allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": "8192"},
-                              taints=[{"key": "sgx", "value": "true",
-                                       "effect": "NoSchedule"}])
-        text = cls.kube.kubeconfig_text()
-        cls.azure.set_kubeconfig(
-            text[:text.index("users:")] + "users:\n- name: cloister-test\n  user:\n"
-            "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
-            "      command: kubelogin\n      args: [get-token, --server-id, "
-            "6dae42f8-4368-4678-94ff-3960e28e3630]\n" + text[text.index("contexts:"):])
+        cls.kube.add_aks_sgx_pool(2)
+        cls.azure.serve_kubelogin_kubeconfig(cls.kube.kubeconfig_text())
         cls.tmp = tempfile.mkdtemp(prefix="cl-deploy-aks-")
         cls.kubeconfig = cls.kube.kubeconfig(os.path.join(cls.tmp, "kubeconfig"),
                                              token="unused")      # setUp's cluster

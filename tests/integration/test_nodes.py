@@ -139,7 +139,7 @@ def ecdsa_raw(der):
     return out
 
 
-class SimulatedPki(unittest.TestCase):
+class SimulatedPki(AccountTestCase):
     """A daemon that trusts one simulation PKI (its keys kept, so that every
     quote made later chains to the same root), with the PKI's collateral
     imported into a fresh account for each test; and the helpers nodes
@@ -154,24 +154,17 @@ class SimulatedPki(unittest.TestCase):
         os.mkdir(cls.sim)
         subprocess.run([cls.cli, "quote", "simulate", "--out", cls.sim], check=True,
                        capture_output=True)
-        url, cls.dbname = new_database()
-        cls.d = Daemon(url, env={"CLOISTER_PCS_URL": "", "CLOISTER_NODE_WATCH_INTERVAL": "1",
-                                 "CLOISTER_SGX_TRUST_ROOTS":
-                                 os.path.join(cls.sim, "root.pem")}).start()
-        cls.password = create_admin(cls.d)
+        cls.DAEMON_ENV = {"CLOISTER_PCS_URL": "", "CLOISTER_NODE_WATCH_INTERVAL": "1",
+                          "CLOISTER_SGX_TRUST_ROOTS": os.path.join(cls.sim, "root.pem")}
+        super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.close()
+        super().tearDownClass()
         shutil.rmtree(cls.tmp, True)
 
     def setUp(self):
-        self.api = Api(self.d)
-        self.api.login("admin@example.com", self.password)
-        self.account = self.api.ok("POST", "/v1/accounts",
-                                   {"name": "e-" + uuid.uuid4().hex[:8]}, want=201)["id"]
-        self.api.ok("POST", "/v1/session/account", {"account_id": self.account})
+        super().setUp()
 
         def read(name, mode="r"):
             with open(os.path.join(self.sim, name), mode) as f:

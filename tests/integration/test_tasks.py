@@ -5,33 +5,15 @@ audited."""
 import unittest
 import uuid
 
-from cloister_test import Api, Daemon, create_admin, new_database
+from cloister_test import AccountTestCase, Api
 
 APP = {"name": "web", "input_image": "nginx:1.25", "output_image": "r.example.com/acme/web"}
 
 
-class Tasks(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        url, _ = new_database()
-        cls.d = Daemon(url).start()
-        cls.password = create_admin(cls.d)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-        cls.d.close()
-
-    def setUp(self):
-        self.root = Api(self.d)
-        self.root.login("admin@example.com", self.password)
-        self.account = self.root.ok("POST", "/v1/accounts",
-                                    {"name": "t-" + uuid.uuid4().hex[:8]}, want=201)["id"]
-        self.root.ok("POST", "/v1/session/account", {"account_id": self.account})
-
+class Tasks(AccountTestCase):
     def admin(self, role="admin"):
         email = f"{role}-{uuid.uuid4().hex[:6]}@example.com"
-        pw = self.root.ok("POST", f"/v1/accounts/{self.account}/members",
+        pw = self.api.ok("POST", f"/v1/accounts/{self.account}/members",
                           {"email": email, "role": role}, want=201)["initial_password"]
         api = Api(self.d)
         api.login(email, pw)
@@ -43,7 +25,7 @@ class Tasks(unittest.TestCase):
 
     def test_quorum_of_two_distinct_admins(self):
         requester, b, c = self.admin(), self.admin(), self.admin()
-        policy = self.root.ok("PUT", "/v1/policies/approval", {"quorum": 2})
+        policy = self.api.ok("PUT", "/v1/policies/approval", {"quorum": 2})
         self.assertEqual(policy["quorum"], 2)
         app = requester.ok("POST", "/v1/apps", {**APP, "allowed_domains": ["web.example.com"]},
                            want=201)
@@ -65,48 +47,48 @@ class Tasks(unittest.TestCase):
         self.assertEqual(requester.ok("GET", f"/v1/apps/{app['id']}")["approved_domains"],
                          ["web.example.com"])
         self.assertEqual(c.call("POST", f"/v1/tasks/{task['id']}/deny")[0], 409)
-        actions = [e["action"] for e in self.root.ok("GET", f"/v1/audit?target=task:{task['id']}")
+        actions = [e["action"] for e in self.api.ok("GET", f"/v1/audit?target=task:{task['id']}")
                    ["items"]]
         self.assertEqual(actions, ["task.approve", "task.approve", "task.create"])
 
     def test_deny_and_quorum_of_one(self):
-        app = self.root.ok("POST", "/v1/apps", {**APP, "allowed_domains": ["a.example.com",
+        app = self.api.ok("POST", "/v1/apps", {**APP, "allowed_domains": ["a.example.com",
                                                                            "b.example.com"]},
                            want=201)
-        tasks = {t["details"]["domain"]: t for t in self.pending(self.root)}
+        tasks = {t["details"]["domain"]: t for t in self.pending(self.api)}
         self.assertEqual(set(tasks), {"a.example.com", "b.example.com"})
         # quorum 1: the requester may approve their own
-        self.assertEqual(self.root.ok("POST", f"/v1/tasks/{tasks['a.example.com']['id']}/approve")
+        self.assertEqual(self.api.ok("POST", f"/v1/tasks/{tasks['a.example.com']['id']}/approve")
                          ["state"], "approved")
-        denied = self.root.ok("POST", f"/v1/tasks/{tasks['b.example.com']['id']}/deny",
+        denied = self.api.ok("POST", f"/v1/tasks/{tasks['b.example.com']['id']}/deny",
                               {"comment": "not ours"})
         self.assertEqual(denied["state"], "denied")
-        self.assertEqual(self.root.ok("GET", f"/v1/apps/{app['id']}")["approved_domains"],
+        self.assertEqual(self.api.ok("GET", f"/v1/apps/{app['id']}")["approved_domains"],
                          ["a.example.com"])
         # removing a domain removes its approval; a pending one expires
-        self.root.ok("PATCH", f"/v1/apps/{app['id']}", {"allowed_domains": ["c.example.com"]})
-        [pending] = self.pending(self.root)
+        self.api.ok("PATCH", f"/v1/apps/{app['id']}", {"allowed_domains": ["c.example.com"]})
+        [pending] = self.pending(self.api)
         self.assertEqual(pending["details"]["domain"], "c.example.com")
-        self.root.ok("PATCH", f"/v1/apps/{app['id']}", {"allowed_domains": []})
-        got = self.root.ok("GET", f"/v1/apps/{app['id']}")
+        self.api.ok("PATCH", f"/v1/apps/{app['id']}", {"allowed_domains": []})
+        got = self.api.ok("GET", f"/v1/apps/{app['id']}")
         self.assertEqual(got["approved_domains"], [])
-        self.assertEqual(self.root.ok("GET", f"/v1/tasks/{pending['id']}")["state"], "expired")
-        self.assertEqual(self.pending(self.root), [])
+        self.assertEqual(self.api.ok("GET", f"/v1/tasks/{pending['id']}")["state"], "expired")
+        self.assertEqual(self.pending(self.api), [])
 
     def test_who_may_decide(self):
         operator = self.admin("operator")
-        self.root.ok("POST", "/v1/apps", {**APP, "allowed_domains": ["x.example.com"]}, want=201)
-        [task] = self.pending(self.root)
+        self.api.ok("POST", "/v1/apps", {**APP, "allowed_domains": ["x.example.com"]}, want=201)
+        [task] = self.pending(self.api)
         self.assertEqual(operator.call("POST", f"/v1/tasks/{task['id']}/approve")[0], 403)
         self.assertEqual(operator.ok("GET", f"/v1/tasks/{task['id']}")["id"], task["id"])
-        key = self.root.ok("POST", "/v1/api-keys", {"name": "k", "role": "admin"}, want=201)
+        key = self.api.ok("POST", "/v1/api-keys", {"name": "k", "role": "admin"}, want=201)
         robot = Api(self.d, key=key["secret"])
         status, _, doc = robot.call("POST", f"/v1/tasks/{task['id']}/approve")
         self.assertEqual(status, 403)                 # people decide, not keys
         self.assertEqual(operator.call("PUT", "/v1/policies/approval", {"quorum": 1})[0], 403)
-        self.assertEqual(self.root.call("PUT", "/v1/policies/approval", {"quorum": 11})[0], 422)
-        self.assertEqual(self.root.call("POST", f"/v1/tasks/{uuid.uuid4()}/approve")[0], 404)
-        self.assertEqual(self.root.call("POST", f"/v1/tasks/{task['id']}/approve",
+        self.assertEqual(self.api.call("PUT", "/v1/policies/approval", {"quorum": 11})[0], 422)
+        self.assertEqual(self.api.call("POST", f"/v1/tasks/{uuid.uuid4()}/approve")[0], 404)
+        self.assertEqual(self.api.call("POST", f"/v1/tasks/{task['id']}/approve",
                                         raw=b"not json",
                                         headers={"Content-Type": "application/json"})[0], 400)
 

@@ -87,17 +87,8 @@ class Tutorial(unittest.TestCase):
         cls.azure = azure.AzurePeer(resource_group=RG, cluster=AKS, retry_after=1)
         cls.kube = kubernetes.KubernetesPeer(tokens=cls.azure.kubelogin_user, deadline_scale=0.01)
         # the SGX pool's nodes, as AKS labels them once the pool exists
-        for i in (1, 2, 3):
-            cls.kube.add_node(f"aks-sgxpool-{i}", labels={"agentpool": "sgxpool"},
-                              allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": "8192"},
-                              taints=[{"key": "sgx", "value": "true",
-                                       "effect": "NoSchedule"}])
-        text = cls.kube.kubeconfig_text()
-        cls.azure.set_kubeconfig(
-            text[:text.index("users:")] + "users:\n- name: cloister-test\n  user:\n"
-            "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
-            "      command: kubelogin\n      args: [get-token, --server-id, "
-            "6dae42f8-4368-4678-94ff-3960e28e3630]\n" + text[text.index("contexts:"):])
+        cls.kube.add_aks_sgx_pool(3)
+        cls.azure.serve_kubelogin_kubeconfig(cls.kube.kubeconfig_text())
         # the registry with the images the doc's `az acr import` would bring
         cls.reg = Registry(users={ACR_USER: ACR_PASSWORD})
         creds = f"{ACR_USER}:{ACR_PASSWORD}"

@@ -406,6 +406,16 @@ class AzurePeer:
         with self.lock:
             self.stalling, self.stall_seconds = n, seconds
 
+    def serve_kubelogin_kubeconfig(self, kube_text, cluster=None, resource_group=None):
+        """set_kubeconfig with the Kubernetes peer's kubeconfig (kube_text) made
+        into what an Entra-enabled AKS cluster returns: its user an exec of
+        kubelogin for AKS's server application (AKS_SERVER_APP)."""
+        self.set_kubeconfig(
+            kube_text[:kube_text.index("users:")] + "users:\n- name: cloister-test\n  user:\n"
+            "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+            f"      command: kubelogin\n      args: [get-token, --server-id, {AKS_SERVER_APP}]\n"
+            + kube_text[kube_text.index("contexts:"):], cluster, resource_group)
+
     def set_kubeconfig(self, text, cluster=None, resource_group=None):
         """What listClusterUserCredential returns: for one cluster, or for all."""
         with self.lock:

@@ -1508,6 +1508,15 @@ class KubernetesPeer:
             if key in self.objects:
                 self._remove(res, key)
 
+    def add_aks_sgx_pool(self, count, pool="sgxpool", epc_mib=8192):
+        """Nodes of an AKS SGX pool as AKS makes them: aks-<pool>-1..count,
+        labelled agentpool=<pool>, advertising the add-on's EPC in MiB, and
+        tainted sgx=true:NoSchedule as Cloister's pool is."""
+        for i in range(1, count + 1):
+            self.add_node(f"aks-{pool}-{i}", labels={"agentpool": pool},
+                          allocatable={"kubernetes.azure.com/sgx_epc_mem_in_MiB": str(epc_mib)},
+                          taints=[{"key": "sgx", "value": "true", "effect": "NoSchedule"}])
+
     def add_node(self, name, labels=None, allocatable=None, taints=None, unschedulable=False):
         """A Ready node.  allocatable: e.g. {"sgx.intel.com/epc": "8Gi"}; cpu,
         memory and pods get roomy defaults."""
